@@ -1,0 +1,70 @@
+"""A threaded WSGI server on a free loopback port, for the fakes.
+
+Started in a background thread (tests, demo) or in the foreground (`snapkeeper-local`).
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Self
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+class ServerThread:
+    """Serve `app` on `host:port` (port 0 picks a free one) until `stop()`."""
+
+    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"fake-{self.port}", daemon=True
+        )
+
+    @property
+    def host(self) -> str:
+        """host:port, the form the *_EMULATOR_HOST variables take."""
+        return f"{self._server.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+__all__ = ["Request", "Response", "ServerThread", "WSGIApp"]

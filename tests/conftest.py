@@ -1,0 +1,47 @@
+"""Shared fixtures: the real Pub/Sub emulator and the local fakes.
+
+Each fake's fixtures live in a module of their own, listed in `pytest_plugins`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from snapkeeper_local.pubsub_emulator import PubSubEmulator, missing_prerequisites
+
+pytest_plugins = [
+    "tests.fixtures_compute",
+    "tests.fixtures_scheduler",
+]
+
+EMULATOR_PROJECT = "snapkeeper-host"
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[PubSubEmulator]:
+    """The real Pub/Sub emulator, one for the session.
+
+    Missing prerequisites skip the test with an install hint on a laptop and fail the run
+    under CI=true, so CI can never pass by skipping."""
+    reason = missing_prerequisites()
+    if reason:
+        if running_in_ci():
+            pytest.fail(f"Pub/Sub emulator unavailable under CI: {reason}", pytrace=False)
+        pytest.skip(f"Pub/Sub emulator unavailable: {reason}")
+    with PubSubEmulator(project=EMULATOR_PROJECT) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def pubsub_env(pubsub_emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the Google Pub/Sub client of this process at the emulator."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", EMULATOR_PROJECT)
+    return pubsub_emulator.host

@@ -1,0 +1,1 @@
+"""Fixtures for the fake Compute Engine API."""
