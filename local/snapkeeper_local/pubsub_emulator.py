@@ -135,6 +135,7 @@ class PubSubEmulator:
         if process is not None:
             # The wrapper may be gone while the Java child lives on in the group.
             _kill_group(process, signal.SIGKILL)
+            _wait_group_gone(process.pid, STOP_TIMEOUT_SECONDS)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -159,3 +160,15 @@ def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(process.pid, sig)  # the group id is the wrapper's pid (new session)
     except ProcessLookupError:
         pass
+
+
+def _wait_group_gone(group: int, timeout: float) -> None:
+    """Wait until no process of the group is left (killed children linger as zombies
+    until init reaps them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
