@@ -1,0 +1,54 @@
+"""One exception hierarchy, and the outcome table of DESIGN.md's error section."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Outcome(enum.Enum):
+    """What a failed (or finished) step means for the Pub/Sub message that caused it."""
+
+    DONE = "done"  # ack
+    GONE = "gone"  # ack, log at INFO
+    TRANSIENT = "transient"  # raise: Pub/Sub redelivers with backoff
+    PERMANENT = "permanent"  # dead-letter with the reason, then ack
+
+
+class SnapkeeperError(Exception):
+    """Base of every error snapkeeper raises on purpose."""
+
+    outcome: Outcome = Outcome.PERMANENT
+
+
+class ConfigError(SnapkeeperError):
+    """The deployment's environment variables are missing or wrong."""
+
+
+class InvalidMessage(SnapkeeperError):
+    """A tick or work message that does not match its schema: retrying cannot help."""
+
+
+class NotAllowed(SnapkeeperError):
+    """A message names a project outside TARGET_PROJECTS."""
+
+
+class LabelError(SnapkeeperError):
+    """A snapshot-* label whose value is not usable (reported, never fatal to a tick)."""
+
+
+class ComputeError(SnapkeeperError):
+    """A Compute Engine call failed; `outcome` says what the caller should do."""
+
+    def __init__(
+        self, message: str, *, outcome: Outcome, status: int | None, reason: str | None
+    ) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.status = status
+        self.reason = reason
+
+
+class TransientError(SnapkeeperError):
+    """Raised by a handler so that Pub/Sub redelivers the message."""
+
+    outcome = Outcome.TRANSIENT

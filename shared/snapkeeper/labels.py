@@ -1,0 +1,165 @@
+"""The label interface: which disks take part in a schedule, and how.
+
+`snapshot-<schedule>: "<N>"` on a disk or its instance opts the disk in; a disk label
+wins over its instance's; `snapshot-exclude: "true"` on the disk vetoes everything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from snapkeeper.errors import LabelError
+
+MAX_KEEP = 1000
+MAX_LABELS = 64
+SCHEDULE_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+# Words after the prefix that are controls, never schedules.
+RESERVED_SCHEDULES = frozenset({"exclude", "location", "guest", "keep"})
+LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+TRUE_VALUES = frozenset({"true", "yes", "1"})
+
+# Labels snapkeeper writes on every snapshot it makes.
+MANAGED_BY = "managed-by"
+MANAGED_BY_VALUE = "snapkeeper"
+DISK_ID = "snapkeeper-disk-id"
+SCHEDULE = "snapkeeper-schedule"
+SLOT = "snapkeeper-slot"
+MANAGED_KEYS = (MANAGED_BY, DISK_ID, SCHEDULE, SLOT)
+
+
+@dataclass(frozen=True)
+class ControlLabels:
+    """The label keys for one LABEL_PREFIX."""
+
+    prefix: str
+
+    def schedule(self, schedule: str) -> str:
+        return f"{self.prefix}{schedule}"
+
+    @property
+    def exclude(self) -> str:
+        return f"{self.prefix}exclude"
+
+    @property
+    def location(self) -> str:
+        return f"{self.prefix}location"
+
+    @property
+    def guest_flush(self) -> str:
+        return f"{self.prefix}guest-flush"
+
+    @property
+    def keep(self) -> str:
+        return f"{self.prefix}keep"
+
+    def is_control(self, key: str) -> bool:
+        return key.startswith(self.prefix)
+
+
+@dataclass(frozen=True)
+class DiskPolicy:
+    """What one schedule does to one disk."""
+
+    schedule: str
+    keep: int
+    source: str  # "disk" or "instance:<name>": where the schedule label was found
+    storage_location: str | None
+    guest_flush: bool
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A disk that carries labels for this schedule but will not be snapshotted."""
+
+    reason: str
+
+
+def validate_schedule_name(schedule: str) -> str:
+    if not SCHEDULE_NAME.match(schedule) or schedule in RESERVED_SCHEDULES:
+        raise LabelError(
+            f"schedule name {schedule!r} must match [a-z][a-z0-9]{{0,19}} and not be one of "
+            f"{', '.join(sorted(RESERVED_SCHEDULES))}"
+        )
+    return schedule
+
+
+def parse_keep(value: str) -> int:
+    """The N of `snapshot-<schedule>: "<N>"`: an integer from 1 to MAX_KEEP."""
+    if not value.isdigit():
+        raise LabelError(f"value {value!r} is not a whole number of snapshots to keep")
+    keep = int(value)
+    if not 1 <= keep <= MAX_KEEP:
+        raise LabelError(f"value {value!r} must be between 1 and {MAX_KEEP}")
+    return keep
+
+
+def is_true(value: str | None) -> bool:
+    return (value or "").lower() in TRUE_VALUES
+
+
+def schedules_in(labels: Mapping[str, str], prefix: str) -> list[str]:
+    """Every schedule name that `labels` opt into (for `plan` and `status`)."""
+    keys = ControlLabels(prefix)
+    found = []
+    for key in labels:
+        if keys.is_control(key):
+            name = key[len(prefix) :]
+            if SCHEDULE_NAME.match(name) and name not in RESERVED_SCHEDULES:
+                found.append(name)
+    return sorted(found)
+
+
+def resolve_policy(
+    schedule: str,
+    disk_labels: Mapping[str, str],
+    instance_labels: Mapping[str, Mapping[str, str]],
+    prefix: str,
+    default_location: str | None = None,
+) -> DiskPolicy | Skip | None:
+    """The policy of `schedule` for one disk, a Skip with its reason, or None when the disk
+    does not take part at all. `instance_labels` maps each attached instance's name to its
+    labels; when several opt in, the first by name wins (deterministic)."""
+    keys = ControlLabels(prefix)
+    key = keys.schedule(schedule)
+    owners = [("disk", disk_labels)] + [
+        (f"instance:{name}", instance_labels[name]) for name in sorted(instance_labels)
+    ]
+    source, labels = next(((s, ls) for s, ls in owners if key in ls), (None, None))
+    if source is None or labels is None:
+        return None
+    if is_true(disk_labels.get(keys.exclude)):
+        return Skip(f"excluded by {keys.exclude}")
+    try:
+        keep = parse_keep(labels[key])
+    except LabelError as exc:
+        return Skip(f"label {key} on {source}: {exc}")
+    # Options follow the same precedence: the disk's own label, then its instance's.
+    option_sources = [disk_labels, labels]
+    location = next((ls[keys.location] for ls in option_sources if ls.get(keys.location)), None)
+    flush = next((ls[keys.guest_flush] for ls in option_sources if keys.guest_flush in ls), None)
+    return DiskPolicy(
+        schedule=schedule,
+        keep=keep,
+        source=source,
+        storage_location=location or default_location,
+        guest_flush=is_true(flush),
+    )
+
+
+def snapshot_labels(
+    disk_labels: Mapping[str, str], disk_id: str, schedule: str, slot: str, prefix: str
+) -> dict[str, str]:
+    """Labels for a new snapshot: ours first, then the disk's own where room allows,
+    never its control labels (a copied `snapshot-keep` would pin every snapshot)."""
+    labels = {MANAGED_BY: MANAGED_BY_VALUE, DISK_ID: disk_id, SCHEDULE: schedule, SLOT: slot}
+    keys = ControlLabels(prefix)
+    for key, value in sorted(disk_labels.items()):
+        if len(labels) >= MAX_LABELS:
+            break
+        if key in labels or keys.is_control(key) or key.startswith("snapkeeper-"):
+            continue
+        labels[key] = value
+    return labels

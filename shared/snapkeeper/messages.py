@@ -1,0 +1,167 @@
+"""Versioned JSON schemas of the messages snapkeeper exchanges, with strict validation.
+
+Tick (Cloud Scheduler -> enumerator), version 1:
+    {"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo",
+     "time": "2026-01-02T03:00:00Z" (optional), "projects": ["p1"] (optional subset)}
+Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from snapkeeper import labels, slots
+from snapkeeper.errors import InvalidMessage, LabelError
+
+SCHEMA_VERSION = 1
+TICK_FIELDS = frozenset({"version", "schedule", "cron", "time_zone", "time", "projects"})
+
+
+@dataclass(frozen=True)
+class Tick:
+    schedule: str
+    cron: str | None = None
+    time_zone: str | None = None
+    time: datetime | None = None
+    projects: tuple[str, ...] = ()
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = {"schedule": self.schedule}
+        if self.cron:
+            body["cron"] = self.cron
+        if self.time_zone:
+            body["time_zone"] = self.time_zone
+        if self.time:
+            body["time"] = self.time.isoformat()
+        if self.projects:
+            body["projects"] = list(self.projects)
+        return json.dumps(body).encode()
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    project: str
+    location: str  # zone (e.g. us-central1-a) or region (e.g. us-central1)
+    regional: bool
+    disk: str
+    disk_id: str
+    schedule: str
+    slot: str
+    keep: int
+    source: str = "disk"
+    storage_location: str | None = None
+    guest_flush: bool = False
+    disk_labels: dict[str, str] = field(default_factory=dict)
+    version: int = SCHEMA_VERSION
+
+    @property
+    def disk_path(self) -> str:
+        scope = "regions" if self.regional else "zones"
+        return f"projects/{self.project}/{scope}/{self.location}/disks/{self.disk}"
+
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        """The fields every log line about this disk carries."""
+        return {
+            "project": self.project,
+            ("region" if self.regional else "zone"): self.location,
+            "disk": self.disk,
+            "disk_id": self.disk_id,
+            "schedule": self.schedule,
+            "slot": self.slot,
+        }
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Pub/Sub attributes, so operators can read a dead letter at a glance."""
+        return {"project": self.project, "disk": self.disk, "schedule": self.schedule}
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+
+def _decode(data: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"message is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidMessage("message must be a JSON object")
+    version = body.get("version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise InvalidMessage(f"unsupported message version {version!r} (this is {SCHEMA_VERSION})")
+    return body
+
+
+def _string(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidMessage(f"field {key!r} must be a non-empty string")
+    return value
+
+
+def parse_tick(data: bytes) -> Tick:
+    body = _decode(data)
+    unknown = set(body) - TICK_FIELDS
+    if unknown:
+        raise InvalidMessage(f"unknown tick field(s): {', '.join(sorted(unknown))}")
+    schedule = _string(body, "schedule")
+    assert schedule is not None
+    try:
+        labels.validate_schedule_name(schedule)
+    except LabelError as exc:
+        raise InvalidMessage(str(exc)) from None
+    cron = _string(body, "cron", required=False)
+    time_zone = _string(body, "time_zone", required=False)
+    if cron:
+        slots.validate_cron(cron)
+    if time_zone:
+        slots.zone(time_zone)
+    raw_time = _string(body, "time", required=False)
+    projects = body.get("projects", [])
+    if not isinstance(projects, list) or not all(isinstance(p, str) and p for p in projects):
+        raise InvalidMessage("field 'projects' must be a list of project ids")
+    return Tick(
+        schedule=schedule,
+        cron=cron,
+        time_zone=time_zone,
+        time=slots.parse_time(raw_time) if raw_time else None,
+        projects=tuple(projects),
+    )
+
+
+def parse_work(data: bytes) -> WorkItem:
+    body = _decode(data)
+    known = set(WorkItem.__dataclass_fields__)
+    unknown = set(body) - known
+    if unknown:
+        raise InvalidMessage(f"unknown work field(s): {', '.join(sorted(unknown))}")
+    for key in ("project", "location", "disk", "disk_id", "schedule", "slot"):
+        _string(body, key)
+    if not str(body["disk_id"]).isdigit():
+        raise InvalidMessage("field 'disk_id' must be the disk's numeric id")
+    if not isinstance(body.get("regional"), bool):
+        raise InvalidMessage("field 'regional' must be true or false")
+    keep = body.get("keep")
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= labels.MAX_KEEP:
+        raise InvalidMessage(f"field 'keep' must be an integer from 1 to {labels.MAX_KEEP}")
+    try:
+        labels.validate_schedule_name(body["schedule"])
+    except LabelError as exc:
+        raise InvalidMessage(str(exc)) from None
+    slots.parse_slot(body["slot"])
+    disk_labels = body.get("disk_labels", {})
+    if not isinstance(disk_labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in disk_labels.items()
+    ):
+        raise InvalidMessage("field 'disk_labels' must map strings to strings")
+    if not isinstance(body.get("guest_flush", False), bool):
+        raise InvalidMessage("field 'guest_flush' must be true or false")
+    _string(body, "storage_location", required=False)
+    return WorkItem(**body)

@@ -1,0 +1,57 @@
+"""Deterministic snapshot names and request ids.
+
+The key (disk project, disk location, disk id, schedule, slot) decides both, so a
+redelivered message makes the same name (409 means done) and the same requestId (the API
+deduplicates a retried insert).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+
+NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME = 63
+HASH_LENGTH = 6
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Fixed namespace so every deployment derives the same request id for the same key.
+REQUEST_ID_NAMESPACE = uuid.UUID("0b6f6e1e-5a4b-4e53-8e1c-736e61706b70")
+
+
+@dataclass(frozen=True)
+class SnapshotKey:
+    project: str
+    location: str  # zone or region of the disk
+    disk_id: str
+    disk_name: str
+    schedule: str
+    slot: str  # yyyymmdd-hhmm
+
+    @property
+    def canonical(self) -> str:
+        return "/".join((self.project, self.location, self.disk_id, self.schedule, self.slot))
+
+
+def _short_hash(text: str) -> str:
+    number = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(HASH_LENGTH):
+        number, digit = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
+
+
+def snapshot_name(key: SnapshotKey) -> str:
+    """`<disk-name-truncated>-<schedule>-<yyyymmdd-hhmm>-<hash>`, always a valid name."""
+    suffix = f"-{key.schedule}-{key.slot}-{_short_hash(key.canonical)}"
+    stem = re.sub(r"[^-a-z0-9]", "-", key.disk_name.lower())
+    stem = stem[: MAX_NAME - len(suffix)].rstrip("-")
+    if not stem or not stem[0].isalpha():
+        stem = ("d" + stem)[: MAX_NAME - len(suffix)].rstrip("-")
+    return stem + suffix
+
+
+def request_id(key: SnapshotKey) -> str:
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key.canonical))

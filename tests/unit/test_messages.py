@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from snapkeeper.errors import InvalidMessage
+from snapkeeper.messages import Tick, WorkItem, parse_tick, parse_work
+
+WORK = WorkItem(
+    project="prod-db-1",
+    location="us-central1-a",
+    regional=False,
+    disk="data",
+    disk_id="123",
+    schedule="daily",
+    slot="20260102-0300",
+    keep=7,
+    disk_labels={"env": "prod"},
+)
+
+
+def test_tick_round_trip() -> None:
+    tick = Tick("daily", "0 3 * * *", "Asia/Tokyo", datetime(2026, 1, 2, tzinfo=UTC), ("p1",))
+    assert parse_tick(tick.to_json()) == tick
+
+
+def test_scheduler_payload() -> None:
+    tick = parse_tick(b'{"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo"}')
+    assert (tick.schedule, tick.cron, tick.time_zone, tick.time) == (
+        "daily",
+        "0 3 * * *",
+        "Asia/Tokyo",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (b"not json", "not JSON"),
+        (b"[]", "JSON object"),
+        (b"{}", "'schedule'"),
+        (b'{"schedule": "exclude"}', "schedule name"),
+        (b'{"schedule": "daily", "cron": "every day"}', "cron"),
+        (b'{"schedule": "daily", "time_zone": "Nowhere/Land"}', "time zone"),
+        (b'{"schedule": "daily", "time": "yesterday"}', "RFC 3339"),
+        (b'{"schedule": "daily", "shedule": "x"}', "unknown tick field"),
+        (b'{"schedule": "daily", "version": 2}', "version"),
+        (b'{"schedule": "daily", "projects": "p1"}', "projects"),
+    ],
+)
+def test_bad_ticks(payload: bytes, why: str) -> None:
+    with pytest.raises(InvalidMessage, match=why):
+        parse_tick(payload)
+
+
+def test_work_round_trip() -> None:
+    assert parse_work(WORK.to_json()) == WORK
+    assert WORK.disk_path == "projects/prod-db-1/zones/us-central1-a/disks/data"
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"keep": 0}, "keep"),
+        ({"keep": "7"}, "keep"),
+        ({"keep": True}, "keep"),
+        ({"disk_id": "abc"}, "numeric"),
+        ({"regional": "no"}, "regional"),
+        ({"slot": "2026-01-02"}, "slot"),
+        ({"schedule": "Daily"}, "schedule"),
+        ({"extra": 1}, "unknown work field"),
+        ({"disk": ""}, "'disk'"),
+        ({"disk_labels": {"a": 1}}, "disk_labels"),
+    ],
+)
+def test_bad_work(change: dict[str, object], why: str) -> None:
+    body = {**json.loads(WORK.to_json()), **change}
+    with pytest.raises(InvalidMessage, match=why):
+        parse_work(json.dumps(body).encode())
