@@ -1,0 +1,175 @@
+"""The enumeration step for one tick: find every disk that takes part in the tick's
+schedule, in every allowed project in parallel, and publish one work message per disk.
+
+Cost per project: one instances.aggregatedList page per 500 labelled instances, and one
+disks.aggregatedList page per 500 disks (label-filtered unless an instance opts its
+disks in, in which case the disks' own labels are needed for exclusion and overrides).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from snapkeeper import clients, labels, slots
+from snapkeeper.compute import ComputeGateway, Disk, has_label_filter
+from snapkeeper.config import Config
+from snapkeeper.errors import ComputeError, TransientError
+from snapkeeper.messages import Tick, WorkItem
+
+MAX_PARALLEL_PROJECTS = 16
+PUBLISH_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class SkippedDisk:
+    project: str
+    location: str
+    disk: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProjectFailure:
+    project: str
+    error_class: str
+    error: str
+
+
+@dataclass
+class TickPlan:
+    schedule: str
+    slot: str
+    projects: tuple[str, ...]
+    work: list[WorkItem] = field(default_factory=list)
+    skipped: list[SkippedDisk] = field(default_factory=list)
+    failures: list[ProjectFailure] = field(default_factory=list)
+    disks_seen: int = 0
+
+
+def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFailure]]:
+    """The projects a tick covers: its own list (if any) within the allow-list."""
+    wanted = list(tick.projects) or sorted(config.target_projects)
+    allowed = [p for p in wanted if config.allows(p)]
+    refused = [
+        ProjectFailure(p, "NotAllowed", f"project {p} is not in TARGET_PROJECTS")
+        for p in wanted
+        if not config.allows(p)
+    ]
+    return allowed, refused
+
+
+def discover(
+    project: str, schedule: str, slot: str, config: Config, gateway: ComputeGateway
+) -> tuple[list[WorkItem], list[SkippedDisk], int]:
+    """One project's work items and skipped disks for a schedule."""
+    key = labels.ControlLabels(config.label_prefix).schedule(schedule)
+    opted_instances = list(gateway.instances(project, has_label_filter(key)))
+    by_disk: dict[str, dict[str, dict[str, str]]] = {}
+    for instance in opted_instances:
+        for path in instance.disk_paths:
+            by_disk.setdefault(path, {})[instance.name] = dict(instance.labels)
+    disks = gateway.disks(project, None if opted_instances else has_label_filter(key))
+    work, skipped, seen = [], [], 0
+    for disk in disks:
+        seen += 1
+        policy = labels.resolve_policy(
+            schedule,
+            disk.labels,
+            by_disk.get(disk.path, {}),
+            config.label_prefix,
+            config.default_storage_location,
+        )
+        if isinstance(policy, labels.Skip):
+            skipped.append(SkippedDisk(project, disk.location, disk.name, policy.reason))
+        elif policy is not None:
+            work.append(_work_item(disk, policy, slot))
+    return work, skipped, seen
+
+
+def _work_item(disk: Disk, policy: labels.DiskPolicy, slot: str) -> WorkItem:
+    return WorkItem(
+        project=disk.project,
+        location=disk.location,
+        regional=disk.regional,
+        disk=disk.name,
+        disk_id=disk.id,
+        schedule=policy.schedule,
+        slot=slot,
+        keep=policy.keep,
+        source=policy.source,
+        storage_location=policy.storage_location,
+        guest_flush=policy.guest_flush,
+        disk_labels=dict(disk.labels),
+    )
+
+
+def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway) -> TickPlan:
+    """Everything a tick would do, without writing anything (the CLI's `plan` too)."""
+    slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
+    projects, refused = tick_projects(tick, config)
+    plan = TickPlan(tick.schedule, slot, tuple(projects), failures=refused)
+    if not projects:
+        return plan
+    workers = min(MAX_PARALLEL_PROJECTS, len(projects))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enumerate") as pool:
+        futures = {
+            project: pool.submit(discover, project, tick.schedule, slot, config, gateway)
+            for project in projects
+        }
+        for project, future in futures.items():
+            try:
+                work, skipped, seen = future.result()
+            except ComputeError as exc:
+                plan.failures.append(ProjectFailure(project, type(exc).__name__, str(exc)))
+                continue
+            plan.work.extend(work)
+            plan.skipped.extend(skipped)
+            plan.disks_seen += seen
+    return plan
+
+
+def publish_work(items: Iterable[WorkItem], config: Config) -> int:
+    """Publish every item (batched) and wait for all; raise TransientError if any failed,
+    so the tick is redelivered (republishing is harmless: names are deterministic)."""
+    publisher = clients.publisher(config.pubsub_emulator_host)
+    topic = config.topic_path(config.work_topic)
+    futures = [
+        publisher.publish(topic, item.to_json(), **item.attributes, slot=item.slot)
+        for item in items
+    ]
+    errors = []
+    for future in futures:
+        try:
+            future.result(timeout=PUBLISH_TIMEOUT)
+        except Exception as exc:  # every publish is waited for before deciding
+            errors.append(exc)
+    if errors:
+        raise TransientError(
+            f"{len(errors)} of {len(futures)} work messages not published: {errors[0]}"
+        )
+    return len(futures)
+
+
+def summary(plan: TickPlan, published: int, started: float) -> dict[str, Any]:
+    """The one structured log line per tick."""
+    return {
+        "schedule": plan.schedule,
+        "slot": plan.slot,
+        "projects": len(plan.projects),
+        "disks_found": plan.disks_seen,
+        "published": published,
+        "skipped": [
+            {"project": s.project, "location": s.location, "disk": s.disk, "reason": s.reason}
+            for s in plan.skipped
+        ],
+        "failed_projects": [
+            {"project": f.project, "error_class": f.error_class, "error": f.error}
+            for f in plan.failures
+        ],
+        "duration_seconds": round(time.monotonic() - started, 3),
+    }

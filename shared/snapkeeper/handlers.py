@@ -1,0 +1,198 @@
+"""The two Cloud Function handlers: parse the Pub/Sub delivery, run the core step, and
+turn its outcome into ack, redelivery or dead letter (DESIGN.md's error table)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from snapkeeper import logs
+from snapkeeper.compute import ComputeGateway
+from snapkeeper.config import Config
+from snapkeeper.deadletter import dead_letter
+from snapkeeper.enumerator import plan_tick, publish_work, summary
+from snapkeeper.errors import InvalidMessage, Outcome, TransientError
+from snapkeeper.messages import parse_tick, parse_work
+from snapkeeper.slots import parse_time
+from snapkeeper.snapshotter import GONE, take_snapshot
+
+ENUMERATOR = "enumerate_disks"
+SNAPSHOTTER = "snapshot_disk"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Pub/Sub message as a push delivery brings it."""
+
+    payload: bytes
+    attributes: dict[str, str]
+    message_id: str
+    publish_time: datetime
+    attempt: int | None  # only where Pub/Sub (and the trigger) pass it on
+
+
+def parse_delivery(data: Any, event_time: str | None = None) -> Delivery:
+    """Read the CloudEvent data of a Pub/Sub push: {"message": {...}, "deliveryAttempt"?}."""
+    if not isinstance(data, dict) or not isinstance(data.get("message"), dict):
+        raise InvalidMessage("CloudEvent data has no Pub/Sub 'message'")
+    message = data["message"]
+    try:
+        payload = base64.b64decode(message.get("data", ""), validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise InvalidMessage("Pub/Sub message data is not base64") from None
+    raw_time = message.get("publishTime") or message.get("publish_time") or event_time
+    attempt = data.get("deliveryAttempt")
+    return Delivery(
+        payload=payload,
+        attributes={str(k): str(v) for k, v in (message.get("attributes") or {}).items()},
+        message_id=str(message.get("messageId") or message.get("message_id") or ""),
+        publish_time=parse_time(raw_time) if raw_time else datetime.now(UTC),
+        attempt=attempt if isinstance(attempt, int) else None,
+    )
+
+
+def _envelope(cloud_event: Any) -> Delivery:
+    try:
+        event_time = cloud_event["time"]
+    except (KeyError, TypeError):
+        event_time = None
+    return parse_delivery(cloud_event.data, event_time)
+
+
+def _raw_payload(cloud_event: Any) -> bytes:
+    return json.dumps(getattr(cloud_event, "data", None), default=str).encode()
+
+
+def _give_up_or_retry(
+    config: Config,
+    exc: Exception,
+    *,
+    payload: bytes,
+    attributes: dict[str, str],
+    attempt: int | None,
+    function: str,
+    fields: dict[str, Any],
+) -> None:
+    """Dead-letter a permanent failure, or a transient one on its last attempt; otherwise
+    raise so that Pub/Sub redelivers with backoff."""
+    outcome = getattr(exc, "outcome", Outcome.TRANSIENT)
+    last_attempt = attempt is not None and attempt >= config.max_delivery_attempts
+    if outcome is Outcome.PERMANENT or last_attempt:
+        letter_id = dead_letter(
+            config,
+            payload,
+            attributes,
+            error_class=type(exc).__name__,
+            error=str(exc),
+            attempts=attempt,
+            function=function,
+        )
+        logs.error(
+            f"dead-lettered: {exc}",
+            error_class=type(exc).__name__,
+            outcome=outcome.value,
+            dead_letter_id=letter_id,
+            **fields,
+        )
+        return
+    _retry(exc, fields)
+
+
+def _retry(exc: Exception, fields: dict[str, Any]) -> NoReturn:
+    logs.warning(f"will retry: {exc}", error_class=type(exc).__name__, **fields)
+    raise TransientError(str(exc)) from exc
+
+
+def handle_work(cloud_event: Any) -> None:
+    """snapshot_disk: one work message -> a snapshot, a logged 'gone', or a dead letter."""
+    config = Config.from_env()
+    started = time.monotonic()
+    try:
+        delivery = _envelope(cloud_event)
+    except InvalidMessage as exc:
+        _give_up_or_retry(
+            config, exc, payload=_raw_payload(cloud_event), attributes={}, attempt=None,
+            function=SNAPSHOTTER, fields={},
+        )  # fmt: skip
+        return
+    fields: dict[str, Any] = {"message_id": delivery.message_id, "attempt": delivery.attempt}
+    context = dict(payload=delivery.payload, attributes=delivery.attributes,
+                   attempt=delivery.attempt, function=SNAPSHOTTER)  # fmt: skip
+    try:
+        work = parse_work(delivery.payload)
+        fields |= work.log_fields
+        result = take_snapshot(work, config, ComputeGateway(config.compute_emulator_host))
+    except Exception as exc:  # classified below: nothing escapes unexamined
+        _give_up_or_retry(config, exc, fields=fields, **context)  # type: ignore[arg-type]
+        return
+    message = {
+        "created": f"snapshot {result.snapshot} created",
+        "exists": f"snapshot {result.snapshot} already exists",
+        GONE: f"disk {work.disk} is gone; nothing to snapshot",
+    }[result.action]
+    logs.info(
+        message,
+        action=result.action,
+        snapshot=result.snapshot,
+        snapshot_project=result.snapshot_project,
+        deleted=list(result.deleted),
+        kept_ready=result.kept_ready,
+        duration_seconds=round(time.monotonic() - started, 3),
+        **fields,
+    )
+
+
+def handle_tick(cloud_event: Any) -> None:
+    """enumerate_disks: one tick -> one work message per disk, and a summary line."""
+    config = Config.from_env()
+    started = time.monotonic()
+    try:
+        delivery = _envelope(cloud_event)
+        tick = parse_tick(delivery.payload)
+    except InvalidMessage as exc:
+        payload = _raw_payload(cloud_event)
+        attributes: dict[str, str] = {}
+        if "delivery" in locals():
+            payload, attributes = delivery.payload, delivery.attributes
+        _give_up_or_retry(
+            config, exc, payload=payload, attributes=attributes, attempt=None,
+            function=ENUMERATOR, fields={},
+        )  # fmt: skip
+        return
+    fields: dict[str, Any] = {"message_id": delivery.message_id, "schedule": tick.schedule}
+    if not config.target_projects:
+        logs.error("TARGET_PROJECTS is empty: this tick covers no project", **fields)
+    gateway = ComputeGateway(config.compute_emulator_host)
+    plan = plan_tick(tick, delivery.publish_time, config, gateway)
+    try:
+        published = publish_work(plan.work, config)
+    except TransientError as exc:
+        _retry(exc, fields)
+    # A failed project is dead-lettered as a tick for that project alone, pinned to this
+    # tick's time, so a replay after the fix fills exactly the slot that was missed.
+    pinned = dataclasses.replace(tick, time=tick.time or delivery.publish_time)
+    for failure in plan.failures:
+        dead_letter(
+            config,
+            dataclasses.replace(pinned, projects=(failure.project,)).to_json(),
+            {"project": failure.project, "schedule": tick.schedule, "slot": plan.slot},
+            error_class=failure.error_class,
+            error=failure.error,
+            attempts=delivery.attempt,
+            function=ENUMERATOR,
+        )
+    report = summary(plan, published, started)
+    severity = "WARNING" if plan.skipped or plan.failures else "INFO"
+    logs.log(
+        severity,
+        f"tick {tick.schedule} {plan.slot}: {published} disks queued, "
+        f"{len(plan.skipped)} skipped, {len(plan.failures)} projects failed",
+        **fields,
+        **report,
+    )
