@@ -1,0 +1,277 @@
+"""Python client of the fake's admin API (`/_fake/...`): seed state, drive the clock,
+inject faults and read the request log. Every call has a timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+TIMEOUT_SECONDS = 10.0
+
+
+class AdminError(RuntimeError):
+    """The admin API refused a call (bad seed, unknown field, ...)."""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {_camel(key): value for key, value in values.items() if value is not None}
+
+
+class ComputeAdmin:
+    """Admin client for a fake Compute Engine served at `base_url` (http://host:port)."""
+
+    def __init__(self, base_url: str, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    @property
+    def host(self) -> str:
+        """host:port, the value of COMPUTE_EMULATOR_HOST."""
+        return urlsplit(self.base_url).netloc
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._session.request(
+            method, f"{self.base_url}/_fake/{path}", json=body, timeout=self.timeout
+        )
+        if response.status_code != 200:
+            raise AdminError(f"{method} /_fake/{path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- state
+
+    def reset(self) -> None:
+        """Everything back to empty: state, clock, timings, faults, request log."""
+        self._call("POST", "reset")
+
+    def seed_project(self, name: str, *, accessible: bool = True) -> dict[str, Any]:
+        """A project; `accessible=False` makes every API call on it answer 403."""
+        result: list[dict[str, Any]] = self._call(
+            "POST", "projects", {"name": name, "accessible": accessible}
+        )
+        return result[0]
+
+    def seed_disk(
+        self,
+        project: str,
+        name: str,
+        *,
+        zone: str | None = None,
+        region: str | None = None,
+        size_gb: int = 10,
+        labels: Mapping[str, str] | None = None,
+        id: int | None = None,
+        type: str | None = None,
+        replica_zones: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """A zonal (`zone=`) or regional (`region=`) disk; returns its API JSON."""
+        spec = _drop_none(
+            {
+                "project": project,
+                "name": name,
+                "zone": zone,
+                "region": region,
+                "size_gb": size_gb,
+                "labels": dict(labels) if labels is not None else None,
+                "id": id,
+                "type": type,
+                "replica_zones": list(replica_zones) if replica_zones else None,
+            }
+        )
+        return self.seed_disks([spec])[0]
+
+    def seed_disks(self, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Many disks in one call; each spec in the API's camelCase:
+        {"project", "name", "zone" | "region", "sizeGb", "labels", "id", "type",
+        "replicaZones"}."""
+        result: list[dict[str, Any]] = self._call("POST", "disks", [dict(s) for s in specs])
+        return result
+
+    def seed_instance(
+        self,
+        project: str,
+        name: str,
+        *,
+        zone: str,
+        labels: Mapping[str, str] | None = None,
+        disks: Sequence[str] = (),
+        id: int | None = None,
+    ) -> dict[str, Any]:
+        """An instance with attached disks: names of zonal disks in its zone (created when
+        missing; the first is the boot disk) or paths like `regions/r/disks/d`."""
+        spec = _drop_none(
+            {
+                "project": project,
+                "name": name,
+                "zone": zone,
+                "labels": dict(labels) if labels is not None else None,
+                "disks": list(disks),
+                "id": id,
+            }
+        )
+        result: list[dict[str, Any]] = self._call("POST", "instances", [spec])
+        return result[0]
+
+    def seed_snapshot(
+        self,
+        project: str,
+        name: str,
+        *,
+        source_disk: str | None = None,
+        status: str = "READY",
+        labels: Mapping[str, str] | None = None,
+        creation_timestamp: datetime | str | None = None,
+        disk_size_gb: int | None = None,
+        storage_locations: Sequence[str] | None = None,
+        source_disk_id: str | None = None,
+        id: int | None = None,
+    ) -> dict[str, Any]:
+        """A snapshot that keeps the given status (it never moves on with the clock)."""
+        if isinstance(creation_timestamp, datetime):
+            if creation_timestamp.tzinfo is None:
+                raise ValueError("creation_timestamp needs a time zone")
+            creation_timestamp = creation_timestamp.isoformat()
+        spec = _drop_none(
+            {
+                "project": project,
+                "name": name,
+                "source_disk": source_disk,
+                "status": status,
+                "labels": dict(labels) if labels is not None else None,
+                "creation_timestamp": creation_timestamp,
+                "disk_size_gb": disk_size_gb,
+                "storage_locations": list(storage_locations) if storage_locations else None,
+                "source_disk_id": source_disk_id,
+                "id": id,
+            }
+        )
+        result: list[dict[str, Any]] = self._call("POST", "snapshots", [spec])
+        return result[0]
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every snapshot of every project, as the API shows it."""
+        result: list[dict[str, Any]] = self._call("GET", "snapshots")["snapshots"]
+        return result
+
+    # --- clock and timings
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self._call("GET", "clock")["now"])
+
+    def set_clock(self, when: datetime, *, frozen: bool = False) -> datetime:
+        """Move the fake clock to `when` (aware); it keeps running unless `frozen`."""
+        if when.tzinfo is None:
+            raise ValueError("when needs a time zone")
+        body = {"time": when.isoformat(), "frozen": frozen}
+        return datetime.fromisoformat(self._call("POST", "clock", body)["now"])
+
+    def freeze_clock(self, frozen: bool = True) -> datetime:
+        return datetime.fromisoformat(self._call("POST", "clock", {"frozen": frozen})["now"])
+
+    def advance_clock(self, seconds: float) -> datetime:
+        return datetime.fromisoformat(
+            self._call("POST", "clock", {"advanceSeconds": seconds})["now"]
+        )
+
+    def configure(
+        self,
+        *,
+        creating_seconds: float | None = None,
+        uploading_seconds: float | None = None,
+        disk_creating_seconds: float | None = None,
+        rate_limit_seconds: float | None = None,
+        wait_seconds: float | None = None,
+    ) -> dict[str, float]:
+        """Change fake-clock delays (and the real-time bound of operations.wait)."""
+        changes = {
+            key: value
+            for key, value in {
+                "creating_seconds": creating_seconds,
+                "uploading_seconds": uploading_seconds,
+                "disk_creating_seconds": disk_creating_seconds,
+                "rate_limit_seconds": rate_limit_seconds,
+                "wait_seconds": wait_seconds,
+            }.items()
+            if value is not None
+        }
+        result: dict[str, float] = self._call("POST", "config", changes)
+        return result
+
+    # --- faults
+
+    def add_fault(
+        self,
+        *,
+        kind: str = "error",
+        http_method: str | None = None,
+        path_regex: str | None = None,
+        api_method: str | None = None,
+        body_regex: str | None = None,
+        status: int = 503,
+        reason: str | None = None,
+        message: str | None = None,
+        count: int | None = None,
+        probability: float = 1.0,
+        seed: int = 0,
+        latency_seconds: float = 0.0,
+    ) -> str:
+        """Add a rule and return its id.
+
+        kind: "error" answers `status`/`reason`/`message` (defaults by status);
+        "latency" only delays; "fail_snapshot" lets a matching snapshots.insert succeed but
+        the snapshot ends FAILED (its operation carries `reason`/`message` as the error).
+        A rule matches when every given matcher does (http_method, path_regex searched in
+        the path, api_method such as "compute.snapshots.insert", body_regex searched in
+        the request body); then it acts `count` times (None: always) with `probability`
+        (RNG seeded by `seed`), adding `latency_seconds` each time."""
+        rule = {
+            "kind": kind,
+            "http_method": http_method,
+            "path_regex": path_regex,
+            "api_method": api_method,
+            "body_regex": body_regex,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "count": count,
+            "probability": probability,
+            "seed": seed,
+            "latency_seconds": latency_seconds,
+        }
+        return str(self._call("POST", "faults", rule)["id"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The rules, each with `fired` (times it acted)."""
+        result: list[dict[str, Any]] = self._call("GET", "faults")["faults"]
+        return result
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    # --- request log
+
+    def requests(self) -> list[dict[str, Any]]:
+        """API calls, oldest first: {"time", "method", "path", "query", "api_method",
+        "status"} (admin calls are not logged)."""
+        result: list[dict[str, Any]] = self._call("GET", "requests")["requests"]
+        return result
+
+    def counts(self) -> dict[str, int]:
+        """Calls per API method, e.g. {"compute.snapshots.insert": 3}."""
+        result: dict[str, int] = self._call("GET", "requests")["counts"]
+        return result
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "requests")

@@ -1,0 +1,125 @@
+"""Errors of the fake Compute Engine API, each carrying the real HTTP code and reason.
+
+The body shape is the one Compute Engine sends, so `google.api_core.exceptions` builds
+the right class (NotFound, Conflict, ...) with `.errors[0]["reason"]` filled in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+class ComputeError(Exception):
+    """An API error: HTTP `code`, `reason` (errors[0].reason) and `message`."""
+
+    code: int = 500
+    reason: str = "backendError"
+    domain: str = "global"
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if reason is not None:
+            self.reason = reason
+
+    def details(self) -> list[dict[str, Any]]:
+        """google.rpc details; only errors whose real body carries them override this."""
+        return []
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "errors": [{"message": self.message, "domain": self.domain, "reason": self.reason}],
+        }
+        details = self.details()
+        if details:
+            body["details"] = details
+        return {"error": body}
+
+
+class NotFound(ComputeError):
+    code = 404
+    reason = "notFound"
+
+    @classmethod
+    def resource(cls, path: str) -> NotFound:
+        return cls(f"The resource '{path}' was not found")
+
+
+class AlreadyExists(ComputeError):
+    code = 409
+    reason = "alreadyExists"
+
+    @classmethod
+    def resource(cls, path: str) -> AlreadyExists:
+        return cls(f"The resource '{path}' already exists")
+
+
+class Invalid(ComputeError):
+    code = 400
+    reason = "invalid"
+
+    @classmethod
+    def field(cls, field: str, value: object, why: str) -> Invalid:
+        return cls(f"Invalid value for field '{field}': '{value}'. {why}")
+
+
+class Required(ComputeError):
+    code = 400
+    reason = "required"
+
+    @classmethod
+    def field(cls, field: str) -> Required:
+        return cls(f"Required field '{field}' not specified")
+
+
+class Forbidden(ComputeError):
+    code = 403
+    reason = "forbidden"
+
+    @classmethod
+    def permission(cls, permission: str, resource: str) -> Forbidden:
+        return cls(f"Required '{permission}' permission for '{resource}'")
+
+
+class ConditionNotMet(ComputeError):
+    code = 412
+    reason = "conditionNotMet"
+    domain = "global"
+
+
+class ResourceRateExceeded(ComputeError):
+    """The per-disk snapshot limit: transient, although it is a 403."""
+
+    code = 403
+    reason = "RESOURCE_OPERATION_RATE_EXCEEDED"
+    domain = "usageLimits"
+
+    @classmethod
+    def resource(cls, path: str) -> ResourceRateExceeded:
+        return cls(
+            f"Operation rate exceeded for resource '{path}'. "
+            "Too frequent operations from the source resource."
+        )
+
+    def details(self) -> list[dict[str, Any]]:
+        # The real body also carries an ErrorInfo, which api_core exposes as `.reason`.
+        return [
+            {
+                "@type": ERROR_INFO_TYPE,
+                "reason": self.reason,
+                "domain": "compute.googleapis.com",
+            }
+        ]
+
+
+class MethodNotFound(ComputeError):
+    """An URL the fake does not serve (the real API's answer to an unknown path)."""
+
+    code = 404
+    reason = "notFound"
