@@ -39,6 +39,10 @@ class CronLoop:
             if self._thread.is_alive():
                 log.warning("the cron loop did not stop within %.0f s", timeout)
 
+    def wake(self) -> None:
+        """Re-check due jobs now (e.g. after a test clock jumped ahead)."""
+        self._wakeup.set()
+
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
