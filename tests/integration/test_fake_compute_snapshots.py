@@ -282,10 +282,12 @@ def test_set_labels_needs_the_current_fingerprint(
     compute.snapshots.set_labels_unary(
         project=PROJECT,
         resource="pin-me",
-        global_set_labels_request_resource={
-            "labels": {"a": "1", "snapshot-keep": "true"},
-            "label_fingerprint": current.label_fingerprint,
-        },
+        global_set_labels_request_resource=compute_v1.GlobalSetLabelsRequest(
+            mapping={
+                "labels": {"a": "1", "snapshot-keep": "true"},
+                "label_fingerprint": current.label_fingerprint,
+            }
+        ),
     )
     updated = compute.snapshots.get(project=PROJECT, snapshot="pin-me")
     assert updated.labels == {"a": "1", "snapshot-keep": "true"}
@@ -294,10 +296,12 @@ def test_set_labels_needs_the_current_fingerprint(
         compute.snapshots.set_labels_unary(
             project=PROJECT,
             resource="pin-me",
-            global_set_labels_request_resource={
-                "labels": {},
-                "label_fingerprint": current.label_fingerprint,  # stale now
-            },
+            global_set_labels_request_resource=compute_v1.GlobalSetLabelsRequest(
+                mapping={
+                    "labels": {},
+                    "label_fingerprint": current.label_fingerprint,  # stale now
+                }
+            ),
         )
     assert caught.value.errors[0]["reason"] == "conditionNotMet"
     assert compute.snapshots.get(project=PROJECT, snapshot="pin-me").labels == updated.labels
@@ -308,11 +312,13 @@ def test_restore_a_zonal_disk_from_a_snapshot(world: ComputeAdmin, compute: Comp
     op = compute.disks.insert_unary(
         project=PROJECT,
         zone="us-central1-b",
-        disk_resource={
-            "name": "data-restored",
-            "source_snapshot": "global/snapshots/snap-1",
-            "labels": {"restored": "true"},
-        },
+        disk_resource=compute_v1.Disk(
+            mapping={
+                "name": "data-restored",
+                "source_snapshot": "global/snapshots/snap-1",
+                "labels": {"restored": "true"},
+            }
+        ),
     )
     assert op.status == RUNNING
     assert op.zone.endswith("/zones/us-central1-b")
@@ -336,7 +342,9 @@ def test_restore_a_zonal_disk_from_a_snapshot(world: ComputeAdmin, compute: Comp
         compute.disks.insert_unary(
             project=PROJECT,
             zone="us-central1-b",
-            disk_resource={"name": "data-restored", "source_snapshot": snap["selfLink"]},
+            disk_resource=compute_v1.Disk(
+                mapping={"name": "data-restored", "source_snapshot": snap["selfLink"]}
+            ),
         )
 
 
@@ -347,12 +355,14 @@ def test_restore_a_regional_disk_from_a_vault_snapshot(
     op = compute.region_disks.insert_unary(
         project=PROJECT,
         region="us-central1",
-        disk_resource={
-            "name": "restored",
-            "source_snapshot": f"projects/{VAULT}/global/snapshots/vaulted",
-            "replica_zones": ["zones/us-central1-a", "zones/us-central1-b"],
-            "size_gb": 200,
-        },
+        disk_resource=compute_v1.Disk(
+            mapping={
+                "name": "restored",
+                "source_snapshot": f"projects/{VAULT}/global/snapshots/vaulted",
+                "replica_zones": ["zones/us-central1-a", "zones/us-central1-b"],
+                "size_gb": 200,
+            }
+        ),
     )
     world.advance_clock(1)
     done = compute.region_operations.get(project=PROJECT, region="us-central1", operation=op.name)
@@ -370,7 +380,9 @@ def test_restore_refuses_a_snapshot_that_is_not_ready(
         compute.disks.insert_unary(
             project=PROJECT,
             zone=ZONE,
-            disk_resource={"name": "restored", "source_snapshot": "global/snapshots/young"},
+            disk_resource=compute_v1.Disk(
+                mapping={"name": "restored", "source_snapshot": "global/snapshots/young"}
+            ),
         )
     assert caught.value.errors[0]["reason"] == "resourceNotReady"
 

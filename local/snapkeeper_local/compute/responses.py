@@ -7,6 +7,7 @@ backend, which owns every rule of the API.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from .backend import Backend, FaultRule
 from .routes import build_map
 
 JSON_TYPE = "application/json; charset=UTF-8"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -244,5 +246,9 @@ class ComputeApp:
             response = _json_response(200, HANDLERS[api_method](self.backend, call))
         except errors.ComputeError as exc:
             response = _json_response(exc.code, exc.to_json())
+        except Exception:  # a bug in the fake: still answer in the API's error shape
+            log.exception("fake Compute Engine failed on %s %s", request.method, request.path)
+            error = errors.ComputeError("Internal error in the fake Compute Engine.")
+            response = _json_response(error.code, error.to_json())
         self.backend.record(request.method, request.path, query, api_method, response.status_code)
         return response
