@@ -51,6 +51,11 @@ class SchedulerServer:
     def url(self) -> str:
         return self._server.url
 
+    @property
+    def cron_alive(self) -> bool:
+        """Whether the cron loop thread runs (False with run_cron=False or after stop)."""
+        return self._cron is not None and self._cron.alive
+
     def start(self, timeout: float = READY_TIMEOUT_SECONDS) -> Self:
         self._server.start()
         self._started = True
