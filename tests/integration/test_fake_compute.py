@@ -3,6 +3,7 @@ client: JSON shapes, aggregatedList paging and filters, errors."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
@@ -10,7 +11,7 @@ import requests
 from google.api_core import exceptions
 
 from snapkeeper_local.compute import AdminError, ComputeAdmin
-from tests.fixtures_compute import ComputeClients
+from tests.fixtures_compute import ComputeClients, compute_clients
 
 PROJECT = "workload-a"
 ZONE = "us-central1-a"
@@ -279,3 +280,12 @@ def test_seeding_refuses_invalid_names_and_labels(fake_compute: ComputeAdmin) ->
         fake_compute.seed_disk(PROJECT, "Bad_Name", zone=ZONE)
     with pytest.raises(AdminError, match="400"):
         fake_compute.seed_disk(PROJECT, "ok", zone=ZONE, labels={"Upper": "x"})
+
+
+def test_compute_env_points_clients_at_the_fake(
+    compute_env: str, fake_compute: ComputeAdmin
+) -> None:
+    assert os.environ["COMPUTE_EMULATOR_HOST"] == compute_env == fake_compute.host
+    fake_compute.seed_disk(PROJECT, "data", zone=ZONE)
+    clients = compute_clients(os.environ["COMPUTE_EMULATOR_HOST"])
+    assert clients.disks.get(project=PROJECT, zone=ZONE, disk="data").name == "data"
