@@ -7,7 +7,8 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from google.cloud import scheduler_v1
@@ -21,6 +22,7 @@ LOCATION = "asia-northeast1"
 PARENT = f"projects/{EMULATOR_PROJECT}/locations/{LOCATION}"
 TICK = {"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo"}
 PULL_TIMEOUT_SECONDS = 30.0
+TIME_ZONE = "Asia/Tokyo"
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,18 @@ def tick_topic(pubsub_env: str) -> Iterator[TickTopic]:
         subscriber.close()
 
 
+def far_daily_schedule() -> str:
+    """A daily cron about 12 hours away, so the server's real cron loop never fires it
+    during a test: firing here is driven by the clock hook alone."""
+    hour = (datetime.now(ZoneInfo(TIME_ZONE)).hour + 12) % 24
+    return f"0 {hour} * * *"
+
+
 def tick_job(topic: str, job_id: str = "snapkeeper-daily") -> scheduler_v1.Job:
     return scheduler_v1.Job(
         name=f"{PARENT}/jobs/{job_id}",
-        schedule="0 3 * * *",
-        time_zone="Asia/Tokyo",
+        schedule=far_daily_schedule(),
+        time_zone=TIME_ZONE,
         pubsub_target=scheduler_v1.PubsubTarget(
             topic_name=topic,
             data=json.dumps(TICK).encode(),
@@ -107,11 +116,12 @@ def test_cron_fires_at_schedule_time_through_the_clock_hook(
     tick_topic: TickTopic,
 ) -> None:
     job = scheduler.create_job(parent=PARENT, job=tick_job(tick_topic.topic))
-    due = job.schedule_time  # the next 03:00 in Tokyo
+    due = job.schedule_time  # the next fire time, in Tokyo's wall clock
+    assert due.astimezone(ZoneInfo(TIME_ZONE)).minute == 0
 
     # A second before: nothing fires.
     assert fake_scheduler.backend.fire_due(due - timedelta(seconds=1)) == []
-    # At the fire time: one message, and the job moves to the next day's 03:00.
+    # At the fire time: one message, and the job moves to the same hour the next day.
     [attempt] = fake_scheduler.backend.fire_due(due)
     assert attempt.ok and attempt.trigger is Trigger.SCHEDULE
     [message] = tick_topic.pull(expected=1)
