@@ -14,6 +14,7 @@ from snapkeeper_local.pubsub_emulator import PubSubEmulator, missing_prerequisit
 pytest_plugins = [
     "tests.fixtures_compute",
     "tests.fixtures_scheduler",
+    "tests.fixtures_stack",
 ]
 
 EMULATOR_PROJECT = "snapkeeper-host"

@@ -59,6 +59,7 @@ class LocalStack:
         self,
         target_projects: Iterable[str],
         *,
+        host_project: str = HOST_PROJECT,
         snapshot_project: str | None = None,
         max_delivery_attempts: int = 5,
         extra_env: dict[str, str] | None = None,
@@ -67,11 +68,12 @@ class LocalStack:
         retry: topology.RetrySettings | None = None,
     ) -> None:
         self.target_projects = sorted(target_projects)
+        self.host_project = host_project  # one per stack keeps stacks on one emulator apart
         self.snapshot_project = snapshot_project
         self.max_delivery_attempts = max_delivery_attempts
         self.extra_env = extra_env or {}
         self._own_emulator = emulator is None
-        self.emulator = emulator or PubSubEmulator(project=HOST_PROJECT)
+        self.emulator = emulator or PubSubEmulator(project=host_project)
         self.run_cron = run_cron
         self.retry = retry
         self.compute: ComputeServer | None = None
@@ -93,13 +95,13 @@ class LocalStack:
             with _environment(self.env):
                 topology.apply(
                     self.config,
-                    self.enumerator.push_endpoint(HOST_PROJECT, self.config.tick_topic),
-                    self.snapshotter.push_endpoint(HOST_PROJECT, self.config.work_topic),
+                    self.enumerator.push_endpoint(self.host_project, self.config.tick_topic),
+                    self.snapshotter.push_endpoint(self.host_project, self.config.work_topic),
                     self.retry,
                 )
                 self._subscriber().create_subscription(
                     name=self._subscription(AUDIT_SUBSCRIPTION),
-                    topic=f"projects/{HOST_PROJECT}/topics/{self.config.dead_letter_topic}",
+                    topic=self.config.topic_path(self.config.dead_letter_topic),
                 )
         except BaseException:
             self.stop()
@@ -135,7 +137,7 @@ class LocalStack:
         """The environment of the functions, and of a CLI pointed at this stack."""
         assert self.compute is not None and self.scheduler is not None
         env = {
-            "GOOGLE_CLOUD_PROJECT": HOST_PROJECT,
+            "GOOGLE_CLOUD_PROJECT": self.host_project,
             "TARGET_PROJECTS": ",".join(self.target_projects),
             "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
             "PUBSUB_EMULATOR_HOST": self.emulator.host,
@@ -159,14 +161,14 @@ class LocalStack:
             return PublisherClient()
 
     def _subscription(self, name: str) -> str:
-        return f"projects/{HOST_PROJECT}/subscriptions/{name}"
+        return f"projects/{self.host_project}/subscriptions/{name}"
 
     # -- driving it --------------------------------------------------------------------------
 
     def publish(self, topic: str, data: bytes, **attributes: str) -> str:
         publisher = self._publisher()
-        path = f"projects/{HOST_PROJECT}/topics/{topic}"
-        return str(publisher.publish(path, data, **attributes).result(timeout=30))
+        future = publisher.publish(self.config.topic_path(topic), data, **attributes)
+        return str(future.result(timeout=30))
 
     def publish_tick(self, tick: Tick) -> str:
         """Publish a tick the way Cloud Scheduler does (the payload as the data)."""
