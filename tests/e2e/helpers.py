@@ -1,0 +1,54 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from snapkeeper.messages import Tick
+from snapkeeper_local.stack import LocalStack
+
+ZONE = "us-central1-a"
+REGION = "us-central1"
+_days = itertools.count()
+
+
+def fresh_day() -> datetime:
+    """A day no other test in this run uses, so slots (and log lines) never mix."""
+    return datetime(2027, 1, 1, 3, 0, tzinfo=UTC) + timedelta(days=40 * next(_days))
+
+
+def daily(at: datetime, **extra: Any) -> Tick:
+    return Tick("daily", "0 3 * * *", "Etc/UTC", at, **extra)
+
+
+def run_tick(stack: LocalStack, tick: Tick) -> Any:
+    """Move the fake clock to the tick's time, then run it end to end."""
+    assert stack.compute is not None and tick.time is not None
+    stack.compute.admin.set_clock(tick.time)
+    return stack.run_tick(tick)
+
+
+def managed(stack: LocalStack, project: str, disk: str | None = None) -> list[dict[str, Any]]:
+    """Snapshots snapkeeper made in `project` (optionally of one disk), as the API shows."""
+    assert stack.compute is not None
+    found = []
+    for snapshot in stack.compute.admin.snapshots():
+        labels = snapshot.get("labels", {})
+        if labels.get("managed-by") != "snapkeeper":
+            continue
+        if f"/projects/{project}/" not in snapshot["selfLink"]:
+            continue
+        if disk and not snapshot["sourceDisk"].endswith(f"/disks/{disk}"):
+            continue
+        found.append(snapshot)
+    return found
+
+
+def successful_inserts(stack: LocalStack) -> list[dict[str, Any]]:
+    assert stack.compute is not None
+    return [
+        r for r in stack.compute.admin.requests()
+        if r["api_method"] == "compute.snapshots.insert" and r["status"] == 200
+    ]  # fmt: skip
