@@ -49,6 +49,17 @@ def managed(stack: LocalStack, project: str, disk: str | None = None) -> list[di
 def successful_inserts(stack: LocalStack) -> list[dict[str, Any]]:
     assert stack.compute is not None
     return [
-        r for r in stack.compute.admin.requests()
+        r
+        for r in stack.compute.admin.requests()
         if r["api_method"] == "compute.snapshots.insert" and r["status"] == 200
-    ]  # fmt: skip
+    ]
+
+
+def retries(stack: LocalStack, slot: str) -> list[dict[str, Any]]:
+    """The snapshot function's 'will retry' log lines for one slot."""
+    assert stack.snapshotter is not None
+    return [
+        e
+        for e in stack.snapshotter.log_entries()
+        if e.get("slot") == slot and e["message"].startswith("will retry")
+    ]

@@ -18,6 +18,7 @@ from tests.e2e.helpers import (
     daily,
     fresh_day,
     managed,
+    retries,
     run_tick,
     successful_inserts,
 )
@@ -30,14 +31,20 @@ def test_one_tick_snapshots_every_labelled_disk_once(stack: LocalStack) -> None:
     admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     admin.seed_disk("prod-app-1", "scratch", zone=ZONE, labels={"env": "dev"})
     admin.seed_disk(
-        "prod-db-2", "pg-data", region=REGION, replica_zones=[ZONE, "us-central1-b"],
+        "prod-db-2",
+        "pg-data",
+        region=REGION,
+        replica_zones=[ZONE, "us-central1-b"],
         labels={"snapshot-daily": "3", "team": "db"},
-    )  # fmt: skip
+    )
     admin.seed_disk("prod-db-2", "app-tmp", zone=ZONE, labels={"snapshot-exclude": "true"})
     admin.seed_instance(
-        "prod-db-2", "app-vm", zone=ZONE, labels={"snapshot-daily": "2"},
+        "prod-db-2",
+        "app-vm",
+        zone=ZONE,
+        labels={"snapshot-daily": "2"},
         disks=["app-boot", "app-tmp"],
-    )  # fmt: skip
+    )
 
     report = run_tick(stack, daily(fresh_day()))
 
@@ -49,9 +56,13 @@ def test_one_tick_snapshots_every_labelled_disk_once(stack: LocalStack) -> None:
     ]
     assert {e["action"] for e in report.outcomes.values()} == {"created"}
     assert report.summary["skipped"] == [
-        {"project": "prod-db-2", "location": ZONE, "disk": "app-tmp",
-         "reason": "excluded by snapshot-exclude"},
-    ]  # fmt: skip
+        {
+            "project": "prod-db-2",
+            "location": ZONE,
+            "disk": "app-tmp",
+            "reason": "excluded by snapshot-exclude",
+        },
+    ]
     assert len(successful_inserts(stack)) == 3
     sources = sorted(s["sourceDisk"].split("/projects/")[1] for s in admin.snapshots())
     assert sources == [
@@ -71,9 +82,11 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
     admin.configure(creating_seconds=300, uploading_seconds=300)
     admin.seed_project("prod-app-1")
     disk = admin.seed_disk(
-        "prod-app-1", "web-data", zone=ZONE,
+        "prod-app-1",
+        "web-data",
+        zone=ZONE,
         labels={"snapshot-daily": "2", "snapshot-hourly": "5"},
-    )  # fmt: skip
+    )
     other = admin.seed_disk("prod-app-1", "other", zone=ZONE)
     start = fresh_day()
     managed_labels = {"managed-by": "snapkeeper", "snapkeeper-disk-id": disk["id"]}
@@ -82,32 +95,69 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
         # A person's snapshot, a pinned one, another schedule's, another disk's, one in
         # flight: none of them may ever be deleted.
         "by-hand": {"env": "prod"},
-        "pinned": {**managed_labels, "snapkeeper-schedule": "daily",
-                   "snapkeeper-slot": "20200101-0300", "snapshot-keep": "true"},
-        "hourly-one": {**managed_labels, "snapkeeper-schedule": "hourly",
-                       "snapkeeper-slot": "20200101-0300"},
-        "other-disk": {"managed-by": "snapkeeper", "snapkeeper-disk-id": other["id"],
-                       "snapkeeper-schedule": "daily", "snapkeeper-slot": "20200101-0300"},
-    }  # fmt: skip
+        "pinned": {
+            **managed_labels,
+            "snapkeeper-schedule": "daily",
+            "snapkeeper-slot": "20200101-0300",
+            "snapshot-keep": "true",
+        },
+        "hourly-one": {
+            **managed_labels,
+            "snapkeeper-schedule": "hourly",
+            "snapkeeper-slot": "20200101-0300",
+        },
+        "other-disk": {
+            "managed-by": "snapkeeper",
+            "snapkeeper-disk-id": other["id"],
+            "snapkeeper-schedule": "daily",
+            "snapkeeper-slot": "20200101-0300",
+        },
+    }
     for name, labels in keepers.items():
-        admin.seed_snapshot("prod-app-1", name, source_disk=disk["selfLink"], labels=labels,
-                            creation_timestamp=old, source_disk_id=disk["id"])  # fmt: skip
-    admin.seed_snapshot("prod-app-1", "in-flight", status="CREATING",
-                        source_disk=disk["selfLink"], creation_timestamp=old,
-                        labels={**managed_labels, "snapkeeper-schedule": "daily",
-                                "snapkeeper-slot": "20200102-0300"})  # fmt: skip
-    admin.seed_snapshot("prod-app-1", "broken", status="FAILED",
-                        source_disk=disk["selfLink"], creation_timestamp=old,
-                        labels={**managed_labels, "snapkeeper-schedule": "daily",
-                                "snapkeeper-slot": "20200103-0300"})  # fmt: skip
+        admin.seed_snapshot(
+            "prod-app-1",
+            name,
+            source_disk=disk["selfLink"],
+            labels=labels,
+            creation_timestamp=old,
+            source_disk_id=disk["id"],
+        )
+    admin.seed_snapshot(
+        "prod-app-1",
+        "in-flight",
+        status="CREATING",
+        source_disk=disk["selfLink"],
+        creation_timestamp=old,
+        labels={
+            **managed_labels,
+            "snapkeeper-schedule": "daily",
+            "snapkeeper-slot": "20200102-0300",
+        },
+    )
+    admin.seed_snapshot(
+        "prod-app-1",
+        "broken",
+        status="FAILED",
+        source_disk=disk["selfLink"],
+        creation_timestamp=old,
+        labels={
+            **managed_labels,
+            "snapkeeper-schedule": "daily",
+            "snapkeeper-slot": "20200103-0300",
+        },
+    )
 
     for day in range(4):
         run_tick(stack, daily(start + timedelta(days=day)))
 
-    daily_snaps = [s for s in managed(stack, "prod-app-1", "web-data")
-                   if s["labels"].get("snapkeeper-schedule") == "daily"
-                   and s["labels"]["snapkeeper-disk-id"] == disk["id"]
-                   and "snapshot-keep" not in s["labels"] and s["name"] != "in-flight"]  # fmt: skip
+    daily_snaps = [
+        s
+        for s in managed(stack, "prod-app-1", "web-data")
+        if s["labels"].get("snapkeeper-schedule") == "daily"
+        and s["labels"]["snapkeeper-disk-id"] == disk["id"]
+        and "snapshot-keep" not in s["labels"]
+        and s["name"] != "in-flight"
+    ]
     statuses = Counter(s["status"] for s in daily_snaps)
     assert statuses == {"READY": 2, "CREATING": 1}  # N READY + the one just taken
     slots = sorted(s["labels"]["snapkeeper-slot"] for s in daily_snaps)
@@ -147,11 +197,22 @@ def test_duplicate_ticks_and_messages_create_nothing_new(stack: LocalStack) -> N
     assert again.slot == first.slot
     # A duplicate work message, published straight to the work topic.
     work = next(iter(first.outcomes.values()))
-    item = WorkItem(project="prod-app-1", location=ZONE, regional=False, disk=work["disk"],
-                    disk_id=work["disk_id"], schedule="daily", slot=first.slot, keep=3)  # fmt: skip
+    item = WorkItem(
+        project="prod-app-1",
+        location=ZONE,
+        regional=False,
+        disk=work["disk"],
+        disk_id=work["disk_id"],
+        schedule="daily",
+        slot=first.slot,
+        keep=3,
+    )
     stack.publish(stack.config.work_topic, item.to_json())
-    wait_for(lambda: len(_entries_for(stack, work["disk"], first.slot)) >= 4, 60,
-             "the duplicate work message")  # fmt: skip
+    wait_for(
+        lambda: len(_entries_for(stack, work["disk"], first.slot)) >= 4,
+        60,
+        "the duplicate work message",
+    )
 
     per_disk = Counter(r["path"] for r in successful_inserts(stack))
     assert sum(per_disk.values()) == 2  # one insert per disk per slot, ever
@@ -162,8 +223,11 @@ def test_duplicate_ticks_and_messages_create_nothing_new(stack: LocalStack) -> N
 
 def _entries_for(stack: LocalStack, disk: str, slot: str) -> list[dict[str, object]]:
     assert stack.snapshotter is not None
-    return [e for e in stack.snapshotter.log_entries()
-            if e.get("disk") == disk and e.get("slot") == slot and e.get("action")]  # fmt: skip
+    return [
+        e
+        for e in stack.snapshotter.log_entries()
+        if e.get("disk") == disk and e.get("slot") == slot and e.get("action")
+    ]
 
 
 def test_transient_faults_are_retried_until_they_succeed(stack: LocalStack) -> None:
@@ -173,19 +237,22 @@ def test_transient_faults_are_retried_until_they_succeed(stack: LocalStack) -> N
         admin.seed_disk("prod-app-1", name, zone=ZONE, labels={"snapshot-daily": "2"})
     # One failure of each transient kind, each hitting a different delivery.
     admin.add_fault(api_method="compute.snapshots.insert", status=503, count=1)
-    admin.add_fault(api_method="compute.snapshots.insert", status=429,
-                    reason="rateLimitExceeded", count=1)  # fmt: skip
-    admin.add_fault(api_method="compute.snapshots.insert", status=403,
-                    reason="RESOURCE_OPERATION_RATE_EXCEEDED", count=1)  # fmt: skip
+    admin.add_fault(
+        api_method="compute.snapshots.insert", status=429, reason="rateLimitExceeded", count=1
+    )
+    admin.add_fault(
+        api_method="compute.snapshots.insert",
+        status=403,
+        reason="RESOURCE_OPERATION_RATE_EXCEEDED",
+        count=1,
+    )
 
     report = run_tick(stack, daily(fresh_day()))
 
     assert {e["action"] for e in report.outcomes.values()} == {"created"}
     assert len(report.outcomes) == 3 and report.dead_letters == []
     assert all(f["fired"] == 1 for f in admin.faults())
-    retried = [e for e in stack.snapshotter.log_entries()  # type: ignore[union-attr]
-               if e.get("slot") == report.slot and e["message"].startswith("will retry")]  # fmt: skip
-    assert len(retried) == 3
+    assert len(retries(stack, report.slot)) == 3
 
 
 def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
@@ -197,8 +264,12 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
     admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     admin.seed_disk("prod-app-1", "doomed", zone=ZONE, labels={"snapshot-daily": "2"})
     admin.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    admin.add_fault(api_method="compute.snapshots.insert", path_regex="prod-db-2",
-                    status=403, reason="forbidden")  # fmt: skip
+    admin.add_fault(
+        api_method="compute.snapshots.insert",
+        path_regex="prod-db-2",
+        status=403,
+        reason="forbidden",
+    )
     # The disk disappears between enumeration and snapshot: a logged "gone".
     admin.add_fault(api_method="compute.snapshots.insert", body_regex="doomed", status=404)
     at = fresh_day()
@@ -213,8 +284,8 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
     assert letter["attributes"]["function"] == "snapshot_disk"
     assert letter["attributes"]["attempts"] == "unknown"  # the emulator does not pass it
     # At once: one delivery, no retry.
-    assert sum(1 for r in admin.requests()
-               if r["api_method"] == "compute.snapshots.insert" and "prod-db-2" in r["path"]) == 1  # fmt: skip
+    inserts = [r for r in admin.requests() if r["api_method"] == "compute.snapshots.insert"]
+    assert sum(1 for r in inserts if "prod-db-2" in r["path"]) == 1
     # Every published work message is accounted for.
     finals = {e["disk"] for e in report.outcomes.values()} | {letter["payload"]["disk"]}
     assert len(finals) == report.summary["published"] == 3
@@ -222,16 +293,30 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
 
 def test_malformed_and_disallowed_messages_are_dead_lettered(stack: LocalStack) -> None:
     day = fresh_day()
-    outsider = WorkItem(project="not-allowed-9", location=ZONE, regional=False, disk="d",
-                        disk_id="5", schedule="daily", slot=day.strftime("%Y%m%d-%H%M"), keep=1)  # fmt: skip
+    slot = day.strftime("%Y%m%d-%H%M")
+    outsider = WorkItem(
+        project="not-allowed-9",
+        location=ZONE,
+        regional=False,
+        disk="d",
+        disk_id="5",
+        schedule="daily",
+        slot=slot,
+        keep=1,
+    )
     stack.publish(stack.config.work_topic, outsider.to_json())
     stack.publish(stack.config.work_topic, b'{"disk": "half a message"}', origin="test")
 
     def letters() -> list[dict[str, object]]:
-        found = [d for d in stack.dead_letters()
-                 if d["attributes"].get("function") == "snapshot_disk"
-                 and (d["payload"].get("project") == "not-allowed-9"
-                      or d["payload"].get("disk") == "half a message")]  # fmt: skip
+        found = [
+            d
+            for d in stack.dead_letters()
+            if d["attributes"].get("function") == "snapshot_disk"
+            and (
+                d["payload"].get("project") == "not-allowed-9"
+                or d["payload"].get("disk") == "half a message"
+            )
+        ]
         return found if len(found) == 2 else []
 
     by_class = {d["attributes"]["error_class"]: d for d in wait_for(letters, 60, "2 dead letters")}
@@ -266,10 +351,16 @@ def test_project_failures_do_not_stop_the_others(stack: LocalStack) -> None:
     failed = {f["project"]: f for f in report.summary["failed_projects"]}
     assert set(failed) == {"prod-db-2", "stranger-1"}
     assert "403" in failed["prod-db-2"]["error"]
-    letters = wait_for(lambda: [d for d in stack.dead_letters()
-                                if d["attributes"].get("function") == "enumerate_disks"
-                                and d["attributes"].get("slot") == report.slot], 30,
-                       "project dead letters")  # fmt: skip
+    letters = wait_for(
+        lambda: [
+            d
+            for d in stack.dead_letters()
+            if d["attributes"].get("function") == "enumerate_disks"
+            and d["attributes"].get("slot") == report.slot
+        ],
+        30,
+        "project dead letters",
+    )
     replay = {d["attributes"]["project"]: d["payload"] for d in letters}
     assert replay["prod-db-2"]["projects"] == ["prod-db-2"]  # a tick for that project alone
     assert replay["prod-db-2"]["time"].startswith(at.date().isoformat())  # pinned to the slot
@@ -283,22 +374,46 @@ def test_vault_project_and_last_attempt_dead_letter(stack: LocalStack) -> None:
     disk = admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     admin.add_fault(api_method="compute.snapshots.insert", status=503)
     slot = fresh_day().strftime("%Y%m%d-%H%M")
-    item = WorkItem(project="prod-app-1", location=ZONE, regional=False, disk="web-data",
-                    disk_id=disk["id"], schedule="daily", slot=slot, keep=2)  # fmt: skip
-    data = {"message": {"data": base64.b64encode(item.to_json()).decode(),
-                        "messageId": "eventarc-1", "publishTime": "2027-01-01T03:00:00Z",
-                        "attributes": {}},
-            "subscription": "projects/x/subscriptions/y",
-            "deliveryAttempt": stack.max_delivery_attempts}  # fmt: skip
-    headers = {"ce-id": "eventarc-1", "ce-specversion": "1.0",
-               "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-               "ce-source": "//pubsub.googleapis.com/projects/x/topics/snapkeeper-work",
-               "Content-Type": "application/json"}  # fmt: skip
-    response = requests.post(stack.snapshotter.url, data=json.dumps(data),  # type: ignore[union-attr]
-                             headers=headers, timeout=30)  # fmt: skip
+    item = WorkItem(
+        project="prod-app-1",
+        location=ZONE,
+        regional=False,
+        disk="web-data",
+        disk_id=disk["id"],
+        schedule="daily",
+        slot=slot,
+        keep=2,
+    )
+    data = {
+        "message": {
+            "data": base64.b64encode(item.to_json()).decode(),
+            "messageId": "eventarc-1",
+            "publishTime": "2027-01-01T03:00:00Z",
+            "attributes": {},
+        },
+        "subscription": "projects/x/subscriptions/y",
+        "deliveryAttempt": stack.max_delivery_attempts,
+    }
+    headers = {
+        "ce-id": "eventarc-1",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/x/topics/snapkeeper-work",
+        "Content-Type": "application/json",
+    }
+    response = requests.post(
+        stack.snapshotter.url,
+        data=json.dumps(data),  # type: ignore[union-attr]
+        headers=headers,
+        timeout=30,
+    )
     assert response.status_code == 200  # acked: the dead letter holds it now
-    [letter] = wait_for(lambda: [d for d in stack.dead_letters()
-                                 if d["payload"].get("slot") == slot], 30, "the dead letter")  # fmt: skip
+    letters = wait_for(
+        lambda: [d for d in stack.dead_letters() if d["payload"].get("slot") == slot],
+        30,
+        "the dead letter",
+    )
+    [letter] = letters
     assert letter["attributes"]["attempts"] == str(stack.max_delivery_attempts)
     assert "503" in letter["attributes"]["error"]
 
@@ -319,6 +434,5 @@ def test_transient_errors_past_max_attempts_are_dead_lettered_by_pubsub(
     assert "error_class" not in letter["attributes"]  # forwarded by Pub/Sub, not by us
     attempts = [r for r in admin.requests() if r["api_method"] == "compute.snapshots.insert"]
     assert len(attempts) >= stack.max_delivery_attempts
-    retries = [e for e in stack.snapshotter.log_entries()  # type: ignore[union-attr]
-               if e.get("slot") == report.slot and e["message"].startswith("will retry")]  # fmt: skip
-    assert "503" in retries[-1]["message"] and retries[-1]["message_id"]
+    last = retries(stack, report.slot)[-1]
+    assert "503" in last["message"] and last["message_id"]
