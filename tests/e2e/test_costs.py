@@ -64,7 +64,7 @@ def test_enumeration_costs_one_page_per_500_disks(stack: LocalStack) -> None:
     )
 
     assert len(plan.work) == 2400 and not plan.failures
-    calls = Counter((r["api_method"], r["path"].split("/")[3]) for r in admin.requests())
+    calls = Counter((r["api_method"], r["path"].split("/")[4]) for r in admin.requests())
     for project in ("prod-app-1", "prod-db-2"):
         assert calls[("compute.disks.aggregatedList", project)] == 3  # 1,200 / 500
         assert calls[("compute.instances.aggregatedList", project)] == 1
