@@ -6,8 +6,11 @@ original attributes plus why: error_class, error, attempts, function and time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from snapkeeper import clients
 from snapkeeper.config import Config
@@ -47,3 +50,95 @@ def _clip(text: str) -> str:
     if len(encoded) <= MAX_ATTRIBUTE_VALUE:
         return text
     return encoded[: MAX_ATTRIBUTE_VALUE - 3].decode(errors="ignore") + "..."
+
+
+# Attributes Pub/Sub itself adds when it forwards a message after max delivery attempts.
+PUBSUB_DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
+PUBSUB_DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
+WORK = "work"
+TICK = "tick"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead letter as operators see it, whoever dead-lettered it (a function, with
+    its reasons as attributes, or Pub/Sub itself after max delivery attempts)."""
+
+    message_id: str
+    payload: bytes
+    attributes: Mapping[str, str]
+    publish_time: datetime | None
+
+    @property
+    def body(self) -> dict[str, Any] | None:
+        try:
+            body = json.loads(self.payload)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    @property
+    def kind(self) -> str | None:
+        """WORK or TICK (the topic a replay goes to), or None when neither can be told."""
+        from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER  # handlers imports us
+
+        function = self.attributes.get("function")
+        if function == SNAPSHOTTER:
+            return WORK
+        if function == ENUMERATOR:
+            return TICK
+        body = self.body or {}
+        if "disk_id" in body:
+            return WORK
+        if "schedule" in body:
+            return TICK
+        return None
+
+    @property
+    def error_class(self) -> str:
+        if "error_class" in self.attributes:
+            return self.attributes["error_class"]
+        # Pub/Sub forwarded it: the last error is in the function's log, not here.
+        return "MaxDeliveryAttempts"
+
+    @property
+    def error(self) -> str:
+        return self.attributes.get(
+            "error", "dead-lettered by Pub/Sub after its last delivery attempt"
+        )
+
+    @property
+    def attempts(self) -> str:
+        return self.attributes.get(
+            "attempts", self.attributes.get(PUBSUB_DELIVERY_COUNT, "unknown")
+        )
+
+    @property
+    def time(self) -> str:
+        if "time" in self.attributes:
+            return self.attributes["time"]
+        return self.publish_time.isoformat() if self.publish_time else ""
+
+    def field(self, name: str) -> str:
+        """A field of the original message (project, disk, schedule...): attribute or
+        payload, so Pub/Sub-forwarded letters read like the others."""
+        value = self.attributes.get(name) or (self.body or {}).get(name)
+        if value is None and name == "project":
+            projects = (self.body or {}).get("projects") or []
+            value = ",".join(str(p) for p in projects) if isinstance(projects, list) else None
+        return "" if value is None else str(value)
+
+    @property
+    def replay_attributes(self) -> dict[str, str]:
+        """The original attributes, without the reasons it was dead-lettered."""
+        return {
+            k: v
+            for k, v in self.attributes.items()
+            if k not in REASON_ATTRIBUTES and not k.startswith(PUBSUB_DEAD_LETTER_PREFIX)
+        }
+
+
+def replay_topic(letter: DeadLetter, config: Config) -> str | None:
+    """The topic path a dead letter goes back to, or None when it cannot be told."""
+    topic = {WORK: config.work_topic, TICK: config.tick_topic}.get(letter.kind or "")
+    return config.topic_path(topic) if topic else None

@@ -149,6 +149,25 @@ def resolve_policy(
     )
 
 
+def resolve_policies(
+    disk_labels: Mapping[str, str],
+    instance_labels: Mapping[str, Mapping[str, str]],
+    prefix: str,
+    default_location: str | None = None,
+) -> dict[str, DiskPolicy | Skip]:
+    """Every schedule a disk takes part in (through its own labels or an instance's),
+    each with its policy or Skip: what `status` reports per disk."""
+    names = set(schedules_in(disk_labels, prefix))
+    for labels in instance_labels.values():
+        names.update(schedules_in(labels, prefix))
+    found: dict[str, DiskPolicy | Skip] = {}
+    for schedule in sorted(names):
+        policy = resolve_policy(schedule, disk_labels, instance_labels, prefix, default_location)
+        if policy is not None:
+            found[schedule] = policy
+    return found
+
+
 def snapshot_labels(
     disk_labels: Mapping[str, str], disk_id: str, schedule: str, slot: str, prefix: str
 ) -> dict[str, str]:

@@ -58,6 +58,13 @@ def latest_fire(cron: str, time_zone: str, at: datetime) -> datetime:
                 return fire
 
 
+def period(cron: str, time_zone: str, at: datetime) -> timedelta:
+    """The interval between the two latest fires of `cron` at or before `at`: the cadence
+    an operator reads next to a snapshot's age."""
+    latest = latest_fire(cron, time_zone, at)
+    return latest - latest_fire(cron, time_zone, latest - timedelta(minutes=1))
+
+
 def slot_for(at: datetime, cron: str | None, time_zone: str | None) -> datetime:
     """The slot of a tick at `at`: the cron's latest fire, or the minute for a manual tick."""
     if at.tzinfo is None:

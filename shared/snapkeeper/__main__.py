@@ -1,0 +1,5 @@
+"""`python -m snapkeeper`: the operator CLI."""
+
+from snapkeeper.cli import main
+
+main()

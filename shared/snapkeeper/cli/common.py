@@ -1,0 +1,195 @@
+"""What every command shares: the settings, the exit codes, one-line errors, `--json`
+or rich output, and the time and duration parameters."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import click
+import requests
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exceptions
+from rich.console import Console
+from rich.table import Table
+
+from snapkeeper import slots
+from snapkeeper.compute import ComputeGateway
+from snapkeeper.config import Config
+from snapkeeper.errors import ComputeError, SnapkeeperError, TransientError
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_STALE = 3
+EXIT_API = 4
+ENV_PREFIX = "SNAPKEEPER"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """Per invocation: settings from the environment (plus the root options), clients
+    built only when a command needs them."""
+
+    def __init__(self, overrides: Mapping[str, str]) -> None:
+        self.overrides = dict(overrides)
+
+    @functools.cached_property
+    def config(self) -> Config:
+        return Config.from_env({**os.environ, **self.overrides})
+
+    @functools.cached_property
+    def gateway(self) -> ComputeGateway:
+        return ComputeGateway(self.config.compute_emulator_host)
+
+    @functools.cached_property
+    def out(self) -> Console:
+        return Console(soft_wrap=False)
+
+    @functools.cached_property
+    def err(self) -> Console:
+        return Console(stderr=True)
+
+    def note(self, message: str) -> None:
+        """A remark for people, on stderr so that stdout stays machine-readable."""
+        self.err.print(message, highlight=False)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def exit_code(exc: BaseException) -> tuple[int, str]:
+    """The exit code and one-line message of an error a command let through."""
+    if isinstance(exc, ComputeError | TransientError):
+        return EXIT_API, str(exc)
+    if isinstance(exc, SnapkeeperError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, auth_exceptions.DefaultCredentialsError):
+        return EXIT_USAGE, f"no credentials: {exc}"
+    if isinstance(exc, gexc.GoogleAPICallError):
+        return EXIT_API, f"{exc.code or ''} {exc.message}".strip()
+    if isinstance(exc, gexc.GoogleAPIError | requests.RequestException | TimeoutError):
+        return EXIT_API, f"{type(exc).__name__}: {exc}"
+    return EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"
+
+
+class Root(click.Group):
+    """The top-level group: turns any error of any command into one line on stderr and
+    an exit code, never a traceback (unless --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            code, message = exit_code(exc)
+            click.echo(f"snapkeeper: error: {message}", err=True)
+            ctx.exit(code)
+
+
+def json_option(function: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON for machines instead of tables."
+    )(function)
+
+
+def to_jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(to_jsonable(data), indent=2, sort_keys=True))
+
+
+def table(title: str | None, *columns: str) -> Table:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    return grid
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def span(value: timedelta | None) -> str:
+    """A duration as people read it: 3d4h, 5h12m, 40m."""
+    if value is None:
+        return "-"
+    minutes = int(value.total_seconds() // 60)
+    sign, minutes = ("-", -minutes) if minutes < 0 else ("", minutes)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d{hours}h"
+    return f"{sign}{hours}h{minutes:02d}m" if hours else f"{sign}{minutes}m"
+
+
+class TimeParam(click.ParamType):
+    """An RFC 3339 time with a UTC offset (2026-03-01T03:00:00Z)."""
+
+    name = "RFC3339"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return slots.parse_time(str(value))
+        except SnapkeeperError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+class DurationParam(click.ParamType):
+    """A duration such as 90m, 2h, 1d12h."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        match = _DURATION.match(str(value).strip())
+        if not match or not any(match.groups()):
+            self.fail(f"{value!r} is not a duration like 90m, 2h or 1d12h", param, ctx)
+        days, hours, minutes = (int(part or 0) for part in match.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+TIME = TimeParam()
+DURATION = DurationParam()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def target_projects(app: App, projects: tuple[str, ...]) -> list[str]:
+    """The projects a read-only command looks at: those given, else the allow-list."""
+    chosen = sorted(set(projects) or app.config.target_projects)
+    if not chosen:
+        raise click.UsageError("TARGET_PROJECTS is empty: give --project")
+    return chosen
