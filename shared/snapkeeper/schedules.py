@@ -187,7 +187,8 @@ def _verb(config: Config, schedule: str, verb: str) -> ScheduleJob:
         return _record(getattr(_client(config), f"{verb}_job")(name=name, timeout=TIMEOUT))
     except gexc.NotFound:
         raise ScheduleNotFound(f"no Cloud Scheduler job for schedule {schedule!r}") from None
-    except gexc.FailedPrecondition as exc:  # pausing a paused job, resuming an enabled one
+    except (gexc.FailedPrecondition, gexc.BadRequest) as exc:
+        # Pausing a paused job, resuming an enabled one (400 FAILED_PRECONDITION over REST).
         raise ScheduleStateError(f"{verb} {schedule}: {exc.message}") from None
 
 

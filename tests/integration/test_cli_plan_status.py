@@ -9,13 +9,10 @@ from snapkeeper.cli.common import EXIT_API, EXIT_STALE, EXIT_USAGE
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.compute import ComputeAdmin
 from snapkeeper_local.stack import LocalStack
-from tests.integration.cli_support import (  # noqa: F401 (run_cli is a fixture)
-    ZONE,
-    Cli,
-    output_json,
-    run_cli,
-    seed_projects,
-)
+from tests.integration import cli_support
+from tests.integration.cli_support import ZONE, Cli, output_json, seed_projects
+
+run_cli = cli_support.run_cli  # the fixture
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 TODAY_03 = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
@@ -31,7 +28,7 @@ def seed_managed(
     key = SnapshotKey(project, ZONE, disk["id"], disk["name"], schedule, slot)
     name = snapshot_name(key)
     labels = {"managed-by": "snapkeeper", "snapkeeper-disk-id": disk["id"],
-              "snapkeeper-schedule": schedule, "snapkeeper-slot": slot} | extra.pop("labels", {})  # fmt: skip
+              "snapkeeper-schedule": schedule, "snapkeeper-slot": slot}  # fmt: skip
     world.seed_snapshot(
         project, name, source_disk=disk["selfLink"], labels=labels,
         creation_timestamp=taken + timedelta(minutes=2), source_disk_id=disk["id"], **extra,
