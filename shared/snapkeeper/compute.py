@@ -43,6 +43,7 @@ TRANSIENT_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "RESOURCE_OPERATION_RATE_EXCEEDED"}
 )
 _SCOPE = re.compile(r"^(zones|regions)/([-a-z0-9]+)$")
+_REQUEST_PREFIX = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")
 _DISK_PATH = re.compile(r"projects/([^/]+)/(zones|regions)/([^/]+)/disks/([^/]+)$")
 
 
@@ -126,6 +127,7 @@ def as_compute_error(exc: BaseException, action: str) -> ComputeError:
     status = exc.code if isinstance(exc, gexc.GoogleAPICallError) else None
     reason = error_reason(exc)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    message = _REQUEST_PREFIX.sub("", message)  # the URL adds noise, not information
     detail = f"{action}: {status or type(exc).__name__}"
     if reason:
         detail += f" {reason}"

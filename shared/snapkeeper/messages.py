@@ -73,6 +73,7 @@ class WorkItem:
             "disk_id": self.disk_id,
             "schedule": self.schedule,
             "slot": self.slot,
+            "keep": self.keep,
         }
 
     @property

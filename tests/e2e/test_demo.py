@@ -1,0 +1,43 @@
+"""`make demo` runs the pipeline end to end and tells a newcomer what happened."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from snapkeeper_local import demo
+from snapkeeper_local.pubsub_emulator import PubSubEmulator
+
+
+def test_demo_runs_and_reports(pubsub_emulator: PubSubEmulator) -> None:
+    out = io.StringIO()
+    assert demo.run(Console(file=out, width=160), emulator=pubsub_emulator) == 0
+    text = out.getvalue()
+    assert "day 12  daily  slot 20270312-0300: 3 queued, 3 created, 3 pruned, 2 skipped" in text
+    assert "excluded by snapshot-exclude" in text
+    assert "'seven' is not a whole number" in text
+    assert "403 forbidden" in text and "acme-legacy-prod" in text
+    assert "Each ended in a snapshot" in text
+    # web-vm-boot keeps 2: 12 created, 9 pruned (ready: 2 kept + the newest).
+    assert any(
+        line.split()
+        == [
+            "│",
+            "acme-web-prod",
+            "│",
+            "web-vm-boot",
+            "│",
+            "daily",
+            "│",
+            "2",
+            "│",
+            "3",
+            "│",
+            "12",
+            "│",
+            "9",
+            "│",
+        ]
+        for line in text.splitlines()
+    )
