@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from snapkeeper_local.pubsub_emulator import PubSubEmulator, missing_prerequisites
 
 pytest_plugins = [

@@ -6,14 +6,12 @@ Started in a background thread (tests, demo) or in the foreground (`snapkeeper-l
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
-
-from collections.abc import Callable, Iterable
-from typing import Any
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

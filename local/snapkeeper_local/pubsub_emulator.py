@@ -6,6 +6,7 @@ group of its own and stopped by killing that group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -75,7 +76,10 @@ class PubSubEmulator:
         if reason:
             raise EmulatorUnavailable(reason)
         self._data_dir = tempfile.TemporaryDirectory(prefix="snapkeeper-pubsub-")
-        self._log = tempfile.NamedTemporaryFile(prefix="snapkeeper-pubsub-", suffix=".log")
+        # Lives as long as the emulator: closed in stop().
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="snapkeeper-pubsub-", suffix=".log"
+        )
         command = [
             "gcloud", "beta", "emulators", "pubsub", "start",
             f"--host-port={self.host}",
@@ -156,10 +160,8 @@ class PubSubEmulator:
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)  # the group id is the wrapper's pid (new session)
-    except ProcessLookupError:
-        pass
 
 
 def _wait_group_gone(group: int, timeout: float) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from snapkeeper.config import Config
 from snapkeeper.errors import ConfigError
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from snapkeeper.errors import LabelError
 from snapkeeper.labels import (
     DiskPolicy,

@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from snapkeeper.errors import InvalidMessage
 from snapkeeper.messages import Tick, WorkItem, parse_tick, parse_work
 

@@ -4,6 +4,7 @@ import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from snapkeeper.naming import MAX_NAME, NAME, SnapshotKey, request_id, snapshot_name
 
 disk_names = st.from_regex(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", fullmatch=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from snapkeeper.retention import SnapshotInfo, plan_retention
 
 

@@ -7,6 +7,7 @@ import pytest
 from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from snapkeeper.errors import InvalidMessage
 from snapkeeper.slots import format_slot, latest_fire, parse_slot, parse_time, slot_for
 
