@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from snapkeeper.cli import cli
+from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.compute import ComputeAdmin
 from snapkeeper_local.stack import LocalStack
 
@@ -50,3 +52,20 @@ def seed_projects(stack: LocalStack) -> ComputeAdmin:
     for project in PROJECTS:
         world.seed_project(project)
     return world
+
+
+def seed_managed(
+    world: ComputeAdmin, project: str, disk: dict[str, Any], schedule: str, taken: datetime,
+    **extra: Any,
+) -> str:  # fmt: skip
+    """A READY snapshot as snapkeeper would have made it at `taken`."""
+    slot = taken.strftime("%Y%m%d-%H%M")
+    key = SnapshotKey(project, ZONE, disk["id"], disk["name"], schedule, slot)
+    name = snapshot_name(key)
+    labels = {"managed-by": "snapkeeper", "snapkeeper-disk-id": disk["id"],
+              "snapkeeper-schedule": schedule, "snapkeeper-slot": slot}  # fmt: skip
+    world.seed_snapshot(
+        project, name, source_disk=disk["selfLink"], labels=labels,
+        creation_timestamp=taken + timedelta(minutes=2), source_disk_id=disk["id"], **extra,
+    )  # fmt: skip
+    return name

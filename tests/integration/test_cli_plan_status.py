@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from snapkeeper.cli.common import EXIT_API, EXIT_STALE, EXIT_USAGE
 from snapkeeper.naming import SnapshotKey, snapshot_name
-from snapkeeper_local.compute import ComputeAdmin
 from snapkeeper_local.stack import LocalStack
 from tests.integration import cli_support
-from tests.integration.cli_support import ZONE, Cli, output_json, seed_projects
+from tests.integration.cli_support import ZONE, Cli, output_json, seed_managed, seed_projects
 
 run_cli = cli_support.run_cli  # the fixture
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 TODAY_03 = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
 READ_ONLY = (".get", ".list", ".aggregatedList")
-
-
-def seed_managed(
-    world: ComputeAdmin, project: str, disk: dict[str, Any], schedule: str, taken: datetime,
-    **extra: Any,
-) -> str:  # fmt: skip
-    """A READY snapshot as snapkeeper would have made it at `taken`."""
-    slot = taken.strftime("%Y%m%d-%H%M")
-    key = SnapshotKey(project, ZONE, disk["id"], disk["name"], schedule, slot)
-    name = snapshot_name(key)
-    labels = {"managed-by": "snapkeeper", "snapkeeper-disk-id": disk["id"],
-              "snapkeeper-schedule": schedule, "snapkeeper-slot": slot}  # fmt: skip
-    world.seed_snapshot(
-        project, name, source_disk=disk["selfLink"], labels=labels,
-        creation_timestamp=taken + timedelta(minutes=2), source_disk_id=disk["id"], **extra,
-    )  # fmt: skip
-    return name
 
 
 def test_plan_lists_creates_prunes_and_skips_and_writes_nothing(
