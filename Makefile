@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fake_compute_rps.py
+	$(BIN)/python benchmarks/pipeline_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
