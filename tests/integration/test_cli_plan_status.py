@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from snapkeeper.cli.common import EXIT_API, EXIT_STALE, EXIT_USAGE
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.stack import LocalStack
@@ -112,7 +114,7 @@ def test_status_exits_0_when_every_disk_is_fresh_and_judges_with_cron(
 
 
 def test_status_reports_unreadable_projects_and_usage_errors(
-    stack: LocalStack, run_cli: Cli
+    stack: LocalStack, run_cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = seed_projects(stack)
     world.seed_project("vault-backups", accessible=False)
@@ -126,3 +128,6 @@ def test_status_reports_unreadable_projects_and_usage_errors(
     assert bad_cron.exit_code == EXIT_USAGE
     assert bad_cron.stderr.startswith("snapkeeper: error: cron 'every day'")
     assert run_cli("status", "--grace", "soon").exit_code == EXIT_USAGE
+    monkeypatch.setenv("SNAPKEEPER_STATUS_GRACE", "soon")  # every option has its variable
+    from_env = run_cli("status")
+    assert from_env.exit_code == EXIT_USAGE and "soon" in from_env.stderr
