@@ -327,8 +327,9 @@ def has_label_filter(key: str) -> str:
 
 
 def _aggregated_request(project: str, label_filter: str | None) -> dict[str, object]:
-    # (returnPartialSuccess is not in this client's request types; the API's default
-    # for aggregatedList already answers with the scopes it could reach.)
+    # returnPartialSuccess is not in this client's request types, so one unreachable
+    # zone fails the whole listing: the project is then reported and dead-lettered, and
+    # a replay of that dead letter fills the slot once the zone is back.
     request: dict[str, object] = {"project": project, "max_results": PAGE_SIZE}
     if label_filter:
         request["filter"] = label_filter
