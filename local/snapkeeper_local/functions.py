@@ -15,9 +15,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
+from snapkeeper_local.lifecycle import Service
 from snapkeeper_local.pubsub_emulator import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ FUNCTIONS = {
 }
 
 
-class FunctionServer:
+class FunctionServer(Service):
     """`functions-framework --target T --signature-type cloudevent` on a free port."""
 
     def __init__(self, target: str, env: dict[str, str], source: Path | None = None) -> None:
@@ -103,6 +103,7 @@ class FunctionServer:
         return entries
 
     def stop(self) -> None:
+        """Stop the process group and drop its log."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -111,18 +112,4 @@ class FunctionServer:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-    def close(self) -> None:
-        self.stop()
         self._log.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

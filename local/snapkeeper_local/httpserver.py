@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any, Self
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
+
+from snapkeeper_local.lifecycle import Service
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 STOP_TIMEOUT_SECONDS = 10.0
 
 
-class ServerThread:
+class ServerThread(Service):
     """Serve `app` on `host:port` (port 0 picks a free one) until `stop()`."""
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -52,17 +53,6 @@ class ServerThread:
         self._server.server_close()
         if self._thread.is_alive():
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 __all__ = ["Request", "Response", "ServerThread", "WSGIApp"]

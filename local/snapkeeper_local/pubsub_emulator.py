@@ -17,8 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from snapkeeper_local.lifecycle import Service
 
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -56,7 +57,7 @@ def missing_prerequisites() -> str | None:
     return None
 
 
-class PubSubEmulator:
+class PubSubEmulator(Service):
     """The emulator on a free loopback port, with its data in a temporary directory."""
 
     def __init__(self, project: str = "snapkeeper-local", port: int = 0) -> None:
@@ -146,17 +147,6 @@ class PubSubEmulator:
         if self._data_dir is not None:
             self._data_dir.cleanup()
             self._data_dir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

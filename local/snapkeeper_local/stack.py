@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Self
 
 from google.api_core import exceptions as gexc
@@ -24,6 +23,7 @@ from snapkeeper.messages import Tick
 from snapkeeper_local import topology
 from snapkeeper_local.compute import ComputeServer
 from snapkeeper_local.functions import FunctionServer
+from snapkeeper_local.lifecycle import Service
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerServer
 
@@ -54,7 +54,7 @@ def disk_key(fields: dict[str, Any]) -> str:
     return f"{fields.get('project')}/{location}/{fields.get('disk')}"
 
 
-class LocalStack:
+class LocalStack(Service):
     def __init__(
         self,
         target_projects: Iterable[str],
@@ -111,24 +111,13 @@ class LocalStack:
     def stop(self) -> None:
         for function in (self.enumerator, self.snapshotter):
             if function is not None:
-                function.close()
+                function.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.compute is not None:
             self.compute.stop()
         if self._own_emulator:
             self.emulator.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- settings ----------------------------------------------------------------------------
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from types import TracebackType
-from typing import Self
 
 from ..httpserver import ServerThread
+from ..lifecycle import Service
 from .admin import ComputeAdmin
 from .backend import Backend
 from .responses import ComputeApp
@@ -21,7 +20,7 @@ def quiet_werkzeug() -> None:
         logger.setLevel(logging.WARNING)
 
 
-class ComputeServer:
+class ComputeServer(Service):
     """A started, ready fake on `host:port` (port 0: a free one) until `stop()`.
 
     With `state_path`, state is loaded from that JSON file when it exists and saved to it
@@ -65,14 +64,3 @@ class ComputeServer:
         self._server.stop()
         self.admin.close()
         self.save()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

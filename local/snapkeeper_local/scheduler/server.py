@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from types import TracebackType
 from typing import Self
 
 from ..httpserver import ServerThread
+from ..lifecycle import Service
 from .admin import SchedulerAdmin
 from .app import RequestLog, create_app
 from .backend import Clock, SchedulerBackend, utc_now
@@ -17,7 +17,7 @@ from .publisher import EmulatorPublisher
 READY_TIMEOUT_SECONDS = 10.0
 
 
-class SchedulerServer:
+class SchedulerServer(Service):
     """The fake Cloud Scheduler, firing into the Pub/Sub emulator at
     `pubsub_emulator_host` (default: PUBSUB_EMULATOR_HOST; with neither, attempts fail
     with FAILED_PRECONDITION rather than reach Google).
@@ -78,14 +78,3 @@ class SchedulerServer:
             self._started = False
         self.admin.close()
         self.backend.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
