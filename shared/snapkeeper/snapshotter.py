@@ -14,7 +14,7 @@ from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, NotAllowed, Outcome
 from snapkeeper.messages import WorkItem
 from snapkeeper.naming import SnapshotKey, request_id, snapshot_name
-from snapkeeper.retention import SnapshotInfo, plan_retention
+from snapkeeper.retention import RetentionPlan, SnapshotInfo, plan_retention
 
 CREATED = "created"
 EXISTS = "exists"
@@ -51,16 +51,37 @@ def to_info(snapshot: Snapshot, prefix: str) -> SnapshotInfo:
     )
 
 
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """What the snapshot step will do for one work item, given the disk's managed
+    snapshots of the schedule as they are before the insert."""
+
+    name: str
+    exists: bool
+    retention: RetentionPlan
+
+
+def plan_snapshot(work: WorkItem, existing: list[Snapshot], prefix: str) -> SnapshotPlan:
+    """Pure: shared by the snapshot function and `snapkeeper plan`."""
+    name = snapshot_name(snapshot_key(work))
+    return SnapshotPlan(
+        name=name,
+        exists=name in {s.name for s in existing},
+        retention=plan_retention((to_info(s, prefix) for s in existing), work.keep),
+    )
+
+
 def take_snapshot(work: WorkItem, config: Config, gateway: ComputeGateway) -> SnapshotResult:
     """Create the slot's snapshot unless it exists, then prune. Raises ComputeError
     (with its outcome), or NotAllowed for a project outside the allow-list."""
     if not config.allows(work.project):
         raise NotAllowed(f"project {work.project} is not in TARGET_PROJECTS")
     target = config.snapshot_project or work.project
-    name = snapshot_name(snapshot_key(work))
     existing = gateway.managed_snapshots(target, work.disk_id, work.schedule)
+    plan = plan_snapshot(work, existing, config.label_prefix)
+    name = plan.name
     action = EXISTS
-    if name not in {s.name for s in existing}:
+    if not plan.exists:
         try:
             gateway.insert_snapshot(
                 target,
@@ -85,12 +106,12 @@ def take_snapshot(work: WorkItem, config: Config, gateway: ComputeGateway) -> Sn
     if action == GONE and not config.prune_orphans:
         # The disk is gone: its snapshots are kept (like KEEP_AUTO_SNAPSHOTS).
         return SnapshotResult(GONE, name, target, (), _ready(existing))
-    plan = plan_retention((to_info(s, config.label_prefix) for s in existing), work.keep)
     deleted = []
-    for victim in plan.delete:
+    for victim in plan.retention.delete:
         gateway.delete_snapshot(target, victim.name)
         deleted.append(victim.name)
-    kept_ready = sum(1 for s in plan.keep if s.status == "READY" and not s.pinned)
+    kept = plan.retention.keep
+    kept_ready = sum(1 for s in kept if s.status == "READY" and not s.pinned)
     return SnapshotResult(action, name, target, tuple(deleted), kept_ready)
 
 

@@ -20,9 +20,7 @@ from snapkeeper.cli.common import (
 )
 from snapkeeper.enumerator import ProjectFailure, SkippedDisk, plan_tick, tick_projects
 from snapkeeper.messages import Tick
-from snapkeeper.naming import snapshot_name
-from snapkeeper.retention import plan_retention
-from snapkeeper.snapshotter import snapshot_key, to_info
+from snapkeeper.snapshotter import plan_snapshot
 
 PUBLISH_TIMEOUT = 30.0
 
@@ -65,12 +63,8 @@ def dry_run(app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex) -
     planned = SchedulePlan(tick.schedule, result.slot, tick.cron, tick.time_zone)
     planned.skipped, planned.failed_projects = result.skipped, result.failures
     for work in result.work:
-        # The snapshot function plans retention over what exists before its insert.
         existing = index.get((work.disk_id, work.schedule), [])
-        name = snapshot_name(snapshot_key(work))
-        retention = plan_retention(
-            (to_info(s, app.config.label_prefix) for s in existing), work.keep
-        )
+        step = plan_snapshot(work, existing, app.config.label_prefix)
         planned.disks.append(
             DiskAction(
                 project=work.project,
@@ -78,9 +72,9 @@ def dry_run(app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex) -
                 disk=work.disk,
                 keep=work.keep,
                 source=work.source,
-                snapshot=name,
-                exists=name in {s.name for s in existing},
-                prune=tuple(s.name for s in retention.delete),
+                snapshot=step.name,
+                exists=step.exists,
+                prune=tuple(s.name for s in step.retention.delete),
             )
         )
     return planned
