@@ -65,29 +65,31 @@ def _envelope(cloud_event: Any) -> Delivery:
     return parse_delivery(cloud_event.data, event_time)
 
 
-def _raw_payload(cloud_event: Any) -> bytes:
-    return json.dumps(getattr(cloud_event, "data", None), default=str).encode()
+def _receive(cloud_event: Any, config: Config, function: str) -> Delivery | None:
+    """The delivery; None when its envelope is unreadable, after dead-lettering the
+    event's data as it came."""
+    try:
+        return _envelope(cloud_event)
+    except InvalidMessage as exc:
+        raw = json.dumps(getattr(cloud_event, "data", None), default=str).encode()
+        unreadable = Delivery(raw, {}, "", datetime.now(UTC), None)
+        _give_up_or_retry(config, exc, unreadable, function, {})
+        return None
 
 
 def _give_up_or_retry(
-    config: Config,
-    exc: Exception,
-    *,
-    payload: bytes,
-    attributes: dict[str, str],
-    attempt: int | None,
-    function: str,
-    fields: dict[str, Any],
+    config: Config, exc: Exception, delivery: Delivery, function: str, fields: dict[str, Any]
 ) -> None:
     """Dead-letter a permanent failure, or a transient one on its last attempt; otherwise
     raise so that Pub/Sub redelivers with backoff."""
     outcome = getattr(exc, "outcome", Outcome.TRANSIENT)
+    attempt = delivery.attempt
     last_attempt = attempt is not None and attempt >= config.max_delivery_attempts
     if outcome is Outcome.PERMANENT or last_attempt:
         letter_id = dead_letter(
             config,
-            payload,
-            attributes,
+            delivery.payload,
+            delivery.attributes,
             error_class=type(exc).__name__,
             error=str(exc),
             attempts=attempt,
@@ -113,23 +115,16 @@ def handle_work(cloud_event: Any) -> None:
     """snapshot_disk: one work message -> a snapshot, a logged 'gone', or a dead letter."""
     config = Config.from_env()
     started = time.monotonic()
-    try:
-        delivery = _envelope(cloud_event)
-    except InvalidMessage as exc:
-        _give_up_or_retry(
-            config, exc, payload=_raw_payload(cloud_event), attributes={}, attempt=None,
-            function=SNAPSHOTTER, fields={},
-        )  # fmt: skip
+    delivery = _receive(cloud_event, config, SNAPSHOTTER)
+    if delivery is None:
         return
     fields: dict[str, Any] = {"message_id": delivery.message_id, "attempt": delivery.attempt}
-    context = dict(payload=delivery.payload, attributes=delivery.attributes,
-                   attempt=delivery.attempt, function=SNAPSHOTTER)  # fmt: skip
     try:
         work = parse_work(delivery.payload)
         fields |= work.log_fields
         result = take_snapshot(work, config, ComputeGateway(config.compute_emulator_host))
-    except Exception as exc:  # classified below: nothing escapes unexamined
-        _give_up_or_retry(config, exc, fields=fields, **context)  # type: ignore[arg-type]
+    except Exception as exc:  # classified in there: nothing escapes unexamined
+        _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
         return
     message = {
         "created": f"snapshot {result.snapshot} created",
@@ -152,18 +147,13 @@ def handle_tick(cloud_event: Any) -> None:
     """enumerate_disks: one tick -> one work message per disk, and a summary line."""
     config = Config.from_env()
     started = time.monotonic()
+    delivery = _receive(cloud_event, config, ENUMERATOR)
+    if delivery is None:
+        return
     try:
-        delivery = _envelope(cloud_event)
         tick = parse_tick(delivery.payload)
     except InvalidMessage as exc:
-        payload = _raw_payload(cloud_event)
-        attributes: dict[str, str] = {}
-        if "delivery" in locals():
-            payload, attributes = delivery.payload, delivery.attributes
-        _give_up_or_retry(
-            config, exc, payload=payload, attributes=attributes, attempt=None,
-            function=ENUMERATOR, fields={},
-        )  # fmt: skip
+        _give_up_or_retry(config, exc, delivery, ENUMERATOR, {"message_id": delivery.message_id})
         return
     fields: dict[str, Any] = {"message_id": delivery.message_id, "schedule": tick.schedule}
     if not config.target_projects:

@@ -436,3 +436,33 @@ def test_transient_errors_past_max_attempts_are_dead_lettered_by_pubsub(
     assert len(attempts) >= stack.max_delivery_attempts
     last = retries(stack, report.slot)[-1]
     assert "503" in last["message"] and last["message_id"]
+
+
+def test_malformed_ticks_and_envelopes_are_dead_lettered(stack: LocalStack) -> None:
+    stack.publish(stack.config.tick_topic, b'{"schedule": "daily", "cron": "every night"}')
+    # An event whose data is no Pub/Sub message at all, straight to the function.
+    headers = {
+        "ce-id": "odd-1",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/x/topics/snapkeeper-work",
+        "Content-Type": "application/json",
+    }
+    assert stack.snapshotter is not None
+    response = requests.post(
+        stack.snapshotter.url, data=json.dumps({"hello": "world"}), headers=headers, timeout=30
+    )
+    assert response.status_code == 200
+
+    def letters() -> list[dict[str, object]]:
+        found = {
+            d["attributes"]["function"]: d
+            for d in stack.dead_letters()
+            if d["payload"] in ({"hello": "world"}, {"schedule": "daily", "cron": "every night"})
+        }
+        return [found] if len(found) == 2 else []
+
+    [found] = wait_for(letters, 60, "both dead letters")
+    assert "cron 'every night'" in found["enumerate_disks"]["attributes"]["error"]
+    assert found["snapshot_disk"]["attributes"]["error_class"] == "InvalidMessage"
+    assert "no Pub/Sub 'message'" in found["snapshot_disk"]["attributes"]["error"]
