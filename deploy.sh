@@ -393,14 +393,14 @@ ensure_role() { # ensure_role PROJECT ROLE_ID FILE
   want=$(role_permissions "$file")
   title=$(role_title "$file")
   if describe_into_out iam roles describe "$role" --project="$project" \
-    --format='value(deleted,title,includedPermissions.list(separator=","))'; then
+    --format='value(deleted.yesno(yes=deleted,no=live),title,includedPermissions.list(separator=","))'; then
     local deleted have_title have_perms
     IFS=$'\t' read -r deleted have_title have_perms <<<"$OUT"
-    if [[ ${deleted,,} == true ]]; then
+    if [[ $deleted == deleted ]]; then
       change iam roles undelete "$role" --project="$project"
     fi
     have_perms=$(tr ',' '\n' <<<"$have_perms" | LC_ALL=C sort | paste -sd, -)
-    if [[ ${deleted,,} == true || $have_perms != "$want" || $have_title != "$title" ]]; then
+    if [[ $deleted == deleted || $have_perms != "$want" || $have_title != "$title" ]]; then
       change iam roles update "$role" --project="$project" --file="$file"
     fi
   else
@@ -770,6 +770,10 @@ deploy_cloud() {
   agent="serviceAccount:service-$number@gcp-sa-pubsub.iam.gserviceaccount.com"
   ensure_binding roles/pubsub.publisher "$agent" pubsub topics -- "$DEAD_LETTER_TOPIC" \
     --project="$HOST_PROJECT"
+  # Pub/Sub signs the push's identity token as the trigger account; projects made before
+  # April 2021 need this grant, given on that one account rather than project-wide.
+  ensure_binding roles/iam.serviceAccountTokenCreator "$agent" iam service-accounts -- \
+    "$(sa_email "$TRIGGER_SA_ID")" --project="$HOST_PROJECT"
   read_subscriptions
   local fn subscription
   for fn in "$ENUMERATOR_FN" "$SNAPSHOT_FN"; do
