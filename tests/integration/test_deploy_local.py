@@ -1,0 +1,431 @@
+"""deploy.sh --local with the real gcloud against the Pub/Sub emulator and the fake Cloud
+Scheduler: the topology it builds (read back with the real clients), that a second run
+changes nothing, that it matches local/snapkeeper_local/topology.py, convergence after a
+config change, --dry-run, teardown, and that the config file is data, never code.
+
+The helpers here (running deploy.sh, writing a config) are shared with the other
+test_deploy_* modules."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.cloud import scheduler_v1
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+from google.protobuf.json_format import MessageToDict
+
+from snapkeeper.config import Config
+from snapkeeper_local import topology
+from snapkeeper_local.pubsub_emulator import PubSubEmulator
+from snapkeeper_local.scheduler import SchedulerServer
+from tests.fixtures_scheduler import scheduler_client
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = REPO_ROOT / "deploy.sh"
+DEPLOY_TIMEOUT_SECONDS = 300.0
+LOCATION = "us-central1"
+ENUMERATOR_URL = "http://127.0.0.1:9/projects/{project}/topics/snapkeeper-ticks"
+SNAPSHOT_URL = "http://127.0.0.1:9/projects/{project}/topics/snapkeeper-work"
+SCHEDULES = ("daily|0 3 * * *|Asia/Tokyo", "hourly|0 * * * *|UTC")
+LOCAL_SETTINGS = {  # the local stack's: topology.LOCAL_RETRY, LocalStack's 5 attempts
+    "MAX_DELIVERY_ATTEMPTS": "5",
+    "MIN_RETRY_DELAY": "1s",
+    "MAX_RETRY_DELAY": "5s",
+}
+
+pytestmark = pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not on PATH")
+
+
+# -- shared helpers --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def changes(self) -> list[str]:
+        """The gcloud commands that changed something ("+ gcloud ..." lines)."""
+        return [line[2:] for line in self.stderr.splitlines() if line.startswith("+ gcloud ")]
+
+
+def unique_project(prefix: str = "dk") -> str:
+    """A host project of its own per test keeps tests on the shared emulator apart."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def write_config(
+    directory: Path,
+    host_project: str,
+    settings: Mapping[str, str] | None = None,
+    schedules: tuple[str, ...] = SCHEDULES,
+) -> Path:
+    lines = [
+        "# written by a test",
+        f"HOST_PROJECT={host_project}",
+        f"REGION={LOCATION}",
+        "TARGET_PROJECTS=prod-app-1,prod-db-2",
+        *(f"SCHEDULE={schedule}" for schedule in schedules),
+        *(f"{key}={value}" for key, value in (settings or {}).items()),
+    ]
+    path = directory / f"{host_project}.env"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def gcloud_env(config_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An isolated gcloud: its own config dir, no prompts, a fake token, and none of the
+    caller's CLOUDSDK_* or emulator settings unless given."""
+    drop = ("CLOUDSDK_", "PUBSUB_EMULATOR_HOST", "CLOUD_SCHEDULER_EMULATOR_HOST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(
+        CLOUDSDK_CONFIG=str(config_dir),
+        CLOUDSDK_CORE_DISABLE_PROMPTS="1",
+        CLOUDSDK_AUTH_ACCESS_TOKEN="fake",
+        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="1",
+        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="1",
+    )
+    env.update(extra or {})
+    return env
+
+
+def run_deploy(
+    *args: str, env: Mapping[str, str], stdin: str = "", timeout: float = DEPLOY_TIMEOUT_SECONDS
+) -> Run:
+    """deploy.sh in its own process group; on timeout the whole group is killed."""
+    process = subprocess.Popen(
+        [str(DEPLOY), *args],
+        env=dict(env),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=REPO_ROOT,
+    )
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=10)
+        pytest.fail(f"deploy.sh {' '.join(args)} timed out after {timeout:.0f} s")
+    return Run(process.returncode, stdout, stderr)
+
+
+def deployed(result: Run) -> Run:
+    assert result.returncode == 0, f"deploy.sh failed:\n{result.stderr}"
+    return result
+
+
+@pytest.fixture
+def gcloud_config(tmp_path: Path) -> Path:
+    path = tmp_path / "gcloud-config"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def pubsub(pubsub_emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]:
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
+    yield Clients(PublisherClient(), SubscriberClient())
+
+
+@dataclass(frozen=True)
+class Clients:
+    publisher: PublisherClient
+    subscriber: SubscriberClient
+
+    def topics(self, project: str) -> list[str]:
+        return sorted(
+            t.name.rsplit("/", 1)[1]
+            for t in self.publisher.list_topics(project=f"projects/{project}", timeout=30)
+        )
+
+    def subscriptions(self, project: str) -> dict[str, dict[str, Any]]:
+        """Every subscription of the project as the API describes it (full JSON)."""
+        listed = self.subscriber.list_subscriptions(project=f"projects/{project}", timeout=30)
+        return {s.name.rsplit("/", 1)[1]: MessageToDict(s._pb) for s in listed}
+
+
+def jobs(server: SchedulerServer, project: str) -> dict[str, dict[str, Any]]:
+    client = scheduler_client(server.host)
+    parent = f"projects/{project}/locations/{LOCATION}"
+    return {
+        job.name.rsplit("/", 1)[1]: MessageToDict(scheduler_v1.Job.pb(job))
+        for job in client.list_jobs(parent=parent, timeout=30)
+    }
+
+
+def local_env(
+    emulator: PubSubEmulator, scheduler: SchedulerServer, config_dir: Path, project: str
+) -> dict[str, str]:
+    return gcloud_env(
+        config_dir,
+        {
+            "PUBSUB_EMULATOR_HOST": emulator.host,
+            "CLOUD_SCHEDULER_EMULATOR_HOST": scheduler.host,
+            "ENUMERATOR_URL": ENUMERATOR_URL.format(project=project),
+            "SNAPSHOT_URL": SNAPSHOT_URL.format(project=project),
+        },
+    )
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
+    tmp_path: Path,
+    gcloud_config: Path,
+    pubsub_emulator: PubSubEmulator,
+    fake_scheduler: SchedulerServer,
+    pubsub: Clients,
+) -> None:
+    project = unique_project()
+    config = write_config(tmp_path, project, LOCAL_SETTINGS)
+    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
+
+    first = deployed(run_deploy("--config", str(config), "--local", env=env))
+    assert any("pubsub topics create snapkeeper-ticks" in c for c in first.changes)
+
+    assert pubsub.topics(project) == [
+        "snapkeeper-dead-letter",
+        "snapkeeper-ticks",
+        "snapkeeper-work",
+    ]
+    subs = pubsub.subscriptions(project)
+    assert set(subs) == {
+        "snapkeeper-dead-letter-sub",
+        "snapkeeper-ticks-enumerator",
+        "snapkeeper-work-snapshot",
+    }
+    dead_letter_topic = f"projects/{project}/topics/snapkeeper-dead-letter"
+    for name, topic, endpoint in (
+        ("snapkeeper-ticks-enumerator", "snapkeeper-ticks", ENUMERATOR_URL),
+        ("snapkeeper-work-snapshot", "snapkeeper-work", SNAPSHOT_URL),
+    ):
+        sub = subs[name]
+        assert sub["topic"] == f"projects/{project}/topics/{topic}"
+        assert sub["pushConfig"]["pushEndpoint"] == endpoint.format(project=project)
+        assert sub["ackDeadlineSeconds"] == 60
+        assert sub["retryPolicy"] == {"minimumBackoff": "1s", "maximumBackoff": "5s"}
+        assert sub["deadLetterPolicy"] == {
+            "deadLetterTopic": dead_letter_topic,
+            "maxDeliveryAttempts": 5,
+        }
+    operators = subs["snapkeeper-dead-letter-sub"]
+    assert operators["topic"] == dead_letter_topic
+    assert "pushEndpoint" not in operators.get("pushConfig", {})  # a pull subscription
+    assert "deadLetterPolicy" not in operators and "retryPolicy" not in operators
+    assert "ttl" not in operators["expirationPolicy"]  # never expires while unread
+
+    scheduled = jobs(fake_scheduler, project)
+    assert set(scheduled) == {"snapkeeper-daily", "snapkeeper-hourly"}
+    daily = scheduled["snapkeeper-daily"]
+    assert (daily["schedule"], daily["timeZone"]) == ("0 3 * * *", "Asia/Tokyo")
+    assert daily["pubsubTarget"]["topicName"] == f"projects/{project}/topics/snapkeeper-ticks"
+    payload = json.loads(base64.b64decode(daily["pubsubTarget"]["data"]))
+    assert payload == {"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo"}
+
+    before = (pubsub.topics(project), pubsub.subscriptions(project), jobs(fake_scheduler, project))
+    fake_scheduler.request_log.clear()
+    second = deployed(run_deploy("--config", str(config), "--local", env=env))
+    assert second.changes == []
+    assert "no changes" in second.stderr
+    after = (pubsub.topics(project), pubsub.subscriptions(project), jobs(fake_scheduler, project))
+    assert after == before
+    writes = [r for r in fake_scheduler.admin.requests() if r["method"] not in ("GET", "HEAD")]
+    assert writes == []
+
+
+def test_local_topology_is_the_one_topology_py_builds(
+    tmp_path: Path,
+    gcloud_config: Path,
+    pubsub_emulator: PubSubEmulator,
+    fake_scheduler: SchedulerServer,
+    pubsub: Clients,
+) -> None:
+    by_python, by_deploy = unique_project("tp"), unique_project("ds")
+    python_config = Config.from_env(
+        {"GOOGLE_CLOUD_PROJECT": by_python, "MAX_DELIVERY_ATTEMPTS": "5"}
+    )
+    topology.apply(
+        python_config,
+        ENUMERATOR_URL.format(project=by_python),
+        SNAPSHOT_URL.format(project=by_python),
+    )
+    config = write_config(tmp_path, by_deploy, LOCAL_SETTINGS)
+    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, by_deploy)
+    deployed(run_deploy("--config", str(config), "--local", env=env))
+
+    def normalized(project: str) -> dict[str, Any]:
+        subs = pubsub.subscriptions(project)
+        for sub in subs.values():
+            sub.pop("expirationPolicy", None)  # deploy.sh adds "never" (see the other test)
+        return json.loads(json.dumps(subs).replace(project, "PROJECT"))
+
+    assert pubsub.topics(by_deploy) == pubsub.topics(by_python)
+    assert normalized(by_deploy) == normalized(by_python)
+
+
+def test_local_deploy_converges_after_a_config_change(
+    tmp_path: Path,
+    gcloud_config: Path,
+    pubsub_emulator: PubSubEmulator,
+    fake_scheduler: SchedulerServer,
+    pubsub: Clients,
+) -> None:
+    project = unique_project()
+    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
+    config = write_config(tmp_path, project, LOCAL_SETTINGS)
+    deployed(run_deploy("--config", str(config), "--local", env=env))
+
+    changed = {**LOCAL_SETTINGS, "MAX_DELIVERY_ATTEMPTS": "7", "MIN_RETRY_DELAY": "2s"}
+    schedules = ("daily|30 2 * * *|Europe/Paris", "hourly|0 * * * *|UTC")
+    config = write_config(tmp_path, project, changed, schedules)
+    run = deployed(run_deploy("--config", str(config), "--local", env=env))
+
+    assert sorted(c.split(" --")[0] for c in run.changes) == [
+        "gcloud pubsub subscriptions update snapkeeper-ticks-enumerator",
+        "gcloud pubsub subscriptions update snapkeeper-work-snapshot",
+        "gcloud scheduler jobs update pubsub snapkeeper-daily",
+    ]
+    work = pubsub.subscriptions(project)["snapkeeper-work-snapshot"]
+    assert work["deadLetterPolicy"]["maxDeliveryAttempts"] == 7
+    assert work["retryPolicy"] == {"minimumBackoff": "2s", "maximumBackoff": "5s"}
+    daily = jobs(fake_scheduler, project)["snapkeeper-daily"]
+    assert (daily["schedule"], daily["timeZone"]) == ("30 2 * * *", "Europe/Paris")
+    assert deployed(run_deploy("--config", str(config), "--local", env=env)).changes == []
+
+
+def test_local_dry_run_prints_the_commands_and_changes_nothing(
+    tmp_path: Path,
+    gcloud_config: Path,
+    pubsub_emulator: PubSubEmulator,
+    fake_scheduler: SchedulerServer,
+    pubsub: Clients,
+) -> None:
+    project = unique_project()
+    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
+    config = write_config(tmp_path, project, LOCAL_SETTINGS)
+    run = deployed(run_deploy("--config", str(config), "--local", "--dry-run", env=env))
+    printed = run.stdout.splitlines()
+    assert printed and all(line.startswith("gcloud ") for line in printed)
+    assert any(line.startswith("gcloud pubsub topics create snapkeeper-work") for line in printed)
+    assert any("scheduler jobs create pubsub snapkeeper-hourly" in line for line in printed)
+    assert run.changes == []
+    assert pubsub.topics(project) == []
+    assert jobs(fake_scheduler, project) == {}
+
+
+def test_local_teardown_asks_then_removes_everything_it_made(
+    tmp_path: Path,
+    gcloud_config: Path,
+    pubsub_emulator: PubSubEmulator,
+    fake_scheduler: SchedulerServer,
+    pubsub: Clients,
+) -> None:
+    project = unique_project()
+    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
+    config = write_config(tmp_path, project, LOCAL_SETTINGS)
+    deployed(run_deploy("--config", str(config), "--local", env=env))
+
+    refused = run_deploy("--config", str(config), "--local", "--teardown", env=env, stdin="no\n")
+    assert refused.returncode != 0 and "teardown cancelled" in refused.stderr
+    assert len(pubsub.topics(project)) == 3
+
+    confirmed = run_deploy(
+        "--config", str(config), "--local", "--teardown", env=env, stdin=f"{project}\n"
+    )
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert pubsub.topics(project) == []
+    assert pubsub.subscriptions(project) == {}
+    assert jobs(fake_scheduler, project) == {}
+    again = deployed(run_deploy("--config", str(config), "--local", "--teardown", "--yes", env=env))
+    assert again.changes == []
+
+
+# -- the config file is data ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("HOST_PROJECT=$(touch {marker})", "HOST_PROJECT"),
+        ("TARGET_PROJECTS=prod-app-1;touch {marker}", "TARGET_PROJECTS"),
+        ("SCHEDULE=daily|0 3 * * *|`touch {marker}`", "time zone"),
+        ("SCHEDULE=daily|0 3 * * * $(touch {marker})|UTC", "cron"),
+        ("LABEL_PREFIX='; touch {marker}; '", "LABEL_PREFIX"),
+        ("NO_SUCH_KEY=1", "unknown key"),
+        ("SCHEDULE=keep|0 3 * * *|UTC", "reserved"),
+        ("SCHEDULE=daily|0 3 * *|UTC", "5 fields"),
+        ("MAX_DELIVERY_ATTEMPTS=4", "between 5 and 100"),
+        ("MAX_DELIVERY_ATTEMPTS=5", "rate limit"),  # 10+20+40+80 s < 10 min
+    ],
+)
+def test_config_values_are_validated_never_evaluated(
+    tmp_path: Path, gcloud_config: Path, line: str, message: str
+) -> None:
+    marker = tmp_path / "evaluated"
+    lines = {
+        "HOST_PROJECT": "my-host-proj",
+        "REGION": "europe-west1",
+        "TARGET_PROJECTS": "prod-app-1",
+    }
+    key = line.split("=", 1)[0]
+    body = [f"{k}={v}" for k, v in lines.items() if k != key]
+    if key != "SCHEDULE":
+        body.append("SCHEDULE=daily|0 3 * * *|UTC")
+    body.append(line.format(marker=marker))
+    config = tmp_path / "bad.env"
+    config.write_text("\n".join(body) + "\n")
+    run = run_deploy("--config", str(config), "--dry-run", env=gcloud_env(gcloud_config))
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert run.stdout == ""  # stopped before any gcloud command
+    assert not marker.exists()
+
+
+def test_cloud_dry_run_lists_every_step_without_running_gcloud(
+    tmp_path: Path, gcloud_config: Path
+) -> None:
+    config = REPO_ROOT / "infra" / "snapkeeper.example.env"
+    # A gcloud first on PATH that only leaves a mark: a dry run must never call it.
+    bin_dir, called = tmp_path / "bin", tmp_path / "gcloud-was-called"
+    bin_dir.mkdir()
+    fake = bin_dir / "gcloud"
+    fake.write_text(f"#!/bin/sh\ntouch '{called}'\nexit 99\n")
+    fake.chmod(0o755)
+    env = gcloud_env(gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    run = deployed(run_deploy("--config", str(config), "--dry-run", env=env))
+    printed = run.stdout.splitlines()
+    assert all(line.startswith("gcloud ") for line in printed)
+    text = run.stdout
+    for step in (
+        "gcloud services enable",
+        "gcloud iam roles create snapkeeperEnumerator --project=prod-app-1",
+        "gcloud iam roles create snapkeeperSnapshot --project=prod-db-2",
+        "gcloud iam service-accounts create snapkeeper-snapshot",
+        "gcloud pubsub topics create snapkeeper-dead-letter",
+        "gcloud functions deploy snapkeeper-snapshot",
+        "gcloud pubsub subscriptions update EVENTARC_SUBSCRIPTION_OF_snapkeeper-snapshot",
+        "gcloud scheduler jobs create pubsub snapkeeper-weekly",
+        "gcloud logging metrics create snapkeeper_snapshots_created",
+        "gcloud alpha monitoring policies create",
+    ):
+        assert step in text, step
+    for forbidden in ("roles/editor", "roles/owner", "roles/compute.admin", "allUsers"):
+        assert forbidden not in text
+    assert not called.exists()
