@@ -894,7 +894,10 @@ teardown() {
   local project
   for project in "${ROLE_PROJECTS[@]}"; do
     # Deleting the role voids its bindings; the binding lines go so policies stay tidy.
-    for row in "$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID" "$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID"; do
+    local pairs=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID")
+    in_lines "$project" "$(printf '%s\n' "${TARGETS[@]}")" &&
+      pairs+=("$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID") # not in a vault-only project
+    for row in "${pairs[@]}"; do
       describe_into_out projects get-iam-policy "$project" --flatten='bindings[].members' \
         --format='csv[no-heading](bindings.role,bindings.members)' || true
       local binding

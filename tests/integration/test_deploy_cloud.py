@@ -524,3 +524,22 @@ def test_uploaded_sources_handle_a_real_tick(
     finally:
         enumerator.stop()
         snapshotter.stop()
+
+
+def test_teardown_removes_what_deploy_made_and_no_snapshot(
+    deployment: Deployment, pubsub: Clients, scheduler_server: SchedulerServer
+) -> None:
+    # Last in the module: it takes the deployment down.
+    recorder, project = deployment.recorder, deployment.project
+    recorder.clear()
+    run = run_deploy("--config", str(deployment.config), "--teardown", "--yes", env=deployment.env)
+    assert run.returncode == 0, run.stderr
+    state = recorder.state
+    assert state.functions == {} and state.metrics == {} and state.alert_policies == {}
+    assert all(role.get("deleted") for role in state.roles.values())
+    assert [a for a in state.accounts.values() if a["projectId"] == project] == []
+    for target in (*TARGETS, VAULT):
+        assert bindings(recorder.policy("cloudresourcemanager", f"projects/{target}")) == set()
+    assert pubsub.topics(project) == []
+    assert jobs(scheduler_server, project) == {}
+    assert run.changes and not any(" compute " in change for change in run.changes)
