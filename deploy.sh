@@ -261,9 +261,10 @@ validate_config() {
   done
   CHANNELS_JSON="[$CHANNELS_JSON]"
 
-  ((${#SCHEDULE_LINES[@]})) || die "config: no SCHEDULE line (name|cron|time zone)"
+  # The local stack may run without Scheduler jobs (its tests publish ticks themselves).
+  ((${#SCHEDULE_LINES[@]} || LOCAL)) || die "config: no SCHEDULE line (name|cron|time zone)"
   local line name cron zone stale names=" " parts=() fields=()
-  for line in "${SCHEDULE_LINES[@]}"; do
+  for line in ${SCHEDULE_LINES[@]+"${SCHEDULE_LINES[@]}"}; do
     IFS='|' read -r -a parts <<<"$line"
     ((${#parts[@]} == 3 || ${#parts[@]} == 4)) ||
       die "config: SCHEDULE '$line' is not name|cron|time zone[|stale after]"

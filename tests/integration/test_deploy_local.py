@@ -429,3 +429,18 @@ def test_cloud_dry_run_lists_every_step_without_running_gcloud(
     for forbidden in ("roles/editor", "roles/owner", "roles/compute.admin", "allUsers"):
         assert forbidden not in text
     assert not called.exists()
+
+
+def test_local_deploy_without_schedules_or_scheduler_builds_only_the_topology(
+    tmp_path: Path, gcloud_config: Path, pubsub_emulator: PubSubEmulator, pubsub: Clients
+) -> None:
+    project = unique_project()
+    config = write_config(tmp_path, project, LOCAL_SETTINGS, schedules=())
+    env = gcloud_env(gcloud_config, {"PUBSUB_EMULATOR_HOST": pubsub_emulator.host})
+    urls = ("--enumerator-url", ENUMERATOR_URL.format(project=project),
+            "--snapshot-url", SNAPSHOT_URL.format(project=project))  # fmt: skip
+    run = deployed(run_deploy("--config", str(config), "--local", *urls, env=env))
+    assert "jobs skipped" in run.stderr
+    assert len(pubsub.subscriptions(project)) == 3
+    cloud = run_deploy("--config", str(config), "--dry-run", env=env)
+    assert cloud.returncode != 0 and "no SCHEDULE line" in cloud.stderr
