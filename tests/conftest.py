@@ -6,6 +6,7 @@ Each fake's fixtures live in a module of their own, listed in `pytest_plugins`.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -38,6 +39,18 @@ def pubsub_emulator() -> Iterator[PubSubEmulator]:
         pytest.skip(f"Pub/Sub emulator unavailable: {reason}")
     with PubSubEmulator(project=EMULATOR_PROJECT) as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def gcloud_cli() -> str:
+    """The gcloud CLI: skipped with a hint on a laptop without it, a failure under CI."""
+    path = shutil.which("gcloud")
+    if path is None:
+        reason = "gcloud is not on PATH: install the Google Cloud CLI"
+        if running_in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return path
 
 
 @pytest.fixture

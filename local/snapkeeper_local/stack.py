@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 from google.api_core import exceptions as gexc
@@ -20,9 +25,8 @@ from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from snapkeeper.config import Config
 from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER
 from snapkeeper.messages import Tick
-from snapkeeper_local import topology
 from snapkeeper_local.compute import ComputeServer
-from snapkeeper_local.functions import FunctionServer
+from snapkeeper_local.functions import REPO_ROOT, FunctionServer
 from snapkeeper_local.lifecycle import Service
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerServer
@@ -33,6 +37,8 @@ HOST_PROJECT = "snapkeeper-host"
 AUDIT_SUBSCRIPTION = "snapkeeper-dead-letter-audit"
 FINAL_ACTIONS = frozenset({"created", "exists", "gone"})
 DEFAULT_SETTLE_TIMEOUT = 120.0
+DEPLOY_SCRIPT = REPO_ROOT / "deploy.sh"
+DEPLOY_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass
@@ -65,7 +71,6 @@ class LocalStack(Service):
         extra_env: dict[str, str] | None = None,
         emulator: PubSubEmulator | None = None,
         run_cron: bool = False,
-        retry: topology.RetrySettings | None = None,
     ) -> None:
         self.target_projects = sorted(target_projects)
         self.host_project = host_project  # one per stack keeps stacks on one emulator apart
@@ -75,7 +80,6 @@ class LocalStack(Service):
         self._own_emulator = emulator is None
         self.emulator = emulator or PubSubEmulator(project=host_project)
         self.run_cron = run_cron
-        self.retry = retry
         self.compute: ComputeServer | None = None
         self.scheduler: SchedulerServer | None = None
         self.enumerator: FunctionServer | None = None
@@ -92,13 +96,8 @@ class LocalStack(Service):
             self.scheduler = SchedulerServer(self.emulator.host, run_cron=self.run_cron).start()
             self.enumerator = FunctionServer(ENUMERATOR, self.env).start()
             self.snapshotter = FunctionServer(SNAPSHOTTER, self.env).start()
+            self._deploy_topology()
             with _environment(self.env):
-                topology.apply(
-                    self.config,
-                    self.enumerator.push_endpoint(self.host_project, self.config.tick_topic),
-                    self.snapshotter.push_endpoint(self.host_project, self.config.work_topic),
-                    self.retry,
-                )
                 self._subscriber().create_subscription(
                     name=self._subscription(AUDIT_SUBSCRIPTION),
                     topic=self.config.topic_path(self.config.dead_letter_topic),
@@ -107,6 +106,50 @@ class LocalStack(Service):
             self.stop()
             raise
         return self
+
+    def _deploy_topology(self) -> None:
+        """The production topology, applied to the emulator by `deploy.sh --local`."""
+        assert self.enumerator is not None and self.snapshotter is not None
+        settings = {
+            "HOST_PROJECT": self.host_project,
+            "REGION": "us-central1",
+            "TARGET_PROJECTS": ",".join(self.target_projects),
+            "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
+            # Production waits 10 s .. 600 s between deliveries; locally seconds will do.
+            "MIN_RETRY_DELAY": "1s",
+            "MAX_RETRY_DELAY": "5s",
+        }
+        with tempfile.TemporaryDirectory(prefix="snapkeeper-deploy-") as directory:
+            config = Path(directory) / "local.env"
+            config.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")},
+                "PUBSUB_EMULATOR_HOST": self.emulator.host,
+                "CLOUDSDK_CONFIG": directory,
+                "ENUMERATOR_URL": self.enumerator.push_endpoint(
+                    self.host_project, self.config.tick_topic
+                ),
+                "SNAPSHOT_URL": self.snapshotter.push_endpoint(
+                    self.host_project, self.config.work_topic
+                ),
+            }
+            process = subprocess.Popen(
+                [str(DEPLOY_SCRIPT), "--config", str(config), "--local"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            try:
+                output, _ = process.communicate(timeout=DEPLOY_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate(timeout=10)
+                raise RuntimeError("deploy.sh --local did not finish in time") from None
+        if process.returncode != 0:
+            raise RuntimeError(f"deploy.sh --local failed:\n{output}")
 
     def stop(self) -> None:
         for function in (self.enumerator, self.snapshotter):
@@ -260,8 +303,6 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Any:
     """Set environment variables for a block (client constructors read them)."""
-    import os
-
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

@@ -1,7 +1,8 @@
 """deploy.sh --local with the real gcloud against the Pub/Sub emulator and the fake Cloud
 Scheduler: the topology it builds (read back with the real clients), that a second run
-changes nothing, that it matches local/snapkeeper_local/topology.py, convergence after a
-config change, --dry-run, teardown, and that the config file is data, never code.
+changes nothing, convergence after a config change, --dry-run, teardown, and that the
+config file is data, never code. (The local stack itself deploys with --local, so the
+end-to-end tests run on this same topology.)
 
 The helpers here (running deploy.sh, writing a config) are shared with the other
 test_deploy_* modules."""
@@ -11,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
 import uuid
@@ -25,8 +25,6 @@ from google.cloud import scheduler_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.protobuf.json_format import MessageToDict
 
-from snapkeeper.config import Config
-from snapkeeper_local import topology
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerServer
 from tests.fixtures_scheduler import scheduler_client
@@ -38,13 +36,13 @@ LOCATION = "us-central1"
 ENUMERATOR_URL = "http://127.0.0.1:9/projects/{project}/topics/snapkeeper-ticks"
 SNAPSHOT_URL = "http://127.0.0.1:9/projects/{project}/topics/snapkeeper-work"
 SCHEDULES = ("daily|0 3 * * *|Asia/Tokyo", "hourly|0 * * * *|UTC")
-LOCAL_SETTINGS = {  # the local stack's: topology.LOCAL_RETRY, LocalStack's 5 attempts
+LOCAL_SETTINGS = {  # the settings LocalStack deploys with
     "MAX_DELIVERY_ATTEMPTS": "5",
     "MIN_RETRY_DELAY": "1s",
     "MAX_RETRY_DELAY": "5s",
 }
 
-pytestmark = pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not on PATH")
+pytestmark = pytest.mark.usefixtures("gcloud_cli")
 
 
 # -- shared helpers --------------------------------------------------------------------------
@@ -248,36 +246,6 @@ def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
     assert after == before
     writes = [r for r in fake_scheduler.admin.requests() if r["method"] not in ("GET", "HEAD")]
     assert writes == []
-
-
-def test_local_topology_is_the_one_topology_py_builds(
-    tmp_path: Path,
-    gcloud_config: Path,
-    pubsub_emulator: PubSubEmulator,
-    fake_scheduler: SchedulerServer,
-    pubsub: Clients,
-) -> None:
-    by_python, by_deploy = unique_project("tp"), unique_project("ds")
-    python_config = Config.from_env(
-        {"GOOGLE_CLOUD_PROJECT": by_python, "MAX_DELIVERY_ATTEMPTS": "5"}
-    )
-    topology.apply(
-        python_config,
-        ENUMERATOR_URL.format(project=by_python),
-        SNAPSHOT_URL.format(project=by_python),
-    )
-    config = write_config(tmp_path, by_deploy, LOCAL_SETTINGS)
-    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, by_deploy)
-    deployed(run_deploy("--config", str(config), "--local", env=env))
-
-    def normalized(project: str) -> dict[str, Any]:
-        subs = pubsub.subscriptions(project)
-        for sub in subs.values():
-            sub.pop("expirationPolicy", None)  # deploy.sh adds "never" (see the other test)
-        return json.loads(json.dumps(subs).replace(project, "PROJECT"))
-
-    assert pubsub.topics(by_deploy) == pubsub.topics(by_python)
-    assert normalized(by_deploy) == normalized(by_python)
 
 
 def test_local_deploy_converges_after_a_config_change(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ JOB = "snapkeeper-daily"
 JOB_NAME = f"projects/{PROJECT}/locations/{LOCATION}/jobs/{JOB}"
 GCLOUD_TIMEOUT_SECONDS = 120.0
 
-pytestmark = pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not on PATH")
+pytestmark = pytest.mark.usefixtures("gcloud_cli")
 
 
 @dataclass(frozen=True)
