@@ -37,8 +37,10 @@ def demo() -> None:
 
 
 @main.command()
-@click.option("--target-project", "targets", multiple=True, default=["my-project-1"],
-              show_default=True, help="Allowed project (repeat for several).")  # fmt: skip
+@click.option(
+    "--target-project", "targets", multiple=True,
+    help="Allowed project (repeat for several; default my-project-1, or the demo's).",
+)  # fmt: skip
 @click.option("--seed-demo-fleet", is_flag=True, help="Seed the demo's sample fleet.")
 def up(targets: tuple[str, ...], seed_demo_fleet: bool) -> None:
     """Run the emulator, both fakes and both functions until Ctrl-C.
@@ -53,6 +55,7 @@ def up(targets: tuple[str, ...], seed_demo_fleet: bool) -> None:
     signal.signal(signal.SIGINT, on_signal)
     if seed_demo_fleet:
         targets = (*targets, demo_module.WEB, demo_module.DB, demo_module.LEGACY)
+    targets = targets or ("my-project-1",)
     try:
         with LocalStack(targets) as stack:
             if seed_demo_fleet:
