@@ -57,7 +57,8 @@ def up(targets: tuple[str, ...], seed_demo_fleet: bool) -> None:
         targets = (*targets, demo_module.WEB, demo_module.DB, demo_module.LEGACY)
     targets = targets or ("my-project-1",)
     try:
-        with LocalStack(targets) as stack:
+        schedules = demo_module.SCHEDULES if seed_demo_fleet else {}
+        with LocalStack(targets, run_cron=True, schedules=schedules) as stack:
             if seed_demo_fleet:
                 demo_module.seed(stack)
             for key, value in stack.env.items():

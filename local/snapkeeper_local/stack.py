@@ -71,6 +71,7 @@ class LocalStack(Service):
         extra_env: dict[str, str] | None = None,
         emulator: PubSubEmulator | None = None,
         run_cron: bool = False,
+        schedules: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.target_projects = sorted(target_projects)
         self.host_project = host_project  # one per stack keeps stacks on one emulator apart
@@ -80,6 +81,7 @@ class LocalStack(Service):
         self._own_emulator = emulator is None
         self.emulator = emulator or PubSubEmulator(project=host_project)
         self.run_cron = run_cron
+        self.schedules = schedules or {}  # name -> (cron, time zone): Scheduler jobs
         self.compute: ComputeServer | None = None
         self.scheduler: SchedulerServer | None = None
         self.enumerator: FunctionServer | None = None
@@ -110,6 +112,7 @@ class LocalStack(Service):
     def _deploy_topology(self) -> None:
         """The production topology, applied to the emulator by `deploy.sh --local`."""
         assert self.enumerator is not None and self.snapshotter is not None
+        assert self.scheduler is not None
         settings = {
             "HOST_PROJECT": self.host_project,
             "REGION": "us-central1",
@@ -121,10 +124,15 @@ class LocalStack(Service):
         }
         with tempfile.TemporaryDirectory(prefix="snapkeeper-deploy-") as directory:
             config = Path(directory) / "local.env"
-            config.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+            lines = [f"{k}={v}" for k, v in settings.items()]
+            lines += [
+                f"SCHEDULE={name}|{cron}|{zone}" for name, (cron, zone) in self.schedules.items()
+            ]
+            config.write_text("\n".join(lines) + "\n")
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")},
                 "PUBSUB_EMULATOR_HOST": self.emulator.host,
+                "CLOUD_SCHEDULER_EMULATOR_HOST": self.scheduler.host,
                 "CLOUDSDK_CONFIG": directory,
                 "ENUMERATOR_URL": self.enumerator.push_endpoint(
                     self.host_project, self.config.tick_topic
