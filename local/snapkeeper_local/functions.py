@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from snapkeeper_local.lifecycle import Service
+from snapkeeper_local.processes import stop_group
 from snapkeeper_local.pubsub_emulator import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -105,11 +105,6 @@ class FunctionServer(Service):
     def stop(self) -> None:
         """Stop the process group and drop its log."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        if process is not None:
+            stop_group(process)
         self._log.close()

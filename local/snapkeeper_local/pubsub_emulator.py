@@ -6,7 +6,6 @@ group of its own and stopped by killing that group.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Self
 
 from snapkeeper_local.lifecycle import Service
+from snapkeeper_local.processes import kill_group, stop_group
 
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -130,16 +130,10 @@ class PubSubEmulator(Service):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            _kill_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                _kill_group(process, signal.SIGKILL)
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
         if process is not None:
+            stop_group(process, STOP_TIMEOUT_SECONDS)
             # The wrapper may be gone while the Java child lives on in the group.
-            _kill_group(process, signal.SIGKILL)
+            kill_group(process, signal.SIGKILL)
             _wait_group_gone(process.pid, STOP_TIMEOUT_SECONDS)
         if self._log is not None:
             self._log.close()
@@ -147,11 +141,6 @@ class PubSubEmulator(Service):
         if self._data_dir is not None:
             self._data_dir.cleanup()
             self._data_dir = None
-
-
-def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)  # the group id is the wrapper's pid (new session)
 
 
 def _wait_group_gone(group: int, timeout: float) -> None:

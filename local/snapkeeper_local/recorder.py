@@ -29,12 +29,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Self
 
 from werkzeug.wrappers import Request, Response
 
 from snapkeeper_local.httpserver import ServerThread
+from snapkeeper_local.lifecycle import Service
 
 APIS = (
     "artifactregistry",
@@ -112,7 +112,7 @@ class State:
 Handler = Callable[[Request, re.Match[str]], Any]
 
 
-class Recorder:
+class Recorder(Service):
     """The recording endpoint on a free loopback port (see the module docstring)."""
 
     def __init__(self, pubsub_emulator_host: str | None = None) -> None:
@@ -137,17 +137,6 @@ class Recorder:
 
     def stop(self) -> None:
         self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def gcloud_env(self, apis: Iterable[str] = APIS) -> dict[str, str]:
         """The CLOUDSDK_API_ENDPOINT_OVERRIDES_* variables that send gcloud here."""

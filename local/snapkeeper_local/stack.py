@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,7 @@ from snapkeeper.messages import Tick
 from snapkeeper_local.compute import ComputeServer
 from snapkeeper_local.functions import REPO_ROOT, FunctionServer
 from snapkeeper_local.lifecycle import Service
+from snapkeeper_local.processes import run_in_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerServer
 
@@ -141,23 +141,16 @@ class LocalStack(Service):
                     self.host_project, self.config.work_topic
                 ),
             }
-            process = subprocess.Popen(
-                [str(DEPLOY_SCRIPT), "--config", str(config), "--local"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-            )
             try:
-                output, _ = process.communicate(timeout=DEPLOY_TIMEOUT_SECONDS)
+                result = run_in_group(
+                    [str(DEPLOY_SCRIPT), "--config", str(config), "--local"],
+                    env=env,
+                    timeout=DEPLOY_TIMEOUT_SECONDS,
+                )
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.communicate(timeout=10)
                 raise RuntimeError("deploy.sh --local did not finish in time") from None
-        if process.returncode != 0:
-            raise RuntimeError(f"deploy.sh --local failed:\n{output}")
+        if result.returncode != 0:
+            raise RuntimeError(f"deploy.sh --local failed:\n{result.stderr}")
 
     def stop(self) -> None:
         for function in (self.enumerator, self.snapshotter):

@@ -14,7 +14,6 @@ import base64
 import io
 import json
 import os
-import signal
 import subprocess
 import venv
 import zipfile
@@ -28,6 +27,7 @@ import requests
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from snapkeeper_local.compute import ComputeAdmin
+from snapkeeper_local.processes import stop_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator, free_port
 from snapkeeper_local.recorder import Recorder, project_number
 from snapkeeper_local.scheduler import SchedulerServer
@@ -403,13 +403,8 @@ class ServedFunction:
         return f"http://127.0.0.1:{self.port}/projects/{project}/topics/{topic}"
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_group(self.process)
 
 
 def test_uploaded_archive_holds_the_function_and_the_library(deployment: Deployment) -> None:

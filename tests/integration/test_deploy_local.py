@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from google.cloud import scheduler_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.protobuf.json_format import MessageToDict
 
+from snapkeeper_local.processes import run_in_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerServer
 from tests.fixtures_scheduler import scheduler_client
@@ -104,23 +104,13 @@ def run_deploy(
     *args: str, env: Mapping[str, str], stdin: str = "", timeout: float = DEPLOY_TIMEOUT_SECONDS
 ) -> Run:
     """deploy.sh in its own process group; on timeout the whole group is killed."""
-    process = subprocess.Popen(
-        [str(DEPLOY), *args],
-        env=dict(env),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd=REPO_ROOT,
-    )
     try:
-        stdout, stderr = process.communicate(stdin, timeout=timeout)
+        done = run_in_group(
+            [str(DEPLOY), *args], env=env, timeout=timeout, stdin=stdin, cwd=REPO_ROOT
+        )
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate(timeout=10)
         pytest.fail(f"deploy.sh {' '.join(args)} timed out after {timeout:.0f} s")
-    return Run(process.returncode, stdout, stderr)
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
 def deployed(result: Run) -> Run:

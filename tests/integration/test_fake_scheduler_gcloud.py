@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from snapkeeper_local.processes import run_in_group
 from snapkeeper_local.scheduler import JobState, SchedulerServer, Trigger
 
 PROJECT = "snapkeeper-host"
@@ -42,24 +42,13 @@ class Gcloud:
 
     def __call__(self, *args: str, check: bool = True) -> Result:
         """Run gcloud in its own process group; on timeout the whole group is killed."""
-        process = subprocess.Popen(
-            ["gcloud", *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
         try:
-            stdout, stderr = process.communicate(timeout=GCLOUD_TIMEOUT_SECONDS)
+            done = run_in_group(["gcloud", *args], env=self.env, timeout=GCLOUD_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate(timeout=10)
             pytest.fail(f"gcloud {' '.join(args)} timed out after {GCLOUD_TIMEOUT_SECONDS} s")
-        result = Result(process.returncode, stdout, stderr)
+        result = Result(done.returncode, done.stdout, done.stderr)
         if check and result.returncode != 0:
-            pytest.fail(f"gcloud {' '.join(args)} failed ({result.returncode}):\n{stderr}")
+            pytest.fail(f"gcloud {' '.join(args)} failed ({result.returncode}):\n{done.stderr}")
         return result
 
 
