@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import compute_v1
 
+from snapkeeper import clients
+from snapkeeper.clients import ComputeClients
 from snapkeeper_local.compute import ComputeAdmin, ComputeServer
 
 
@@ -34,37 +33,10 @@ def compute_env(fake_compute: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> 
     return fake_compute.host
 
 
-@dataclass(frozen=True)
-class ComputeClients:
-    """The real google-cloud-compute clients, pointed at the fake."""
-
-    disks: compute_v1.DisksClient
-    region_disks: compute_v1.RegionDisksClient
-    instances: compute_v1.InstancesClient
-    snapshots: compute_v1.SnapshotsClient
-    global_operations: compute_v1.GlobalOperationsClient
-    zone_operations: compute_v1.ZoneOperationsClient
-    region_operations: compute_v1.RegionOperationsClient
-
-
 def compute_clients(host: str) -> ComputeClients:
-    options = {"api_endpoint": f"http://{host}"}
-    credentials = AnonymousCredentials()
-    return ComputeClients(
-        disks=compute_v1.DisksClient(credentials=credentials, client_options=options),
-        region_disks=compute_v1.RegionDisksClient(credentials=credentials, client_options=options),
-        instances=compute_v1.InstancesClient(credentials=credentials, client_options=options),
-        snapshots=compute_v1.SnapshotsClient(credentials=credentials, client_options=options),
-        global_operations=compute_v1.GlobalOperationsClient(
-            credentials=credentials, client_options=options
-        ),
-        zone_operations=compute_v1.ZoneOperationsClient(
-            credentials=credentials, client_options=options
-        ),
-        region_operations=compute_v1.RegionOperationsClient(
-            credentials=credentials, client_options=options
-        ),
-    )
+    """The real google-cloud-compute clients pointed at the fake: the very ones the
+    functions build (snapkeeper.clients), so the tests exercise the same wiring."""
+    return clients.compute(host)
 
 
 @pytest.fixture
