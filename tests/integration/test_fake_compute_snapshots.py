@@ -413,3 +413,28 @@ def test_admin_lists_snapshots_of_every_project(
     assert all(
         s["status"] == "CREATING" and s["kind"] == "compute#snapshot" for s in by_link.values()
     )
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'labels.managed-by = "snapkeeper" AND labels.snapkeeper-schedule = "daily"',
+        'labels.managed-by = "snapkeeper" labels.snapkeeper-schedule = "daily"',
+    ],
+)
+def test_several_unparenthesized_filter_expressions_are_a_bad_request(
+    world: ComputeAdmin, compute: ComputeClients, expression: str
+) -> None:
+    world.seed_snapshot(PROJECT, "snap-1", source_disk=DISK_URL, labels={"managed-by": "x"})
+    with pytest.raises(exceptions.BadRequest) as caught:
+        compute.snapshots.list(request={"project": PROJECT, "filter": expression})
+    assert caught.value.errors[0]["reason"] == "invalid"
+    assert "Invalid list filter expression" in caught.value.message
+    # Each expression in its own parentheses is the accepted form.
+    parenthesized = compute.snapshots.list(
+        request={
+            "project": PROJECT,
+            "filter": '(labels.managed-by = "x") AND (status = READY)',
+        }
+    )
+    assert [s.name for s in parenthesized] == ["snap-1"]

@@ -51,7 +51,7 @@ DISK: dict[str, Any] = {
         ("(labels.env = prod) AND (status = FAILED)", False),
         ("(labels.env = dev) OR (status = READY)", True),
         ("(labels.env = dev) OR (status = FAILED)", False),
-        ("labels.env = prod labels.snapshot-daily:*", True),
+        ("NOT labels.env = prod", False),
         ("NOT (labels.env = prod)", False),
         ("-labels.env = prod", False),
         ("-(status = FAILED)", True),
@@ -59,6 +59,8 @@ DISK: dict[str, Any] = {
         ("(status = FAILED) AND (name:db) OR (name:x)", False),
         ("(status = READY) AND (name:x) OR (name:db)", True),
         ("((labels.env = prod) OR (labels.env = dev)) AND (labels.snapshot-daily:*)", True),
+        ("((labels.env = prod) (status = READY)) OR (name:x)", True),
+        ("(labels.env = prod) -(status = FAILED)", True),
     ],
 )
 def test_filter_matches(expression: str, expected: bool) -> None:
@@ -78,6 +80,7 @@ def test_filter_matches(expression: str, expected: bool) -> None:
         'name eq "(["',
         "AND labels.env = prod",
         "labels.env = AND",
+        "()",
     ],
 )
 def test_filter_rejects_malformed_expressions(expression: str) -> None:
@@ -92,3 +95,22 @@ def test_quoted_values_keep_escaped_quotes() -> None:
 
 def test_none_matches_everything() -> None:
     assert parse_filter(None).matches({})
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        'labels.env = "prod" AND labels.snapshot-daily = "7"',
+        'labels.env = "prod" labels.snapshot-daily = "7"',
+        "labels.env = prod OR status = READY",
+        "(labels.env = prod) AND status = READY",
+        "labels.env = prod (status = READY)",
+        "(labels.env = prod) -status = FAILED",
+        "NOT labels.env = dev AND (status = READY)",
+        "((labels.env = prod) status = READY)",  # the rule holds inside parentheses too
+    ],
+)
+def test_several_expressions_need_each_their_parentheses(expression: str) -> None:
+    # The real API answers these with 400 "Invalid list filter expression".
+    with pytest.raises(FilterError, match="parentheses"):
+        parse_filter(expression)

@@ -12,9 +12,13 @@ Supported, as the real API documents them:
     (a = 1) (b = 2)              adjacent terms: implicit AND
     (a = 1) AND (b = 2)   (a = 1) OR (b = 2)   NOT (a = 1)   -(a = 1)
 
-OR binds tighter than AND (AIP-160), so `a AND b OR c` is `a AND (b OR c)`: callers that
-mix them should parenthesize. Fields are dotted paths into the resource's JSON; values
-compare as strings (booleans as "true"/"false").
+A filter is one bare expression, or every expression in its own parentheses: the real
+API answers `a = 1 AND b = 2` and `a = 1 b = 2` with 400 "Invalid list filter
+expression", so the parser refuses them too (inside parentheses the same rule holds).
+
+OR binds tighter than AND (AIP-160), so `(a) AND (b) OR (c)` is `a AND (b OR c)`: callers
+that mix them should parenthesize. Fields are dotted paths into the resource's JSON;
+values compare as strings (booleans as "true"/"false").
 """
 
 from __future__ import annotations
@@ -182,50 +186,62 @@ class _Parser:
         return token is not None and token.kind == "word" and token.text == keyword
 
     def parse(self) -> Node:
-        node = self._and()
+        node = self._expression()
         if self._peek() is not None:
             raise FilterError(f"unexpected {self._peek()!r}")
         return node
 
-    def _and(self) -> Node:
-        terms = [self._or()]
+    def _expression(self) -> Node:
+        """Terms joined by AND, OR or nothing (AND); with more than one term, each must
+        be parenthesized."""
+        terms: list[tuple[Node, bool]] = []
+        groups = [self._or(terms)]
         while True:
             token = self._peek()
             if token is None or token.kind == "rparen":
                 break
             if self._is_keyword(token, "AND"):
                 self._next()
-            terms.append(self._or())
-        return terms[0] if len(terms) == 1 else And(tuple(terms))
+            groups.append(self._or(terms))
+        if len(terms) > 1 and not all(parenthesized for _, parenthesized in terms):
+            raise FilterError("several expressions must each be in parentheses")
+        return groups[0] if len(groups) == 1 else And(tuple(groups))
 
-    def _or(self) -> Node:
-        terms = [self._unary()]
+    def _or(self, terms: list[tuple[Node, bool]]) -> Node:
+        alternatives = [self._term(terms)]
         while self._is_keyword(self._peek(), "OR"):
             self._next()
-            terms.append(self._unary())
-        return terms[0] if len(terms) == 1 else Or(tuple(terms))
+            alternatives.append(self._term(terms))
+        return alternatives[0] if len(alternatives) == 1 else Or(tuple(alternatives))
 
-    def _unary(self) -> Node:
+    def _term(self, terms: list[tuple[Node, bool]]) -> Node:
+        node, parenthesized = self._unary()
+        terms.append((node, parenthesized))
+        return node
+
+    def _unary(self) -> tuple[Node, bool]:
+        """A term and whether it is a parenthesized one (NOT keeps what follows it)."""
         token = self._peek()
         if self._is_keyword(token, "NOT"):
             self._next()
-            return Not(self._primary())
+            node, parenthesized = self._primary()
+            return Not(node), parenthesized
         if token is not None and token.kind == "word" and token.text.startswith("-"):
             # `-field = v` and `-(...)`: the minus is glued to the next word.
             self._next()
-            if token.text == "-":
-                return Not(self._primary())
-            self._tokens.insert(self._index, Token("word", token.text[1:]))
-            return Not(self._primary())
+            if token.text != "-":
+                self._tokens.insert(self._index, Token("word", token.text[1:]))
+            node, parenthesized = self._primary()
+            return Not(node), parenthesized
         return self._primary()
 
-    def _primary(self) -> Node:
+    def _primary(self) -> tuple[Node, bool]:
         token = self._next()
         if token.kind == "lparen":
-            node = self._and()
+            node = self._expression()
             if self._next().kind != "rparen":
                 raise FilterError("missing ')'")
-            return node
+            return node, True
         if token.kind != "word" or token.text in _KEYWORDS or not _FIELD.fullmatch(token.text):
             raise FilterError(f"expected a field name, got {token.text!r}")
         op = self._next()
@@ -243,7 +259,7 @@ class _Parser:
                 re.compile(value.text)
             except re.error as exc:
                 raise FilterError(f"bad regular expression {value.text!r}: {exc}") from exc
-        return Compare(token.text, operator, value.text)
+        return Compare(token.text, operator, value.text), False
 
 
 def parse_filter(text: str | None) -> Node:
