@@ -68,6 +68,7 @@ class LocalStack(Service):
         host_project: str = HOST_PROJECT,
         snapshot_project: str | None = None,
         max_delivery_attempts: int = 5,
+        ready_wait_seconds: int = 10,
         extra_env: dict[str, str] | None = None,
         emulator: PubSubEmulator | None = None,
         run_cron: bool = False,
@@ -77,6 +78,7 @@ class LocalStack(Service):
         self.host_project = host_project  # one per stack keeps stacks on one emulator apart
         self.snapshot_project = snapshot_project
         self.max_delivery_attempts = max_delivery_attempts
+        self.ready_wait_seconds = ready_wait_seconds
         self.extra_env = extra_env or {}
         self._own_emulator = emulator is None
         self.emulator = emulator or PubSubEmulator(project=host_project)
@@ -173,6 +175,9 @@ class LocalStack(Service):
             "GOOGLE_CLOUD_PROJECT": self.host_project,
             "TARGET_PROJECTS": ",".join(self.target_projects),
             "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
+            # Snapshots of the fake are READY in seconds; a test that slows one down
+            # should not wait minutes for the function to ask for redelivery.
+            "READY_WAIT_SECONDS": str(self.ready_wait_seconds),
             "PUBSUB_EMULATOR_HOST": self.emulator.host,
             "COMPUTE_EMULATOR_HOST": self.compute.host,
             "CLOUD_SCHEDULER_EMULATOR_HOST": self.scheduler.host,

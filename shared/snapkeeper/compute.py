@@ -4,9 +4,11 @@ bounded retries and timeouts, and one classification of errors (errors.Outcome).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import requests
 from google.api_core import exceptions as gexc
@@ -31,6 +33,7 @@ LIST_RETRY = gretry.Retry(
         gexc.TooManyRequests,
         gexc.DeadlineExceeded,
         requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
     ),
     initial=0.5,
     maximum=4.0,
@@ -38,10 +41,25 @@ LIST_RETRY = gretry.Retry(
     timeout=20.0,
 )
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-# 403s that are rate limits, not permission problems: retry them.
+# Reasons that mean "slow down", wherever they appear (the ErrorInfo in `details`, any
+# errors[] entry, or an operation's error code): retry them, never dead-letter at once.
 TRANSIENT_REASONS = frozenset(
-    {"rateLimitExceeded", "userRateLimitExceeded", "RESOURCE_OPERATION_RATE_EXCEEDED"}
+    {
+        "rateLimitExceeded",
+        "userRateLimitExceeded",
+        "RATE_LIMIT_EXCEEDED",
+        "RESOURCE_OPERATION_RATE_EXCEEDED",  # one snapshot per disk per 10 minutes
+        "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
+        "resourceNotReady",  # 400 while a snapshot or disk is still being made
+    }
 )
+TRANSIENT_DOMAINS = frozenset({"usageLimits"})
+# Errors raised outside api_core's mapping: a read timeout or a dropped connection.
+NETWORK_ERRORS = (requests.RequestException, gexc.RetryError)
+# One operations.wait call is answered within about two minutes by the real API.
+OPERATION_WAIT_CALL = 150.0
+SNAPSHOT_POLL_MAX_INTERVAL = 10.0
+IN_FLIGHT = frozenset({"CREATING", "UPLOADING"})
 _SCOPE = re.compile(r"^(zones|regions)/([-a-z0-9]+)$")
 _REQUEST_PREFIX = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")
 _DISK_PATH = re.compile(r"projects/([^/]+)/(zones|regions)/([^/]+)/disks/([^/]+)$")
@@ -82,10 +100,19 @@ class Snapshot:
     source_disk: str
     source_disk_id: str
     storage_bytes: int = 0
+    id: str = ""
 
     @property
     def slot(self) -> str:
         return self.labels.get(SLOT, "")
+
+    def is_managed(self, disk_id: str, schedule: str) -> bool:
+        """Made by snapkeeper for this disk and schedule, by its labels."""
+        return (
+            self.labels.get(MANAGED_BY) == MANAGED_BY_VALUE
+            and self.labels.get(DISK_ID) == disk_id
+            and self.labels.get(SCHEDULE) == schedule
+        )
 
 
 def disk_path(url: str) -> str:
@@ -97,41 +124,73 @@ def disk_path(url: str) -> str:
     return f"projects/{project}/{scope}/{location}/disks/{name}"
 
 
-def error_reason(exc: BaseException) -> str | None:
-    if isinstance(exc, gexc.GoogleAPICallError):
-        if exc.reason:
-            return exc.reason
-        for detail in exc.errors or []:
-            if isinstance(detail, Mapping) and detail.get("reason"):
-                return str(detail["reason"])
-    return None
+@dataclass(frozen=True)
+class ErrorReasons:
+    """Every reason an API error carries: the ErrorInfo reason (what api_core puts in
+    `exc.reason`), and each errors[] entry's reason and domain."""
+
+    reasons: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+
+    @property
+    def first(self) -> str | None:
+        return self.reasons[0] if self.reasons else None
+
+    @property
+    def transient(self) -> bool:
+        return bool(TRANSIENT_REASONS.intersection(self.reasons)) or bool(
+            TRANSIENT_DOMAINS.intersection(self.domains)
+        )
+
+
+def error_reasons(exc: BaseException) -> ErrorReasons:
+    if not isinstance(exc, gexc.GoogleAPICallError):
+        return ErrorReasons()
+    reasons = [exc.reason] if exc.reason else []
+    domains = []
+    for detail in exc.errors or []:
+        if isinstance(detail, Mapping):
+            if detail.get("reason"):
+                reasons.append(str(detail["reason"]))
+            if detail.get("domain"):
+                domains.append(str(detail["domain"]))
+    return ErrorReasons(tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(domains)))
 
 
 def classify(exc: BaseException) -> Outcome:
-    """DESIGN.md's error table: what an exception from a Compute call means."""
+    """The error table: what an exception from a Compute call means."""
     if isinstance(exc, gexc.Conflict):
         return Outcome.DONE
     if isinstance(exc, gexc.NotFound):
         return Outcome.GONE
     if isinstance(exc, gexc.GoogleAPICallError):
-        if exc.code in TRANSIENT_STATUS or exc.code == 412:
+        if exc.code in TRANSIENT_STATUS or error_reasons(exc).transient:
             return Outcome.TRANSIENT
-        if isinstance(exc, gexc.Forbidden) and error_reason(exc) in TRANSIENT_REASONS:
+        if exc.code == 412:  # a label fingerprint changed under us: read again and retry
             return Outcome.TRANSIENT
         return Outcome.PERMANENT
     # Timeouts, exhausted retries, dropped connections: worth another delivery.
     return Outcome.TRANSIENT
 
 
+def classify_operation_error(codes: Iterable[str], http_status: int | None) -> Outcome:
+    """An error inside a finished operation, read by the same table as an HTTP error."""
+    if TRANSIENT_REASONS.intersection(codes) or (http_status or 0) in TRANSIENT_STATUS:
+        return Outcome.TRANSIENT
+    return Outcome.PERMANENT
+
+
 def as_compute_error(exc: BaseException, action: str) -> ComputeError:
     status = exc.code if isinstance(exc, gexc.GoogleAPICallError) else None
-    reason = error_reason(exc)
+    reasons = error_reasons(exc)
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     message = _REQUEST_PREFIX.sub("", message)  # the URL adds noise, not information
     detail = f"{action}: {status or type(exc).__name__}"
-    if reason:
-        detail += f" {reason}"
-    return ComputeError(f"{detail}: {message}", outcome=classify(exc), status=status, reason=reason)
+    if reasons.reasons:
+        detail += " " + "/".join(reasons.reasons)
+    return ComputeError(
+        f"{detail}: {message}", outcome=classify(exc), status=status, reason=reasons.first
+    )
 
 
 def _created(text: str) -> datetime | None:
@@ -151,69 +210,89 @@ class ComputeGateway:
 
     def disks(self, project: str, label_filter: str | None = None) -> Iterator[Disk]:
         """All disks (zonal and regional) of a project, optionally label-filtered."""
-        request = _aggregated_request(project, label_filter)
-        try:
-            pager = self._clients.disks.aggregated_list(
-                request=request, retry=LIST_RETRY, timeout=LIST_TIMEOUT
-            )
-            for scope, scoped in pager:
-                match = _SCOPE.match(scope)
-                if not match:
-                    continue
-                for disk in scoped.disks:
-                    yield Disk(
-                        project=project,
-                        location=match.group(2),
-                        regional=match.group(1) == "regions",
-                        name=disk.name,
-                        id=str(disk.id),
-                        labels=dict(disk.labels),
-                        size_gb=int(disk.size_gb or 0),
-                    )
-        except gexc.GoogleAPICallError as exc:
-            raise as_compute_error(exc, f"list disks of {project}") from exc
-        except gexc.RetryError as exc:
-            raise as_compute_error(exc, f"list disks of {project}") from exc
+        action = f"list disks of {project}"
+        pager = self._call(
+            action,
+            lambda: self._clients.disks.aggregated_list(
+                request=_aggregated_request(project, label_filter),
+                retry=LIST_RETRY,
+                timeout=LIST_TIMEOUT,
+            ),
+        )
+        for scope, scoped in _reachable_scopes(pager, action):
+            for disk in scoped.disks:
+                yield Disk(
+                    project=project,
+                    location=scope[1],
+                    regional=scope[0] == "regions",
+                    name=disk.name,
+                    id=str(disk.id),
+                    labels=dict(disk.labels),
+                    size_gb=int(disk.size_gb or 0),
+                )
 
     def instances(self, project: str, label_filter: str | None = None) -> Iterator[Instance]:
-        request = _aggregated_request(project, label_filter)
+        action = f"list instances of {project}"
+        pager = self._call(
+            action,
+            lambda: self._clients.instances.aggregated_list(
+                request=_aggregated_request(project, label_filter),
+                retry=LIST_RETRY,
+                timeout=LIST_TIMEOUT,
+            ),
+        )
+        for scope, scoped in _reachable_scopes(pager, action):
+            for instance in scoped.instances:
+                yield Instance(
+                    project=project,
+                    zone=scope[1],
+                    name=instance.name,
+                    labels=dict(instance.labels),
+                    disk_paths=tuple(disk_path(d.source) for d in instance.disks if d.source),
+                )
+
+    @staticmethod
+    def _call(action: str, call: Callable[[], Any]) -> Any:
+        """Run one API call; every failure leaves as a classified ComputeError."""
         try:
-            pager = self._clients.instances.aggregated_list(
-                request=request, retry=LIST_RETRY, timeout=LIST_TIMEOUT
-            )
-            for scope, scoped in pager:
-                match = _SCOPE.match(scope)
-                if not match:
-                    continue
-                for instance in scoped.instances:
-                    yield Instance(
-                        project=project,
-                        zone=match.group(2),
-                        name=instance.name,
-                        labels=dict(instance.labels),
-                        disk_paths=tuple(disk_path(d.source) for d in instance.disks if d.source),
-                    )
-        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
-            raise as_compute_error(exc, f"list instances of {project}") from exc
+            return call()
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, action) from exc
 
     # -- snapshots -------------------------------------------------------------------------
 
     def snapshots(self, project: str, label_filter: str | None = None) -> list[Snapshot]:
-        request = {"project": project, "max_results": PAGE_SIZE}
+        request: dict[str, Any] = {"project": project, "max_results": PAGE_SIZE}
         if label_filter:
             request["filter"] = label_filter
-        try:
-            pager = self._clients.snapshots.list(
-                request=request, retry=LIST_RETRY, timeout=LIST_TIMEOUT
-            )
-            return [_snapshot(project, s) for s in pager]
-        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
-            raise as_compute_error(exc, f"list snapshots of {project}") from exc
+        return self._call(
+            f"list snapshots of {project}",
+            lambda: [
+                _snapshot(project, s)
+                for s in self._clients.snapshots.list(
+                    request=request, retry=LIST_RETRY, timeout=LIST_TIMEOUT
+                )
+            ],
+        )
 
     def managed_snapshots(self, project: str, disk_id: str, schedule: str) -> list[Snapshot]:
         """This disk's snapshots of this schedule that snapkeeper made: the only ones it
-        may ever prune (matched on labels, never on names)."""
-        return self.snapshots(project, managed_filter(disk_id=disk_id, schedule=schedule))
+        may ever prune (matched on labels, never on names). The server's filter is
+        checked again here: a snapshot whose labels do not match is never returned."""
+        listed = self.snapshots(project, managed_filter(disk_id=disk_id, schedule=schedule))
+        return [s for s in listed if s.is_managed(disk_id, schedule)]
+
+    def get_snapshot(self, project: str, name: str) -> Snapshot | None:
+        """The snapshot, or None when there is none by that name."""
+        try:
+            found = self._clients.snapshots.get(
+                project=project, snapshot=name, retry=LIST_RETRY, timeout=LIST_TIMEOUT
+            )
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, f"read snapshot {name}") from exc
+        return _snapshot(project, found)
 
     def insert_snapshot(
         self,
@@ -226,8 +305,8 @@ class ComputeGateway:
         storage_location: str | None = None,
         guest_flush: bool = False,
         description: str = "",
-    ) -> None:
-        """Start a snapshot; no wait (Compute finishes it; the next tick sees its status)."""
+    ) -> str:
+        """Start a snapshot; returns the name of its global operation."""
         resource = compute_v1.Snapshot(
             name=name,
             source_disk=source_disk,
@@ -238,8 +317,9 @@ class ComputeGateway:
             resource.storage_locations = [storage_location]
         if guest_flush:
             resource.guest_flush = True
-        try:
-            self._clients.snapshots.insert_unary(
+        operation = self._call(
+            f"create snapshot {name}",
+            lambda: self._clients.snapshots.insert_unary(
                 request={
                     "project": project,
                     "snapshot_resource": resource,
@@ -247,9 +327,52 @@ class ComputeGateway:
                 },
                 retry=None,  # Pub/Sub redelivers; requestId makes that safe
                 timeout=WRITE_TIMEOUT,
-            )
-        except (gexc.GoogleAPICallError, gexc.RetryError, requests.RequestException) as exc:
-            raise as_compute_error(exc, f"create snapshot {name}") from exc
+            ),
+        )
+        _raise_operation_error(operation, f"create snapshot {name}")
+        return str(operation.name)
+
+    def follow_operation(self, project: str, operation: str, deadline: float) -> bool:
+        """Wait for a global operation until it is DONE (True) or `deadline` (monotonic
+        seconds) passes (False). Every call is bounded; an error inside the operation
+        is raised as a ComputeError classified by the error table."""
+        action = f"wait for {operation}"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                result = self._clients.global_operations.wait(
+                    project=project,
+                    operation=operation,
+                    retry=None,
+                    timeout=min(remaining, OPERATION_WAIT_CALL),
+                )
+            except requests.exceptions.Timeout:
+                continue  # our own bound ran out first: the loop checks the deadline
+            except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+                raise as_compute_error(exc, action) from exc
+            _raise_operation_error(result, action)
+            if result.status == compute_v1.Operation.Status.DONE:
+                return True
+
+    def wait_for_snapshot(
+        self,
+        project: str,
+        name: str,
+        deadline: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Snapshot | None:
+        """Read the snapshot back until it has left CREATING/UPLOADING or `deadline`
+        passes; returns it as last seen (None: there is none by that name)."""
+        interval = 1.0
+        while True:
+            snapshot = self.get_snapshot(project, name)
+            remaining = deadline - time.monotonic()
+            if snapshot is None or snapshot.status not in IN_FLIGHT or remaining <= 0:
+                return snapshot
+            sleep(min(interval, remaining))
+            interval = min(interval * 2, SNAPSHOT_POLL_MAX_INTERVAL)
 
     def delete_snapshot(self, project: str, name: str) -> bool:
         """Delete; False when it was already gone (a duplicate delivery got there first)."""
@@ -260,7 +383,7 @@ class ComputeGateway:
             return True
         except gexc.NotFound:
             return False
-        except (gexc.GoogleAPICallError, gexc.RetryError, requests.RequestException) as exc:
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, f"delete snapshot {name}") from exc
 
     # -- restore ---------------------------------------------------------------------------
@@ -300,16 +423,9 @@ class ComputeGateway:
             result = self._clients.zone_operations.wait(
                 project=project, zone=zone, operation=operation, timeout=timeout
             )
-        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, f"wait for {operation}") from exc
-        if result.error and result.error.errors:
-            first = result.error.errors[0]
-            raise ComputeError(
-                f"{operation} failed: {first.code}: {first.message}",
-                outcome=Outcome.PERMANENT,
-                status=None,
-                reason=first.code,
-            )
+        _raise_operation_error(result, f"wait for {operation}")
         return str(result.status.name if hasattr(result.status, "name") else result.status)
 
 
@@ -319,7 +435,8 @@ def managed_filter(*, disk_id: str | None = None, schedule: str | None = None) -
         terms.append((DISK_ID, disk_id))
     if schedule:
         terms.append((SCHEDULE, schedule))
-    return " AND ".join(f'labels.{key} = "{value}"' for key, value in terms)
+    # Compute's grammar: one bare expression, or every expression in its own parentheses.
+    return " ".join(f'(labels.{key} = "{value}")' for key, value in terms)
 
 
 def has_label_filter(key: str) -> str:
@@ -327,13 +444,53 @@ def has_label_filter(key: str) -> str:
 
 
 def _aggregated_request(project: str, label_filter: str | None) -> dict[str, object]:
-    # returnPartialSuccess is not in this client's request types, so one unreachable
-    # zone fails the whole listing: the project is then reported and dead-lettered, and
-    # a replay of that dead letter fills the slot once the zone is back.
+    # returnPartialSuccess is not in this client's request types. Either way, a scope
+    # the API could not reach is reported in `unreachables` or as an UNREACHABLE
+    # warning, and _reachable_scopes turns that into a transient failure.
     request: dict[str, object] = {"project": project, "max_results": PAGE_SIZE}
     if label_filter:
         request["filter"] = label_filter
     return request
+
+
+def _reachable_scopes(pager: Any, action: str) -> Iterator[tuple[tuple[str, str], Any]]:
+    """((kind, location), scoped list) of every page; raise a transient ComputeError if
+    any scope was unreachable, so its disks never drop out of a tick unseen."""
+    try:
+        for page in pager.pages:
+            unreachable = set(page.unreachables)
+            for scope, scoped in page.items.items():
+                if scoped.warning.code == "UNREACHABLE":  # a str field in this client
+                    unreachable.add(scope)
+            if unreachable:
+                raise ComputeError(
+                    f"{action}: unreachable: {', '.join(sorted(unreachable))}",
+                    outcome=Outcome.TRANSIENT,
+                    status=None,
+                    reason="UNREACHABLE",
+                )
+            for scope, scoped in page.items.items():
+                match = _SCOPE.match(scope)
+                if match:
+                    yield (match.group(1), match.group(2)), scoped
+    except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+        raise as_compute_error(exc, action) from exc
+
+
+def _raise_operation_error(operation: compute_v1.Operation, action: str) -> None:
+    """An operation that ended with errors inside it: classified like an HTTP error,
+    with the operation's codes and messages in the exception."""
+    if not operation.error or not operation.error.errors:
+        return
+    codes = [e.code for e in operation.error.errors if e.code]
+    messages = "; ".join(f"{e.code}: {e.message}" for e in operation.error.errors)
+    status = int(operation.http_error_status_code or 0) or None
+    raise ComputeError(
+        f"{action}: operation {operation.name} failed: {messages}",
+        outcome=classify_operation_error(codes, status),
+        status=status,
+        reason=codes[0] if codes else None,
+    )
 
 
 def _snapshot(project: str, snapshot: compute_v1.Snapshot) -> Snapshot:
@@ -346,4 +503,5 @@ def _snapshot(project: str, snapshot: compute_v1.Snapshot) -> Snapshot:
         source_disk=disk_path(snapshot.source_disk),
         source_disk_id=str(snapshot.source_disk_id or ""),
         storage_bytes=int(snapshot.storage_bytes or 0),
+        id=str(snapshot.id or ""),
     )

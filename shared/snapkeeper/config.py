@@ -17,6 +17,11 @@ DEFAULT_DEAD_LETTER_SUBSCRIPTION = "snapkeeper-dead-letter-sub"
 DEFAULT_LABEL_PREFIX = "snapshot-"
 DEFAULT_MAX_DELIVERY_ATTEMPTS = 10
 DEFAULT_SCHEDULER_LOCATION = "us-central1"
+# How long the snapshot function follows a snapshot towards READY before it asks for
+# redelivery. deploy.sh gives the function this plus a margin as its timeout (event-driven
+# functions may run 540 s at most), and the next delivery follows the same snapshot.
+DEFAULT_READY_WAIT_SECONDS = 420
+MAX_READY_WAIT_SECONDS = 3600
 
 # Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
 _PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
@@ -38,6 +43,7 @@ class Config:
     default_storage_location: str | None = None
     label_prefix: str = DEFAULT_LABEL_PREFIX
     max_delivery_attempts: int = DEFAULT_MAX_DELIVERY_ATTEMPTS
+    ready_wait_seconds: int = DEFAULT_READY_WAIT_SECONDS
     prune_orphans: bool = False
     scheduler_location: str = DEFAULT_SCHEDULER_LOCATION
     compute_emulator_host: str | None = None
@@ -74,6 +80,7 @@ class Config:
             default_storage_location=env.get("DEFAULT_STORAGE_LOCATION") or None,
             label_prefix=env.get("LABEL_PREFIX") or DEFAULT_LABEL_PREFIX,
             max_delivery_attempts=_int(env, "MAX_DELIVERY_ATTEMPTS", DEFAULT_MAX_DELIVERY_ATTEMPTS),
+            ready_wait_seconds=_int(env, "READY_WAIT_SECONDS", DEFAULT_READY_WAIT_SECONDS),
             prune_orphans=_bool(env, "PRUNE_ORPHANS"),
             scheduler_location=env.get("SCHEDULER_LOCATION") or DEFAULT_SCHEDULER_LOCATION,
             compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
@@ -86,6 +93,10 @@ class Config:
             )
         if not 5 <= config.max_delivery_attempts <= 100:
             raise ConfigError("MAX_DELIVERY_ATTEMPTS must be between 5 and 100 (Pub/Sub's range)")
+        if not 1 <= config.ready_wait_seconds <= MAX_READY_WAIT_SECONDS:
+            raise ConfigError(
+                f"READY_WAIT_SECONDS must be between 1 and {MAX_READY_WAIT_SECONDS} seconds"
+            )
         return config
 
     def allows(self, project: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 from snapkeeper import clients, labels, slots
 from snapkeeper.compute import ComputeGateway, Disk, has_label_filter
 from snapkeeper.config import Config
-from snapkeeper.errors import ComputeError, TransientError
+from snapkeeper.errors import ComputeError, Outcome, TransientError
 from snapkeeper.messages import Tick, WorkItem
 
 MAX_PARALLEL_PROJECTS = 16
@@ -38,6 +38,7 @@ class ProjectFailure:
     project: str
     error_class: str
     error: str
+    transient: bool = False  # retried as a tick of its own; else dead-lettered
 
 
 @dataclass
@@ -124,8 +125,16 @@ def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway)
         for project, future in futures.items():
             try:
                 work, skipped, seen = future.result()
-            except ComputeError as exc:
-                plan.failures.append(ProjectFailure(project, type(exc).__name__, str(exc)))
+            except Exception as exc:  # one project's failure never holds back the others
+                outcome = exc.outcome if isinstance(exc, ComputeError) else Outcome.TRANSIENT
+                plan.failures.append(
+                    ProjectFailure(
+                        project,
+                        type(exc).__name__,
+                        str(exc) or type(exc).__name__,
+                        transient=outcome is Outcome.TRANSIENT,
+                    )
+                )
                 continue
             plan.work.extend(work)
             plan.skipped.extend(skipped)
@@ -155,6 +164,16 @@ def publish_work(items: Iterable[WorkItem], config: Config) -> int:
     return len(futures)
 
 
+def publish_tick(tick: Tick, config: Config) -> str:
+    """Publish a tick to the ticks topic (a failed project's retry); its message id."""
+    publisher = clients.publisher(config.pubsub_emulator_host)
+    future = publisher.publish(config.topic_path(config.tick_topic), tick.to_json())
+    try:
+        return str(future.result(timeout=PUBLISH_TIMEOUT))
+    except Exception as exc:
+        raise TransientError(f"retry tick for {list(tick.projects)} not published: {exc}") from exc
+
+
 def summary(plan: TickPlan, published: int, started: float) -> dict[str, Any]:
     """The one structured log line per tick."""
     return {
@@ -168,7 +187,12 @@ def summary(plan: TickPlan, published: int, started: float) -> dict[str, Any]:
             for s in plan.skipped
         ],
         "failed_projects": [
-            {"project": f.project, "error_class": f.error_class, "error": f.error}
+            {
+                "project": f.project,
+                "error_class": f.error_class,
+                "error": f.error,
+                "transient": f.transient,
+            }
             for f in plan.failures
         ],
         "duration_seconds": round(time.monotonic() - started, 3),

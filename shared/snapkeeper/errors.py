@@ -48,6 +48,24 @@ class ComputeError(SnapkeeperError):
         self.reason = reason
 
 
+class NameCollision(SnapkeeperError):
+    """A snapshot under our deterministic name belongs to another disk or slot."""
+
+
+class SnapshotInProgress(SnapkeeperError):
+    """The slot's snapshot is still CREATING/UPLOADING at the wait bound: redeliver, and
+    the next delivery follows it again without a second insert."""
+
+    outcome = Outcome.TRANSIENT
+
+
+class SnapshotFailed(SnapkeeperError):
+    """The slot's snapshot ended FAILED (or vanished): redeliver, and the next delivery
+    deletes it and takes it again with a fresh requestId."""
+
+    outcome = Outcome.TRANSIENT
+
+
 class TransientError(SnapkeeperError):
     """Raised by a handler so that Pub/Sub redelivers the message."""
 

@@ -16,11 +16,11 @@ from snapkeeper import logs
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper.deadletter import dead_letter
-from snapkeeper.enumerator import plan_tick, publish_work, summary
+from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
 from snapkeeper.errors import InvalidMessage, Outcome, TransientError
 from snapkeeper.messages import parse_tick, parse_work
 from snapkeeper.slots import parse_time
-from snapkeeper.snapshotter import GONE, take_snapshot
+from snapkeeper.snapshotter import CREATED, EXISTS, GONE, take_snapshot
 
 ENUMERATOR = "enumerate_disks"
 SNAPSHOTTER = "snapshot_disk"
@@ -122,13 +122,16 @@ def handle_work(cloud_event: Any) -> None:
     try:
         work = parse_work(delivery.payload)
         fields |= work.log_fields
-        result = take_snapshot(work, config, ComputeGateway(config.compute_emulator_host))
+        gateway = ComputeGateway(config.compute_emulator_host)
+        # The wait bound counts from the delivery, so the function ends inside its timeout.
+        deadline = started + config.ready_wait_seconds
+        result = take_snapshot(work, config, gateway, deadline)
     except Exception as exc:  # classified in there: nothing escapes unexamined
         _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
         return
     message = {
-        "created": f"snapshot {result.snapshot} created",
-        "exists": f"snapshot {result.snapshot} already exists",
+        CREATED: f"snapshot {result.snapshot} created and READY",
+        EXISTS: f"snapshot {result.snapshot} is READY",
         GONE: f"disk {work.disk} is gone; nothing to snapshot",
     }[result.action]
     logs.info(
@@ -136,8 +139,11 @@ def handle_work(cloud_event: Any) -> None:
         action=result.action,
         snapshot=result.snapshot,
         snapshot_project=result.snapshot_project,
+        # Only a snapshot confirmed READY carries this field: the stale-disk alert's metric.
+        snapshot_status=result.status or None,
         deleted=list(result.deleted),
-        kept_ready=result.kept_ready,
+        held=result.held,
+        wanted=work.keep,
         duration_seconds=round(time.monotonic() - started, 3),
         **fields,
     )
@@ -164,10 +170,27 @@ def handle_tick(cloud_event: Any) -> None:
         published = publish_work(plan.work, config)
     except TransientError as exc:
         _retry(exc, fields)
-    # A failed project is dead-lettered as a tick for that project alone, pinned to this
-    # tick's time, so a replay after the fix fills exactly the slot that was missed.
+    # A failed project is retried or dead-lettered as a tick for that project alone,
+    # pinned to this tick's time: the retry (or a replay after the fix) fills exactly
+    # the slot that was missed, and never publishes again the work of other projects.
     pinned = dataclasses.replace(tick, time=tick.time or delivery.publish_time)
+    transient = [f for f in plan.failures if f.transient]
+    if transient and plan.projects == (transient[0].project,):
+        # This tick is that one project: Pub/Sub's redelivery is its backoff.
+        _give_up_or_retry(
+            config,
+            TransientError(transient[0].error),
+            delivery,
+            ENUMERATOR,
+            fields | {"project": transient[0].project, "slot": plan.slot},
+        )
+        return
+    retry_ticks = [
+        publish_tick(dataclasses.replace(pinned, projects=(f.project,)), config) for f in transient
+    ]
     for failure in plan.failures:
+        if failure.transient:
+            continue
         dead_letter(
             config,
             dataclasses.replace(pinned, projects=(failure.project,)).to_json(),
@@ -178,10 +201,12 @@ def handle_tick(cloud_event: Any) -> None:
             function=ENUMERATOR,
         )
     report = summary(plan, published, started)
+    report["retried_projects"] = [f.project for f in transient]
     severity = "WARNING" if plan.skipped or plan.failures else "INFO"
     logs.log(
         severity,
         f"tick {tick.schedule} {plan.slot}: {published} disks queued, "
-        f"{len(plan.skipped)} skipped, {len(plan.failures)} projects failed",
+        f"{len(plan.skipped)} skipped, {len(plan.failures) - len(retry_ticks)} projects "
+        f"failed, {len(retry_ticks)} projects to retry",
         **(fields | report),
     )

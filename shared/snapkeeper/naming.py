@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 63
-HASH_LENGTH = 6
+# 8 base-36 characters: 41 bits, so that a vault holding every project's snapshots in
+# one name space does not meet a collision by chance.
+HASH_LENGTH = 8
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 # Fixed namespace so every deployment derives the same request id for the same key.
 REQUEST_ID_NAMESPACE = uuid.UUID("0b6f6e1e-5a4b-4e53-8e1c-736e61706b70")
@@ -53,5 +55,9 @@ def snapshot_name(key: SnapshotKey) -> str:
     return stem + suffix
 
 
-def request_id(key: SnapshotKey) -> str:
-    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, key.canonical))
+def request_id(key: SnapshotKey, retake_of: str | None = None) -> str:
+    """The insert's requestId. Compute answers a repeated requestId with the original
+    operation, failed or not, so retaking a FAILED snapshot needs a fresh one: derived
+    from the failed snapshot's id, it is still the same for two duplicate deliveries."""
+    text = key.canonical if retake_of is None else f"{key.canonical}/retake/{retake_of}"
+    return str(uuid.uuid5(REQUEST_ID_NAMESPACE, text))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 READY = "READY"
 FAILED = "FAILED"
@@ -53,6 +53,18 @@ def plan_retention(snapshots: Iterable[SnapshotInfo], keep: int) -> RetentionPla
     return RetentionPlan(keep=tuple(kept), delete=tuple(delete))
 
 
-def _newest_first_key(snapshot: SnapshotInfo) -> tuple[str, str, str]:
-    created = snapshot.created.isoformat() if snapshot.created else ""
-    return (snapshot.slot, created, snapshot.name)
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _newest_first_key(snapshot: SnapshotInfo) -> tuple[datetime, datetime, str]:
+    # Parsed times, never timestamp text: the API writes "-07:00" in summer and
+    # "-08:00" in winter, so the text of an older time can sort after a newer one.
+    return (parse_slot(snapshot.slot) or _OLDEST, snapshot.created or _OLDEST, snapshot.name)
+
+
+def parse_slot(slot: str) -> datetime | None:
+    """The UTC time of a `yyyymmdd-hhmm` slot label; None when it is not one."""
+    try:
+        return datetime.strptime(slot, "%Y%m%d-%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,12 +1,14 @@
-"""DESIGN.md's error table: what each Compute error means for the message."""
+"""The error table: what each Compute error means for the message."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from snapkeeper.compute import as_compute_error, classify
+from snapkeeper.compute import as_compute_error, classify, classify_operation_error
 from snapkeeper.errors import Outcome
 
 
@@ -41,3 +43,121 @@ def test_compute_error_names_action_status_and_reason() -> None:
     error = as_compute_error(forbidden("forbidden"), "create snapshot s")
     assert str(error) == "create snapshot s: 403 forbidden: nope"
     assert (error.status, error.reason, error.outcome) == (403, "forbidden", Outcome.PERMANENT)
+
+
+def from_body(status: int, body: dict[str, object]) -> gexc.GoogleAPICallError:
+    """The exception api_core builds from a real Compute error body."""
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps({"error": body}).encode()
+    response.request = requests.Request("POST", "https://compute.example/x").prepare()
+    return gexc.from_http_response(response)
+
+
+def error_info(reason: str) -> dict[str, str]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "compute.googleapis.com",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        # Quota per minute: ErrorInfo RATE_LIMIT_EXCEEDED, errors[] rateLimitExceeded.
+        (
+            403,
+            {
+                "code": 403,
+                "message": "Quota exceeded for quota metric 'Write requests'",
+                "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}],
+                "details": [error_info("RATE_LIMIT_EXCEEDED")],
+            },
+        ),
+        # The ErrorInfo alone says it: api_core's exc.reason hides errors[].
+        (
+            403,
+            {
+                "code": 403,
+                "message": "Too many concurrent operations",
+                "errors": [{"reason": "forbidden", "domain": "global"}],
+                "details": [error_info("CONCURRENT_OPERATIONS_QUOTA_EXCEEDED")],
+            },
+        ),
+        # errors[] alone says it, behind an ErrorInfo of another reason.
+        (
+            403,
+            {
+                "code": 403,
+                "message": "Rate limit",
+                "errors": [{"reason": "userRateLimitExceeded", "domain": "global"}],
+                "details": [error_info("SOMETHING_ELSE")],
+            },
+        ),
+        # Only the domain says it.
+        (
+            403,
+            {
+                "code": 403,
+                "message": "Daily limit",
+                "errors": [{"reason": "dailyLimitExceeded", "domain": "usageLimits"}],
+            },
+        ),
+        (
+            400,
+            {
+                "code": 400,
+                "message": "The resource 'projects/p/global/snapshots/s' is not ready",
+                "errors": [{"reason": "resourceNotReady", "domain": "global"}],
+            },
+        ),
+    ],
+)
+def test_every_reason_of_a_real_body_is_read(status: int, body: dict[str, object]) -> None:
+    assert classify(from_body(status, body)) is Outcome.TRANSIENT
+
+
+def test_a_permission_denied_body_with_error_info_is_permanent() -> None:
+    exc = from_body(
+        403,
+        {
+            "code": 403,
+            "message": "Required 'compute.snapshots.create' permission for 'projects/p'",
+            "errors": [{"reason": "forbidden", "domain": "global"}],
+            "details": [error_info("IAM_PERMISSION_DENIED")],
+        },
+    )
+    assert classify(exc) is Outcome.PERMANENT
+    error = as_compute_error(exc, "create snapshot s")
+    assert "IAM_PERMISSION_DENIED/forbidden" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("codes", "http_status", "outcome"),
+    [
+        (["QUOTA_EXCEEDED"], 403, Outcome.PERMANENT),
+        (["RESOURCE_OPERATION_RATE_EXCEEDED"], 403, Outcome.TRANSIENT),
+        (["RATE_LIMIT_EXCEEDED"], 403, Outcome.TRANSIENT),
+        (["CONCURRENT_OPERATIONS_QUOTA_EXCEEDED"], 403, Outcome.TRANSIENT),
+        (["INTERNAL_ERROR"], 500, Outcome.TRANSIENT),
+        (["INVALID_USAGE"], 400, Outcome.PERMANENT),
+        (["INVALID_USAGE", "RESOURCE_OPERATION_RATE_EXCEEDED"], 400, Outcome.TRANSIENT),
+    ],
+)
+def test_errors_inside_an_operation_follow_the_same_table(
+    codes: list[str], http_status: int, outcome: Outcome
+) -> None:
+    assert classify_operation_error(codes, http_status) is outcome
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ReadTimeout("read timed out"),
+        requests.exceptions.ConnectTimeout("connect timed out"),
+        requests.exceptions.ChunkedEncodingError("connection dropped"),
+    ],
+)
+def test_network_failures_are_transient(exc: BaseException) -> None:
+    assert classify(exc) is Outcome.TRANSIENT

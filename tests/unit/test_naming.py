@@ -54,20 +54,30 @@ def test_same_disk_name_elsewhere_gets_another_name(key: SnapshotKey, field: str
 
 
 def test_long_disk_name_is_truncated_without_trailing_dash() -> None:
-    # A 20-character schedule leaves 21 characters of disk name: "a"*20 + "-".
+    # A 20-character schedule leaves 19 characters of disk name: "a"*18 + "-".
     schedule = "quarterhourlyrotate1"
     key = SnapshotKey(
-        "my-project-1", "us-central1-a", "123", "a" * 20 + "-" + "b" * 42, schedule, "20260102-0300"
+        "my-project-1", "us-central1-a", "123", "a" * 18 + "-" + "b" * 42, schedule, "20260102-0300"
     )
     name = snapshot_name(key)
     assert len(name) == 62
-    assert name.startswith("a" * 20 + f"-{schedule}-20260102-0300-")  # the dash was dropped
+    assert name.startswith("a" * 18 + f"-{schedule}-20260102-0300-")  # the dash was dropped
     assert NAME.match(name)
 
 
 def test_example_shape() -> None:
     key = SnapshotKey("prod-db", "us-central1-a", "42", "db-data", "daily", "20260102-0300")
     name = snapshot_name(key)
-    stem, hash6 = name.rsplit("-", 1)
+    stem, digest = name.rsplit("-", 1)
     assert stem == "db-data-daily-20260102-0300"
-    assert len(hash6) == 6 and hash6.isalnum()
+    # At least 40 bits: a vault holds many projects' snapshots in one name space.
+    assert len(digest) == 8 and digest.isalnum() and 36 ** len(digest) >= 2**40
+
+
+def test_a_retake_gets_a_fresh_request_id_that_duplicates_share() -> None:
+    key = SnapshotKey("prod-db", "us-central1-a", "42", "db-data", "daily", "20260102-0300")
+    first = request_id(key)
+    retake = request_id(key, retake_of="1234")
+    assert retake != first
+    assert request_id(key, retake_of="1234") == retake  # two deliveries agree
+    assert request_id(key, retake_of="5678") not in (first, retake)

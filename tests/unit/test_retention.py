@@ -98,3 +98,22 @@ def test_plan_retention(
 def test_keep_must_be_positive() -> None:
     with pytest.raises(ValueError):
         plan_retention([], 0)
+
+
+def test_order_is_by_parsed_time_not_timestamp_text() -> None:
+    # Across the fall-back the API's offsets change: -07:00, then -08:00. The text of
+    # the older time sorts after the newer one; the parsed times do not.
+    older = SnapshotInfo("older", "READY", "", datetime.fromisoformat("2026-11-01T01:30:00-07:00"))
+    newer = SnapshotInfo("newer", "READY", "", datetime.fromisoformat("2026-11-01T01:10:00-08:00"))
+    assert older.created.isoformat() > newer.created.isoformat()  # type: ignore[union-attr]
+    plan = plan_retention([newer, older], keep=1)
+    assert names(plan.delete) == {"older"}
+
+
+def test_slots_order_before_creation_times() -> None:
+    # A catch-up of an earlier slot is created later, yet it is the older generation.
+    late_catch_up = SnapshotInfo(
+        "catch-up", "READY", "20261101-0300", datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    newest = SnapshotInfo("newest", "READY", "20261102-0300", datetime(2026, 11, 2, tzinfo=UTC))
+    assert names(plan_retention([late_catch_up, newest], keep=1).delete) == {"catch-up"}
