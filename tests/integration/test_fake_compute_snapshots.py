@@ -267,10 +267,13 @@ def test_a_snapshot_still_being_created_cannot_be_deleted(
     world: ComputeAdmin, compute: ComputeClients
 ) -> None:
     _insert(compute, "young")
-    with pytest.raises(exceptions.BadRequest) as caught:
-        compute.snapshots.delete_unary(project=PROJECT, snapshot="young")
-    assert caught.value.errors[0]["reason"] == "resourceNotReady"
-    world.advance_clock(5)
+    for status, seconds in (("CREATING", 2), ("UPLOADING", 3)):
+        assert compute.snapshots.get(project=PROJECT, snapshot="young").status == status
+        with pytest.raises(exceptions.BadRequest) as caught:
+            compute.snapshots.delete_unary(project=PROJECT, snapshot="young")
+        assert caught.value.errors[0]["reason"] == "resourceNotReady"
+        assert f"'projects/{PROJECT}/global/snapshots/young' is not ready" in (caught.value.message)
+        world.advance_clock(seconds)
     compute.snapshots.delete_unary(project=PROJECT, snapshot="young")
 
 

@@ -222,6 +222,9 @@ class ComputeAdmin:
         status: int = 503,
         reason: str | None = None,
         message: str | None = None,
+        domain: str | None = None,
+        error_info: str | None = None,
+        scope: str | None = None,
         count: int | None = None,
         probability: float = 1.0,
         seed: int = 0,
@@ -229,9 +232,17 @@ class ComputeAdmin:
     ) -> str:
         """Add a rule and return its id.
 
-        kind: "error" answers `status`/`reason`/`message` (defaults by status);
+        kind: "error" answers `status`/`reason`/`message` (defaults by status), with
+        errors[0].domain `domain` (default "global") and, given `error_info`, an ErrorInfo
+        detail with that reason (api_core's `exc.reason`), as quota errors carry: e.g.
+        status=403, reason="rateLimitExceeded", domain="usageLimits",
+        error_info="RATE_LIMIT_EXCEEDED".
         "latency" only delays; "fail_snapshot" lets a matching snapshots.insert succeed but
-        the snapshot ends FAILED (its operation carries `reason`/`message` as the error).
+        the snapshot ends FAILED (its operation carries `reason`/`message` as the error
+        code and message, e.g. reason="QUOTA_EXCEEDED"; default INTERNAL_ERROR).
+        "unreachable" makes a matching disks/instances aggregatedList answer 200 without
+        the items of `scope` ("zones/<zone>" or "regions/<region>"), which carries an
+        UNREACHABLE warning and is listed in `unreachables`.
         A rule matches when every given matcher does (http_method, path_regex searched in
         the path, api_method such as "compute.snapshots.insert", body_regex searched in
         the request body); then it acts `count` times (None: always) with `probability`
@@ -245,6 +256,9 @@ class ComputeAdmin:
             "status": status,
             "reason": reason,
             "message": message,
+            "domain": domain,
+            "error_info": error_info,
+            "scope": scope,
             "count": count,
             "probability": probability,
             "seed": seed,

@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -105,8 +105,22 @@ FAULT_DEFAULTS: Mapping[int, tuple[str, str]] = {
     500: ("backendError", "Internal error. Please try again."),
     503: ("backendError", "The service is currently unavailable."),
 }
-FAULT_KINDS = frozenset({"error", "latency", "fail_snapshot"})
+FAULT_KINDS = frozenset({"error", "latency", "fail_snapshot", "unreachable"})
 SNAPSHOT_INSERT = "compute.snapshots.insert"
+AGGREGATED_LISTS = frozenset({"compute.disks.aggregatedList", "compute.instances.aggregatedList"})
+_FAULT_SCOPE = re.compile(r"zones/(?P<zone>[^/]+)|regions/(?P<region>[^/]+)")
+_PATH_PROJECT = re.compile(r"/projects/(?P<project>[^/]+)")
+
+# httpErrorStatusCode and httpErrorMessage of an operation that failed with an error code:
+# quota and rate errors are 403s, INTERNAL_ERROR a 500, anything else the caller's 400.
+OPERATION_HTTP_ERRORS: Mapping[str, tuple[int, str]] = {
+    "QUOTA_EXCEEDED": (403, "FORBIDDEN"),
+    "RESOURCE_OPERATION_RATE_EXCEEDED": (403, "FORBIDDEN"),
+    "RATE_LIMIT_EXCEEDED": (403, "FORBIDDEN"),
+    "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED": (403, "FORBIDDEN"),
+    "INTERNAL_ERROR": (500, "INTERNAL_SERVER_ERROR"),
+}
+OPERATION_HTTP_ERROR_DEFAULT = (400, "BAD_REQUEST")
 
 
 def rfc3339(epoch: float) -> str:
@@ -294,7 +308,7 @@ class Timings:
 @dataclass
 class FaultRule:
     id: str
-    kind: str = "error"  # "error", "latency" or "fail_snapshot"
+    kind: str = "error"  # "error", "latency", "fail_snapshot" or "unreachable"
     http_method: str | None = None
     path_regex: str | None = None
     api_method: str | None = None
@@ -302,6 +316,9 @@ class FaultRule:
     status: int = 503
     reason: str | None = None
     message: str | None = None
+    domain: str | None = None  # errors[0].domain of an "error"; None: "global"
+    error_info: str | None = None  # reason of an ErrorInfo detail of an "error"
+    scope: str | None = None  # "zones/z" or "regions/r" an "unreachable" rule leaves out
     count: int | None = None  # fire this many times, then stay quiet; None: always
     probability: float = 1.0
     seed: int = 0
@@ -313,6 +330,8 @@ class FaultRule:
 
     def matches(self, method: str, path: str, api_method: str | None, body: str) -> bool:
         if self.kind == "fail_snapshot" and api_method != SNAPSHOT_INSERT:
+            return False
+        if self.kind == "unreachable" and api_method not in AGGREGATED_LISTS:
             return False
         if self.http_method and self.http_method.upper() != method.upper():
             return False
@@ -340,6 +359,7 @@ class FaultDecision:
     latency_seconds: float = 0.0
     error: errors.ComputeError | None = None
     fail_snapshot: FaultRule | None = None
+    unreachable: tuple[str, ...] = ()  # scopes an aggregated list leaves out
 
 
 @dataclass(frozen=True)
@@ -642,6 +662,7 @@ class Backend:
                 raise errors.Invalid.field("kind", rule.kind, f"One of {sorted(FAULT_KINDS)}.")
             if not 0.0 <= rule.probability <= 1.0:
                 raise errors.Invalid.field("probability", rule.probability, "Between 0 and 1.")
+            _check_fault_fields(rule)
             for pattern in (rule.path_regex, rule.body_regex):
                 if pattern:
                     try:
@@ -665,6 +686,7 @@ class Backend:
         """Latency to add, an error to answer, and whether an inserted snapshot fails."""
         with self._lock:
             latency, error, fail = 0.0, None, None
+            unreachable: list[str] = []
             for rule in self.faults:
                 if not rule.matches(method, path, api_method, body):
                     continue
@@ -674,13 +696,12 @@ class Backend:
                     continue
                 latency += rule.latency_seconds
                 if rule.kind == "error":
-                    reason, message = FAULT_DEFAULTS.get(rule.status, ("backendError", "Error"))
-                    error = errors.ComputeError(
-                        rule.message or message, code=rule.status, reason=rule.reason or reason
-                    )
+                    error = _fault_error(rule, path)
                 elif rule.kind == "fail_snapshot" and fail is None:
                     fail = rule
-            return FaultDecision(latency, error, fail)
+                elif rule.kind == "unreachable" and rule.scope not in unreachable:
+                    unreachable.append(str(rule.scope))
+            return FaultDecision(latency, error, fail, tuple(unreachable))
 
     def record(
         self, method: str, path: str, query: Mapping[str, str], api_method: str | None, status: int
@@ -843,8 +864,11 @@ class Backend:
             body["endTime"] = rfc3339(op.done_at)
             if op.error:
                 body["error"] = {"errors": [dict(e) for e in op.error]}
-                body["httpErrorStatusCode"] = 500
-                body["httpErrorMessage"] = "INTERNAL_SERVER_ERROR"
+                status, message = OPERATION_HTTP_ERRORS.get(
+                    op.error[0].get("code", ""), OPERATION_HTTP_ERROR_DEFAULT
+                )
+                body["httpErrorStatusCode"] = status
+                body["httpErrorMessage"] = message
         return body
 
     # --- listing
@@ -886,14 +910,30 @@ class Backend:
         return body
 
     def _aggregated_response(
-        self, kind: str, path: str, collection: str, scopes: Iterable[str], page: Page
+        self,
+        kind: str,
+        path: str,
+        collection: str,
+        scopes: Iterable[str],
+        page: Page,
+        unreachable: Sequence[str] = (),
     ) -> dict[str, Any]:
         grouped: dict[str, list[dict[str, Any]]] = {}
         for entry in page.items:
             grouped.setdefault(entry["scope"], []).append(entry["item"])
         items: dict[str, Any] = {}
-        for scope in sorted(set(scopes) | set(grouped)):
-            if scope in grouped:
+        for scope in sorted(set(scopes) | set(grouped) | set(unreachable)):
+            if scope in unreachable:
+                # A partial result: still 200, the scope says why it has nothing.
+                items[scope] = {
+                    "warning": {
+                        "code": "UNREACHABLE",
+                        "message": f"Scope '{scope}' is unreachable; its resources are "
+                        "missing from this response.",
+                        "data": [{"key": "scope", "value": scope}],
+                    }
+                }
+            elif scope in grouped:
                 items[scope] = {collection: grouped[scope]}
             else:
                 items[scope] = {
@@ -911,18 +951,23 @@ class Backend:
         }
         if page.next_token:
             body["nextPageToken"] = page.next_token
+        if unreachable:
+            body["unreachables"] = list(unreachable)
         return body
 
     def _all_scopes(self) -> list[str]:
         return [f"zones/{z}" for z in self._zones()] + [f"regions/{r}" for r in self._regions()]
 
-    def aggregated_disks(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
+    def aggregated_disks(
+        self, project: str, query: Mapping[str, str], unreachable: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Disks of every scope; those of the `unreachable` scopes are left out."""
         with self._lock:
             self._project(project, "compute.disks.aggregatedList")
             items = [
                 (disk.scope, self._disk_json(disk))
                 for key, disk in sorted(self.disks.items())
-                if key[0] == project
+                if key[0] == project and disk.scope not in unreachable
             ]
             page = self._page(items, query)
             return self._aggregated_response(
@@ -931,6 +976,7 @@ class Backend:
                 "disks",
                 self._all_scopes(),
                 page,
+                unreachable,
             )
 
     def list_disks(
@@ -964,13 +1010,16 @@ class Backend:
         else:
             self._check_region(where)
 
-    def aggregated_instances(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
+    def aggregated_instances(
+        self, project: str, query: Mapping[str, str], unreachable: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Instances of every zone; those of the `unreachable` scopes are left out."""
         with self._lock:
             self._project(project, "compute.instances.aggregatedList")
             items = [
                 (f"zones/{inst.zone}", self._instance_json(inst))
                 for key, inst in sorted(self.instances.items())
-                if key[0] == project
+                if key[0] == project and f"zones/{inst.zone}" not in unreachable
             ]
             return self._aggregated_response(
                 "compute#instanceAggregatedList",
@@ -978,6 +1027,7 @@ class Backend:
                 "instances",
                 [f"zones/{z}" for z in self._zones()],
                 self._page(items, query),
+                unreachable,
             )
 
     def list_instances(self, project: str, zone: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -1348,6 +1398,39 @@ class Backend:
     def load_file(self, path: str) -> None:
         with open(path, encoding="utf-8") as handle:
             self.load(json.load(handle))
+
+
+def _check_fault_fields(rule: FaultRule) -> None:
+    """Fields that belong to one kind are refused on the others: a rule that could not act
+    as written would let a test pass for the wrong reason."""
+    if rule.kind == "unreachable":
+        match = _FAULT_SCOPE.fullmatch(rule.scope or "")
+        if match is None or not (
+            _ZONE.fullmatch(match["zone"] or "") or _REGION.fullmatch(match["region"] or "")
+        ):
+            raise errors.Invalid.field(
+                "scope", rule.scope, "Must be zones/<zone> or regions/<region>."
+            )
+    elif rule.scope is not None:
+        raise errors.Invalid.field("scope", rule.scope, "Only for kind 'unreachable'.")
+    if rule.kind != "error":
+        for name in ("domain", "error_info"):
+            if getattr(rule, name) is not None:
+                raise errors.Invalid.field(name, getattr(rule, name), "Only for kind 'error'.")
+
+
+def _fault_error(rule: FaultRule, path: str) -> errors.ComputeError:
+    """The error an "error" rule answers, with defaults by HTTP status."""
+    reason, message = FAULT_DEFAULTS.get(rule.status, ("backendError", "Error"))
+    project = _PATH_PROJECT.search(path)
+    return errors.ComputeError(
+        rule.message or message,
+        code=rule.status,
+        reason=rule.reason or reason,
+        domain=rule.domain,
+        error_info=rule.error_info,
+        metadata={"consumer": f"projects/{project['project']}"} if project else None,
+    )
 
 
 def _split_zone(text: object) -> str:

@@ -6,29 +6,58 @@ the right class (NotFound, Conflict, ...) with `.errors[0]["reason"]` filled in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
+ERROR_INFO_DOMAIN = "compute.googleapis.com"
 
 
 class ComputeError(Exception):
-    """An API error: HTTP `code`, `reason` (errors[0].reason) and `message`."""
+    """An API error: HTTP `code`, `reason` and `domain` (errors[0]) and `message`.
+
+    With `error_info`, the body also carries a google.rpc.ErrorInfo detail with that
+    reason (quota and rate-limit errors do), which api_core exposes as `exc.reason`."""
 
     code: int = 500
     reason: str = "backendError"
     domain: str = "global"
+    error_info: str | None = None
 
-    def __init__(self, message: str, *, code: int | None = None, reason: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        reason: str | None = None,
+        domain: str | None = None,
+        error_info: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         if reason is not None:
             self.reason = reason
+        if domain is not None:
+            self.domain = domain
+        if error_info is not None:
+            self.error_info = error_info
+        self.metadata = dict(metadata or {})
 
     def details(self) -> list[dict[str, Any]]:
-        """google.rpc details; only errors whose real body carries them override this."""
-        return []
+        """google.rpc details: an ErrorInfo when the error has one."""
+        if self.error_info is None:
+            return []
+        return [
+            {
+                "@type": ERROR_INFO_TYPE,
+                "reason": self.error_info,
+                "domain": ERROR_INFO_DOMAIN,
+                "metadata": {"service": ERROR_INFO_DOMAIN, **self.metadata},
+            }
+        ]
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -99,6 +128,7 @@ class ResourceRateExceeded(ComputeError):
     code = 403
     reason = "RESOURCE_OPERATION_RATE_EXCEEDED"
     domain = "usageLimits"
+    error_info = "RESOURCE_OPERATION_RATE_EXCEEDED"
 
     @classmethod
     def resource(cls, path: str) -> ResourceRateExceeded:
@@ -106,16 +136,6 @@ class ResourceRateExceeded(ComputeError):
             f"Operation rate exceeded for resource '{path}'. "
             "Too frequent operations from the source resource."
         )
-
-    def details(self) -> list[dict[str, Any]]:
-        # The real body also carries an ErrorInfo, which api_core exposes as `.reason`.
-        return [
-            {
-                "@type": ERROR_INFO_TYPE,
-                "reason": self.reason,
-                "domain": "compute.googleapis.com",
-            }
-        ]
 
 
 class MethodNotFound(ComputeError):

@@ -32,7 +32,8 @@ class Call:
     args: Mapping[str, str]
     query: Mapping[str, str]
     body: Mapping[str, Any]
-    fail_snapshot: FaultRule | None
+    fail_snapshot: FaultRule | None = None
+    unreachable: tuple[str, ...] = ()  # scopes an aggregated list leaves out (faults)
 
     @property
     def request_id(self) -> str | None:
@@ -59,7 +60,9 @@ def _op_scope(call: Call) -> str:
 
 
 API_HANDLERS: Mapping[str, ApiHandler] = {
-    "compute.disks.aggregatedList": lambda b, c: b.aggregated_disks(c.args["project"], c.query),
+    "compute.disks.aggregatedList": lambda b, c: b.aggregated_disks(
+        c.args["project"], c.query, c.unreachable
+    ),
     "compute.disks.list": lambda b, c: b.list_disks(
         c.args["project"], _disk_scope(c), c.query, "compute.disks.list"
     ),
@@ -79,7 +82,7 @@ API_HANDLERS: Mapping[str, ApiHandler] = {
         c.args["project"], _disk_scope(c), c.body, c.request_id, "compute.regionDisks.insert"
     ),
     "compute.instances.aggregatedList": lambda b, c: b.aggregated_instances(
-        c.args["project"], c.query
+        c.args["project"], c.query, c.unreachable
     ),
     "compute.instances.list": lambda b, c: b.list_instances(
         c.args["project"], c.args["zone"], c.query
@@ -242,7 +245,7 @@ class ComputeApp:
             body = _parse_body(request)
             if not isinstance(body, Mapping):
                 raise errors.Invalid("The request body must be a JSON object.")
-            call = Call(args, query, body, decision.fail_snapshot)
+            call = Call(args, query, body, decision.fail_snapshot, decision.unreachable)
             response = _json_response(200, HANDLERS[api_method](self.backend, call))
         except errors.ComputeError as exc:
             response = _json_response(exc.code, exc.to_json())
