@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
@@ -66,6 +67,35 @@ def test_state_survives_a_restart_through_the_state_file(tmp_path: Path) -> None
         # New ids never collide with loaded ones.
         new = second.admin.seed_disk(PROJECT, "other", zone=ZONE)
         assert int(new["id"]) > snapshot_id
+
+
+def test_denied_permissions_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "compute.json"
+    with ComputeServer(state_path=state) as first:
+        first.admin.seed_disk(PROJECT, "data", zone=ZONE)
+        first.admin.seed_project(PROJECT, denied_permissions=["compute.disks.get"])
+    saved = json.loads(state.read_text())
+    assert saved["projects"][0]["denied_permissions"] == ["compute.disks.get"]
+
+    with ComputeServer(state_path=state) as second:
+        clients = compute_clients(second.host)
+        with pytest.raises(exceptions.Forbidden) as caught:
+            clients.disks.get(project=PROJECT, zone=ZONE, disk="data")
+        assert f"for 'projects/{PROJECT}/zones/{ZONE}/disks/data'" in caught.value.message
+        assert [d.name for d in clients.disks.list(project=PROJECT, zone=ZONE)] == ["data"]
+
+
+def test_a_state_file_from_before_denied_permissions_still_loads(tmp_path: Path) -> None:
+    state = tmp_path / "compute.json"
+    with ComputeServer(state_path=state) as first:
+        first.admin.seed_disk(PROJECT, "data", zone=ZONE)
+    saved = json.loads(state.read_text())
+    for project in saved["projects"]:
+        del project["denied_permissions"]
+    state.write_text(json.dumps(saved))
+    with ComputeServer(state_path=state) as second:
+        clients = compute_clients(second.host)
+        assert clients.disks.get(project=PROJECT, zone=ZONE, disk="data").name == "data"
 
 
 class _Command:

@@ -9,7 +9,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import compute_v1
 
-from snapkeeper_local.compute import ComputeAdmin
+from snapkeeper_local.compute import AdminError, ComputeAdmin
 from tests.fixtures_compute import ComputeClients
 
 PROJECT = "workload-a"
@@ -121,6 +121,74 @@ def test_snapshot_of_a_disk_in_a_locked_project_is_forbidden(
     with pytest.raises(exceptions.Forbidden) as caught:
         _insert(compute, "vaulted", project=VAULT)
     assert caught.value.errors[0]["reason"] == "forbidden"
+
+
+def test_a_project_denying_operations_get_can_insert_but_not_follow_the_operation(
+    world: ComputeAdmin, compute: ComputeClients
+) -> None:
+    world.seed_project(VAULT, denied_permissions=["compute.globalOperations.get"])
+    op = _insert(compute, "vaulted", project=VAULT)
+    assert compute.snapshots.get(project=VAULT, snapshot="vaulted").status == "CREATING"
+    for call in (compute.global_operations.get, compute.global_operations.wait):
+        with pytest.raises(exceptions.Forbidden) as caught:
+            call(project=VAULT, operation=op.name)
+        assert caught.value.errors[0]["reason"] == "forbidden"
+        assert caught.value.message.endswith(
+            "Required 'compute.globalOperations.get' permission for "
+            f"'projects/{VAULT}/global/operations/{op.name}'"
+        )
+    # Other projects still grant it.
+    world.advance_clock(600)
+    local = _insert(compute, "local")
+    assert compute.global_operations.get(project=PROJECT, operation=local.name).status == RUNNING
+
+
+@pytest.mark.parametrize(
+    ("project", "denied", "permission", "resource"),
+    [
+        (
+            VAULT,
+            "compute.snapshots.create",
+            "compute.snapshots.create",
+            f"projects/{VAULT}/global/snapshots/vaulted",
+        ),
+        (
+            PROJECT,
+            "compute.disks.createSnapshot",
+            "compute.disks.createSnapshot",
+            f"projects/{PROJECT}/zones/{ZONE}/disks/data",
+        ),
+    ],
+)
+def test_snapshot_insert_needs_create_in_the_target_and_create_snapshot_on_the_disk(
+    world: ComputeAdmin,
+    compute: ComputeClients,
+    project: str,
+    denied: str,
+    permission: str,
+    resource: str,
+) -> None:
+    world.seed_project(VAULT)
+    world.seed_project(project, denied_permissions=[denied])
+    with pytest.raises(exceptions.Forbidden) as caught:
+        _insert(compute, "vaulted", project=VAULT)
+    assert caught.value.errors[0]["reason"] == "forbidden"
+    assert f"Required '{permission}' permission for '{resource}'" in caught.value.message
+    assert world.snapshots() == []
+    # Seeding the project again replaces its settings.
+    world.seed_project(project)
+    _insert(compute, "vaulted", project=VAULT)
+
+
+def test_denied_permissions_survive_in_the_state_and_are_validated(
+    world: ComputeAdmin, compute: ComputeClients
+) -> None:
+    seeded = world.seed_project(VAULT, denied_permissions=["compute.snapshots.list"])
+    assert seeded["denied_permissions"] == ["compute.snapshots.list"]
+    with pytest.raises(exceptions.Forbidden):
+        list(compute.snapshots.list(project=VAULT))
+    with pytest.raises(AdminError, match="400"):
+        world.seed_project(VAULT, denied_permissions=["not a permission"])
 
 
 def test_request_id_makes_an_insert_idempotent(

@@ -56,11 +56,21 @@ class ComputeAdmin:
         """Everything back to empty: state, clock, timings, faults, request log."""
         self._call("POST", "reset")
 
-    def seed_project(self, name: str, *, accessible: bool = True) -> dict[str, Any]:
-        """A project; `accessible=False` makes every API call on it answer 403."""
-        result: list[dict[str, Any]] = self._call(
-            "POST", "projects", {"name": name, "accessible": accessible}
-        )
+    def seed_project(
+        self, name: str, *, accessible: bool = True, denied_permissions: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """A project (seeding it again replaces its settings). `accessible=False` makes
+        every API call on it answer 403; `denied_permissions` only the calls that need one
+        of those IAM permissions (see the fake's PERMISSIONS table; snapshots.insert also
+        needs compute.disks.createSnapshot in the source disk's project), e.g.
+        ["compute.globalOperations.get"]."""
+        body = {"name": name, "accessible": accessible}
+        if isinstance(denied_permissions, str):
+            raise TypeError("denied_permissions takes a list of permissions")
+        denied = list(denied_permissions)
+        if denied:
+            body["deniedPermissions"] = denied
+        result: list[dict[str, Any]] = self._call("POST", "projects", body)
         return result[0]
 
     def seed_disk(

@@ -92,7 +92,9 @@ PERMISSIONS: Mapping[str, str] = {
     "compute.regionOperations.get": "compute.regionOperations.get",
     "compute.regionOperations.wait": "compute.regionOperations.get",
 }
-SNAPSHOT_SOURCE_PERMISSION = "compute.disks.useReadOnly"
+# snapshots.insert also needs this one on the source disk (its project may differ).
+SNAPSHOT_SOURCE_PERMISSION = "compute.disks.createSnapshot"
+_PERMISSION = re.compile(r"[a-z][A-Za-z]*\.[A-Za-z]+\.[A-Za-z]+")
 
 # Default reason and message of an injected error, by HTTP status.
 FAULT_DEFAULTS: Mapping[int, tuple[str, str]] = {
@@ -213,6 +215,7 @@ class Project:
     name: str
     id: int
     accessible: bool = True
+    denied_permissions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -452,14 +455,13 @@ class Backend:
 
     # --- projects and scopes
 
-    def _project(self, name: str, api_method: str) -> Project:
+    def _project(self, name: str, api_method: str, resource: str | None = None) -> Project:
+        """The project of a call, which must grant the permission `api_method` needs;
+        a 403 names `resource` (default: the project), as the real message does."""
         project = self.projects.get(name)
         if project is None:
             raise errors.NotFound.resource(f"projects/{name}")
-        if not project.accessible:
-            raise errors.Forbidden.permission(
-                PERMISSIONS.get(api_method, api_method), f"projects/{name}"
-            )
+        _check_permission(project, PERMISSIONS.get(api_method, api_method), resource)
         return project
 
     def _zones(self) -> set[str]:
@@ -483,11 +485,26 @@ class Backend:
 
     # --- seeding (admin API)
 
-    def seed_project(self, name: str, accessible: bool = True) -> dict[str, Any]:
+    def seed_project(
+        self, name: str, accessible: bool = True, denied_permissions: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """A project (or new settings of one): `accessible=False` denies everything,
+        `denied_permissions` only those IAM permissions (e.g. compute.snapshots.create)."""
         with self._lock:
             validate_name(name, "name")
+            if isinstance(denied_permissions, str):
+                raise errors.Invalid.field(
+                    "deniedPermissions", denied_permissions, "Must be a list of permissions."
+                )
+            denied = list(denied_permissions)
+            for permission in denied:
+                if not isinstance(permission, str) or not _PERMISSION.fullmatch(permission):
+                    raise errors.Invalid.field(
+                        "deniedPermissions", permission, "Not an IAM permission name."
+                    )
             project = self.projects.get(name) or Project(name, self._new_id())
             project.accessible = accessible
+            project.denied_permissions = sorted(set(denied))
             self.projects[name] = project
             return asdict(project) | {"id": str(project.id)}
 
@@ -996,11 +1013,12 @@ class Backend:
 
     def get_disk(self, project: str, scope: str, name: str, api_method: str) -> dict[str, Any]:
         with self._lock:
-            self._project(project, api_method)
+            path = f"projects/{project}/{scope}/disks/{name}"
+            self._project(project, api_method, path)
             self._check_scope(scope)
             disk = self.disks.get((project, scope, name))
             if disk is None:
-                raise errors.NotFound.resource(f"projects/{project}/{scope}/disks/{name}")
+                raise errors.NotFound.resource(path)
             return self._disk_json(disk)
 
     def _check_scope(self, scope: str) -> None:
@@ -1047,11 +1065,12 @@ class Backend:
 
     def get_instance(self, project: str, zone: str, name: str) -> dict[str, Any]:
         with self._lock:
-            self._project(project, "compute.instances.get")
+            path = f"projects/{project}/zones/{zone}/instances/{name}"
+            self._project(project, "compute.instances.get", path)
             self._check_zone(zone)
             instance = self.instances.get((project, zone, name))
             if instance is None:
-                raise errors.NotFound.resource(f"projects/{project}/zones/{zone}/instances/{name}")
+                raise errors.NotFound.resource(path)
             return self._instance_json(instance)
 
     def list_snapshots(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -1070,7 +1089,7 @@ class Backend:
 
     def get_snapshot(self, project: str, name: str) -> dict[str, Any]:
         with self._lock:
-            self._project(project, "compute.snapshots.get")
+            self._project(project, "compute.snapshots.get", _snapshot_path(project, name))
             return self._snapshot_json(self._snapshot(project, name))
 
     def _snapshot(self, project: str, name: str) -> Snapshot:
@@ -1128,7 +1147,12 @@ class Backend:
         fail: FaultRule | None,
     ) -> dict[str, Any]:
         with self._lock:
-            self._project(project, SNAPSHOT_INSERT)
+            name_field = body.get("name")
+            self._project(
+                project,
+                SNAPSHOT_INSERT,
+                _snapshot_path(project, name_field) if isinstance(name_field, str) else None,
+            )
             replay = self._replayed(project, request_id)
             if replay is not None:
                 return replay
@@ -1142,8 +1166,8 @@ class Backend:
             disk_project = disk_project or project
             disk_path = f"projects/{disk_project}/{scope}/disks/{disk_name}"
             owner = self.projects.get(disk_project)
-            if owner is not None and not owner.accessible:
-                raise errors.Forbidden.permission(SNAPSHOT_SOURCE_PERMISSION, disk_path)
+            if owner is not None:
+                _check_permission(owner, SNAPSHOT_SOURCE_PERMISSION, disk_path)
             disk = self.disks.get((disk_project, scope, disk_name))
             if disk is None:
                 raise errors.NotFound.resource(disk_path)
@@ -1196,7 +1220,7 @@ class Backend:
 
     def delete_snapshot(self, project: str, name: str, request_id: str | None) -> dict[str, Any]:
         with self._lock:
-            self._project(project, "compute.snapshots.delete")
+            self._project(project, "compute.snapshots.delete", _snapshot_path(project, name))
             replay = self._replayed(project, request_id)
             if replay is not None:
                 return replay
@@ -1222,7 +1246,7 @@ class Backend:
         self, project: str, name: str, body: Mapping[str, Any], request_id: str | None
     ) -> dict[str, Any]:
         with self._lock:
-            self._project(project, "compute.snapshots.setLabels")
+            self._project(project, "compute.snapshots.setLabels", _snapshot_path(project, name))
             replay = self._replayed(project, request_id)
             if replay is not None:
                 return replay
@@ -1255,7 +1279,14 @@ class Backend:
         api_method: str,
     ) -> dict[str, Any]:
         with self._lock:
-            self._project(project, api_method)
+            name_field = body.get("name")
+            self._project(
+                project,
+                api_method,
+                f"projects/{project}/{scope}/disks/{name_field}"
+                if isinstance(name_field, str)
+                else None,
+            )
             self._check_scope(scope)
             replay = self._replayed(project, request_id)
             if replay is not None:
@@ -1320,10 +1351,11 @@ class Backend:
 
     def get_operation(self, project: str, scope: str, name: str, api_method: str) -> dict[str, Any]:
         with self._lock:
-            self._project(project, api_method)
+            path = f"projects/{project}/{scope}/operations/{name}"
+            self._project(project, api_method, path)
             op = self.operations.get((project, scope, name))
             if op is None:
-                raise errors.NotFound.resource(f"projects/{project}/{scope}/operations/{name}")
+                raise errors.NotFound.resource(path)
             return self._operation_json(op)
 
     def wait_operation(
@@ -1398,6 +1430,16 @@ class Backend:
     def load_file(self, path: str) -> None:
         with open(path, encoding="utf-8") as handle:
             self.load(json.load(handle))
+
+
+def _snapshot_path(project: str, name: str) -> str:
+    return f"projects/{project}/global/snapshots/{name}"
+
+
+def _check_permission(project: Project, permission: str, resource: str | None) -> None:
+    """The real 403 when the project does not grant `permission` to the caller."""
+    if not project.accessible or permission in project.denied_permissions:
+        raise errors.Forbidden.permission(permission, resource or f"projects/{project.name}")
 
 
 def _check_fault_fields(rule: FaultRule) -> None:

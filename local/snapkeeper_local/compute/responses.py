@@ -143,6 +143,16 @@ def _each(body: Any) -> list[Mapping[str, Any]]:
     return items
 
 
+def _seed_project(backend: Backend, spec: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(spec) - {"name", "accessible", "deniedPermissions"}
+    if unknown:
+        raise errors.Invalid.field("project", sorted(unknown), "Unknown fields.")
+    denied = spec.get("deniedPermissions", [])
+    if not isinstance(denied, list):
+        raise errors.Invalid.field("deniedPermissions", denied, "Must be a list of permissions.")
+    return backend.seed_project(str(spec.get("name")), bool(spec.get("accessible", True)), denied)
+
+
 def _empty(action: Callable[[], None]) -> dict[str, Any]:
     action()
     return {}
@@ -163,9 +173,7 @@ def _set_clock(backend: Backend, body: Mapping[str, Any]) -> dict[str, Any]:
 
 ADMIN_HANDLERS: Mapping[str, AdminHandler] = {
     "reset": lambda b, _: _empty(b.reset),
-    "seed_projects": lambda b, body: [
-        b.seed_project(str(p.get("name")), bool(p.get("accessible", True))) for p in _each(body)
-    ],
+    "seed_projects": lambda b, body: [_seed_project(b, spec) for spec in _each(body)],
     "seed_disks": lambda b, body: [b.seed_disk(spec) for spec in _each(body)],
     "seed_instances": lambda b, body: [b.seed_instance(spec) for spec in _each(body)],
     "seed_snapshots": lambda b, body: [b.seed_snapshot(spec) for spec in _each(body)],
