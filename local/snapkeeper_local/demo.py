@@ -151,19 +151,19 @@ def summary_table(stack: LocalStack, tallies: dict[tuple[str, str], Tally]) -> T
             ready[(labels["snapkeeper-disk-id"], labels["snapkeeper-schedule"])] += 1
     ids = {e["disk_id"]: key for key, e in _last_outcomes(stack).items()}
     table = Table(title="Snapshots per disk and schedule", title_justify="left")
-    for column in ("project", "disk", "schedule", "keep", "READY now", "created", "pruned"):
-        numeric = column in ("keep", "READY now", "created", "pruned")
+    for column in ("project", "disk", "schedule", "held / wanted", "created", "pruned"):
+        numeric = column in ("held / wanted", "created", "pruned")
         table.add_column(column, justify="right" if numeric else "left")
     for (key, schedule), tally in sorted(tallies.items()):
         disk_id = next(i for i, k in ids.items() if k == key)
         project, _, disk = key.split("/")
         table.add_row(
-            project, disk, schedule, str(tally.keep), str(ready[(disk_id, schedule)]),
+            project, disk, schedule, f"{ready[(disk_id, schedule)]} / {tally.keep}",
             str(tally.created), str(tally.pruned),
         )  # fmt: skip
     table.caption = (
-        "Each tick prunes to the newest N READY while its new snapshot is still being "
-        "taken, so N + 1 are held between ticks."
+        "held: READY snapshots now. Each tick prunes once its new snapshot is READY, "
+        "counting it, so every disk holds exactly the N it wants."
     )
     return table
 

@@ -19,7 +19,7 @@ def test_demo_runs_and_reports(pubsub_emulator: PubSubEmulator) -> None:
     assert "'seven' is not a whole number" in text
     assert "403 forbidden" in text and "acme-legacy-prod" in text
     assert "Each ended in a snapshot" in text
-    # web-vm-boot keeps 2: 12 created, 9 pruned (ready: 2 kept + the newest).
+    # web-vm-boot keeps 2: 12 created, 10 pruned, exactly 2 held.
     assert any(
         line.split()
         == [
@@ -31,12 +31,12 @@ def test_demo_runs_and_reports(pubsub_emulator: PubSubEmulator) -> None:
             "daily",
             "│",
             "2",
-            "│",
-            "3",
+            "/",
+            "2",
             "│",
             "12",
             "│",
-            "9",
+            "10",
             "│",
         ]
         for line in text.splitlines()

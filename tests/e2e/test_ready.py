@@ -1,0 +1,259 @@
+"""Done means READY, end to end: the failure shapes of the real API (errors inside
+operations, quota 403s in the ErrorInfo shape, unreachable zones, name collisions, slow
+snapshots, hung listings) each end as a READY snapshot or a dead letter with its reason,
+never as a message acknowledged too early."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from snapkeeper.naming import SnapshotKey, snapshot_name
+from snapkeeper_local.stack import LocalStack, wait_for
+from tests.e2e.helpers import ZONE, daily, fresh_day, managed, retries, run_tick
+
+INSERT = "compute.snapshots.insert"
+
+
+def inserts(stack: LocalStack, status: int = 200) -> list[dict[str, Any]]:
+    assert stack.compute is not None
+    return [
+        r
+        for r in stack.compute.admin.requests()
+        if r["api_method"] == INSERT and r["status"] == status
+    ]
+
+
+def outcome_of(stack: LocalStack, key: str, slot: str, timeout: float = 90) -> dict[str, Any]:
+    """The final log entry of one disk in one slot, once there is one."""
+    return wait_for(  # type: ignore[no-any-return]
+        lambda: stack.outcomes("daily", slot).get(key), timeout, f"an outcome for {key}"
+    )
+
+
+def test_an_insert_failing_inside_its_operation_ends_ready_once_the_fault_clears(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    admin.configure(rate_limit_seconds=0)
+    # Accepted with 200, then the operation ends DONE with an error and the snapshot FAILED.
+    admin.add_fault(kind="fail_snapshot", api_method=INSERT, reason="INTERNAL_ERROR", count=1)
+
+    report = run_tick(stack, daily(fresh_day()))
+
+    [entry] = report.outcomes.values()
+    assert entry["action"] == "created" and entry["snapshot_status"] == "READY"
+    assert report.dead_letters == []
+    [retry] = retries(stack, report.slot)  # never acknowledged on the failed attempt
+    assert "INTERNAL_ERROR" in retry["message"]
+    # The FAILED one was deleted and taken again (a fresh requestId, or Compute would
+    # have answered with the failed operation): one snapshot, READY.
+    assert len(inserts(stack)) == 2
+    assert [s["status"] for s in managed(stack, "prod-app-1")] == ["READY"]
+
+
+def test_a_permanent_error_inside_the_operation_is_dead_lettered_with_its_code(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    admin.add_fault(
+        kind="fail_snapshot",
+        api_method=INSERT,
+        reason="QUOTA_EXCEEDED",
+        message="Quota 'SNAPSHOTS' exceeded.  Limit: 10.0 globally.",
+    )
+
+    report = run_tick(stack, daily(fresh_day()))
+
+    assert report.by_action("created") == []
+    [letter] = report.dead_letters
+    assert letter["attributes"]["error_class"] == "ComputeError"
+    assert "QUOTA_EXCEEDED" in letter["attributes"]["error"]
+    assert "Quota 'SNAPSHOTS' exceeded" in letter["attributes"]["error"]
+    assert len(inserts(stack)) == 1  # at once: no retry of a permanent error
+
+
+def test_quota_403s_in_the_error_info_shape_are_retried_and_end_in_a_snapshot(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_disk("prod-app-1", "a-disk", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.seed_disk("prod-app-1", "b-disk", zone=ZONE, labels={"snapshot-daily": "2"})
+    # The write quota per minute, as Compute words it: both reasons and the domain.
+    admin.add_fault(
+        api_method=INSERT,
+        body_regex="a-disk",
+        status=403,
+        reason="rateLimitExceeded",
+        domain="usageLimits",
+        error_info="RATE_LIMIT_EXCEEDED",
+        count=2,
+    )
+    # Only the ErrorInfo says it: errors[] carries a plain "forbidden".
+    admin.add_fault(
+        api_method=INSERT,
+        body_regex="b-disk",
+        status=403,
+        reason="forbidden",
+        error_info="CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
+        count=1,
+    )
+
+    report = run_tick(stack, daily(fresh_day()))
+
+    assert {e["action"] for e in report.outcomes.values()} == {"created"}
+    assert report.dead_letters == []
+    assert len(retries(stack, report.slot)) == 3
+    assert Counter(s["status"] for s in managed(stack, "prod-app-1")) == {"READY": 2}
+
+
+def test_a_zone_unreachable_in_the_first_listing_is_retried_within_the_slot(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_project("prod-db-2")
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.add_fault(
+        kind="unreachable",
+        scope=f"zones/{ZONE}",
+        path_regex="/projects/prod-app-1/aggregated/disks",
+        count=1,
+    )
+
+    report = run_tick(stack, daily(fresh_day()))
+
+    # The tick went on for the other project, and retried only the one that failed.
+    assert report.summary["retried_projects"] == ["prod-app-1"]
+    assert list(report.outcomes) == [f"prod-db-2/{ZONE}/pg-data"]
+    entry = outcome_of(stack, f"prod-app-1/{ZONE}/web-data", report.slot)
+    assert entry["action"] == "created"
+    [snapshot] = managed(stack, "prod-app-1")
+    assert snapshot["labels"]["snapkeeper-slot"] == report.slot  # the same slot
+    assert len(managed(stack, "prod-db-2")) == 1  # not published again
+
+
+def test_a_zone_that_stays_unreachable_ends_in_a_dead_letter_naming_the_project(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.add_fault(kind="unreachable", scope=f"zones/{ZONE}", path_regex="prod-app-1")
+    at = fresh_day()
+    admin.set_clock(at)
+
+    stack.publish_tick(daily(at, projects=("prod-app-1",)))
+
+    def project_letter() -> dict[str, Any] | None:
+        return next(
+            (d for d in stack.dead_letters() if d["payload"].get("projects") == ["prod-app-1"]),
+            None,
+        )
+
+    letter = wait_for(project_letter, 120, "the project's dead letter")
+    assert letter["payload"]["schedule"] == "daily"
+    assert managed(stack, "prod-app-1") == []  # no disk of it was silently dropped...
+    assert stack.enumerator is not None
+    warnings = [e for e in stack.enumerator.log_entries() if "unreachable" in e["message"]]
+    assert warnings and f"zones/{ZONE}" in warnings[0]["message"]  # ...it says why
+
+
+def test_a_name_collision_is_a_dead_letter_never_done(stack: LocalStack) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    disk = admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    at = fresh_day()
+    slot = at.strftime("%Y%m%d-%H%M")
+    ours = snapshot_name(SnapshotKey("prod-app-1", ZONE, disk["id"], "web-data", "daily", slot))
+    admin.seed_snapshot("prod-app-1", ours, source_disk=disk["selfLink"], labels={"env": "x"})
+
+    report = run_tick(stack, daily(at))
+
+    assert report.by_action("created") == report.by_action("exists") == []
+    [letter] = report.dead_letters
+    assert letter["attributes"]["error_class"] == "NameCollision"
+    assert ours in letter["attributes"]["error"]
+    [stranger] = [s for s in admin.snapshots() if s["name"] == ours]
+    assert stranger["labels"] == {"env": "x"}  # untouched
+
+
+def test_a_slow_snapshot_ends_ready_after_exactly_one_insert(stack: LocalStack) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.configure(creating_seconds=3600)  # far past the function's wait bound
+    tick = daily(fresh_day())
+    assert tick.time is not None
+    admin.set_clock(tick.time)
+    slot = tick.time.strftime("%Y%m%d-%H%M")
+
+    message_id = stack.publish_tick(tick)
+    [retry] = wait_for(lambda: retries(stack, slot), 90, "a redelivery of the slow snapshot")
+    assert "still CREATING" in retry["message"]
+    assert managed(stack, "prod-app-1")[0]["status"] == "CREATING"
+    admin.advance_clock(2 * 3600)
+    report = stack.settle_tick(message_id)
+
+    [entry] = report.outcomes.values()
+    assert entry["action"] == "exists" and entry["snapshot_status"] == "READY"
+    assert len(inserts(stack)) == 1  # later deliveries followed it by name
+
+
+def test_a_hung_listing_of_one_project_does_not_hold_back_the_others(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    admin.seed_project("prod-db-2")
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    # Held past the client's read timeout, once.
+    admin.add_fault(
+        kind="latency",
+        path_regex="/projects/prod-db-2/aggregated/disks",
+        latency_seconds=40,
+        count=1,
+    )
+
+    report = run_tick(stack, daily(fresh_day()))
+
+    assert list(report.outcomes) == [f"prod-app-1/{ZONE}/web-data"]
+    assert report.summary["retried_projects"] == ["prod-db-2"]
+    [failure] = report.summary["failed_projects"]
+    assert failure["transient"] is True
+    assert outcome_of(stack, f"prod-db-2/{ZONE}/pg-data", report.slot)["action"] == "created"
+
+
+def test_polling_an_operation_without_permission_is_a_dead_letter(stack: LocalStack) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1", denied_permissions=["compute.globalOperations.get"])
+    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+
+    report = run_tick(stack, daily(fresh_day()))
+
+    [letter] = report.dead_letters
+    assert "compute.globalOperations.get" in letter["attributes"]["error"]
+    assert report.by_action("created") == []
+
+
+def test_every_disk_holds_exactly_n_ready_once_settled(stack: LocalStack) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    for name, keep in (("one", "1"), ("two", "2"), ("three", "3")):
+        admin.seed_disk("prod-app-1", name, zone=ZONE, labels={"snapshot-daily": keep})
+    start = fresh_day()
+    for day in range(5):
+        report = run_tick(stack, daily(start + timedelta(days=day)))
+        for entry in report.outcomes.values():
+            assert entry["held"] == min(day + 1, entry["wanted"])
+    held = Counter(s["sourceDisk"].rsplit("/", 1)[1] for s in managed(stack, "prod-app-1"))
+    assert held == {"one": 1, "two": 2, "three": 3}
+    assert {s["status"] for s in managed(stack, "prod-app-1")} == {"READY"}
