@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from snapkeeper.messages import Tick
+import requests
+
+from snapkeeper.messages import Tick, WorkItem
 from snapkeeper_local.stack import LocalStack
 
 ZONE = "us-central1-a"
@@ -63,3 +67,27 @@ def retries(stack: LocalStack, slot: str) -> list[dict[str, Any]]:
         for e in stack.snapshotter.log_entries()
         if e.get("slot") == slot and e["message"].startswith("will retry")
     ]
+
+
+def post_as_eventarc(stack: LocalStack, item: WorkItem, attempt: int) -> requests.Response:
+    """Deliver a work message to the snapshot function as a binary CloudEvent, the way
+    Eventarc does, with `deliveryAttempt` (which the emulator's push never carries)."""
+    assert stack.snapshotter is not None
+    data = {
+        "message": {
+            "data": base64.b64encode(item.to_json()).decode(),
+            "messageId": f"eventarc-{attempt}",
+            "publishTime": "2027-01-01T03:00:00Z",
+            "attributes": {},
+        },
+        "subscription": "projects/x/subscriptions/y",
+        "deliveryAttempt": attempt,
+    }
+    headers = {
+        "ce-id": f"eventarc-{attempt}",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/x/topics/snapkeeper-work",
+        "Content-Type": "application/json",
+    }
+    return requests.post(stack.snapshotter.url, data=json.dumps(data), headers=headers, timeout=60)

@@ -3,7 +3,6 @@ functions-framework, against the fake Compute Engine, with the real clients."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import Counter
 from datetime import timedelta
@@ -18,6 +17,7 @@ from tests.e2e.helpers import (
     daily,
     fresh_day,
     managed,
+    post_as_eventarc,
     retries,
     run_tick,
     successful_inserts,
@@ -385,29 +385,7 @@ def test_vault_project_and_last_attempt_dead_letter(stack: LocalStack) -> None:
         slot=slot,
         keep=2,
     )
-    data = {
-        "message": {
-            "data": base64.b64encode(item.to_json()).decode(),
-            "messageId": "eventarc-1",
-            "publishTime": "2027-01-01T03:00:00Z",
-            "attributes": {},
-        },
-        "subscription": "projects/x/subscriptions/y",
-        "deliveryAttempt": stack.max_delivery_attempts,
-    }
-    headers = {
-        "ce-id": "eventarc-1",
-        "ce-specversion": "1.0",
-        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-        "ce-source": "//pubsub.googleapis.com/projects/x/topics/snapkeeper-work",
-        "Content-Type": "application/json",
-    }
-    response = requests.post(
-        stack.snapshotter.url,
-        data=json.dumps(data),  # type: ignore[union-attr]
-        headers=headers,
-        timeout=30,
-    )
+    response = post_as_eventarc(stack, item, attempt=stack.max_delivery_attempts)
     assert response.status_code == 200  # acked: the dead letter holds it now
     letters = wait_for(
         lambda: [d for d in stack.dead_letters() if d["payload"].get("slot") == slot],

@@ -9,9 +9,18 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from snapkeeper.messages import WorkItem
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.stack import LocalStack, wait_for
-from tests.e2e.helpers import ZONE, daily, fresh_day, managed, retries, run_tick
+from tests.e2e.helpers import (
+    ZONE,
+    daily,
+    fresh_day,
+    managed,
+    post_as_eventarc,
+    retries,
+    run_tick,
+)
 
 INSERT = "compute.snapshots.insert"
 
@@ -207,6 +216,39 @@ def test_a_slow_snapshot_ends_ready_after_exactly_one_insert(stack: LocalStack) 
     assert len(inserts(stack)) == 1  # later deliveries followed it by name
 
 
+def test_still_in_progress_on_the_last_attempt_is_dead_lettered_naming_the_snapshot(
+    stack: LocalStack,
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project("prod-app-1")
+    disk = admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    admin.configure(creating_seconds=3600)
+    slot = fresh_day().strftime("%Y%m%d-%H%M")
+    item = WorkItem("prod-app-1", ZONE, False, "web-data", disk["id"], "daily", slot, keep=2)
+    name = snapshot_name(SnapshotKey("prod-app-1", ZONE, disk["id"], "web-data", "daily", slot))
+
+    response = post_as_eventarc(stack, item, attempt=stack.max_delivery_attempts)
+
+    assert response.status_code == 200  # acknowledged: the dead letter holds it now
+    [letter] = wait_for(
+        lambda: [d for d in stack.dead_letters() if d["payload"].get("slot") == slot],
+        30,
+        "the dead letter",
+    )
+    assert letter["attributes"]["error_class"] == "SnapshotInProgress"
+    assert name in letter["attributes"]["error"] and "CREATING" in letter["attributes"]["error"]
+    # A replay once it is READY finishes the job without a second insert.
+    admin.advance_clock(2 * 3600)
+    assert post_as_eventarc(stack, item, attempt=1).status_code == 200
+    key = f"prod-app-1/{ZONE}/web-data"
+    wait_for(
+        lambda: stack.outcomes("daily", slot).get(key, {}).get("action") == "exists",
+        30,
+        "the replay to find the snapshot READY",
+    )
+    assert len(inserts(stack)) == 1
+
+
 def test_a_hung_listing_of_one_project_does_not_hold_back_the_others(
     stack: LocalStack,
 ) -> None:
@@ -227,8 +269,8 @@ def test_a_hung_listing_of_one_project_does_not_hold_back_the_others(
 
     assert list(report.outcomes) == [f"prod-app-1/{ZONE}/web-data"]
     assert report.summary["retried_projects"] == ["prod-db-2"]
-    [failure] = report.summary["failed_projects"]
-    assert failure["transient"] is True
+    [failure] = [f for f in report.summary["failed_projects"] if f["project"] == "prod-db-2"]
+    assert failure["transient"] is True and "Timeout" in failure["error"]
     assert outcome_of(stack, f"prod-db-2/{ZONE}/pg-data", report.slot)["action"] == "created"
 
 

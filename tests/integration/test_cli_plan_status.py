@@ -45,7 +45,8 @@ def test_plan_lists_creates_prunes_and_skips_and_writes_nothing(
     key = SnapshotKey("prod-app-1", ZONE, web["id"], "web-data", "daily", "20260310-0300")
     assert by_disk["web-data"]["snapshot"] == snapshot_name(key)
     assert by_disk["web-data"]["exists"] is False
-    assert by_disk["web-data"]["prune"] == [old[0]]
+    # Keep 2, counting the new one once READY: the two oldest of three go.
+    assert sorted(by_disk["web-data"]["prune"]) == sorted(old[:2])
     assert by_disk["boot"]["source"] == "instance:vm"
     reasons = {s["disk"]: s["reason"] for s in daily["skipped"]}
     assert reasons["tmp"] == "excluded by snapshot-exclude"
@@ -58,7 +59,7 @@ def test_plan_lists_creates_prunes_and_skips_and_writes_nothing(
 
     table = run_cli("plan", "--schedule", "daily", "--at", NOW.isoformat())
     assert table.exit_code == 0
-    assert "1 to create" not in table.stdout and "2 to create, 1 to prune" in table.stdout
+    assert "1 to create" not in table.stdout and "2 to create, 2 to prune" in table.stdout
 
 
 def test_status_exits_3_with_stale_and_never_snapshotted_disks_first(
