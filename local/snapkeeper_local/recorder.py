@@ -10,7 +10,8 @@ the first one's resources (long-running operations are answered as done).
 Pub/Sub (`/pubsub/`) is forwarded to the real emulator, except the IAM methods, which the
 emulator does not implement. Deploying a function also creates its Eventarc trigger and
 the trigger's subscription in the emulator, as Eventarc does, so deploy.sh has a real
-subscription to put the retry and dead-letter policy on.
+subscription to put the retry and dead-letter policy and the ack deadline on (the ack
+deadline Eventarc gives it is a constructor argument, so a test can make it too short).
 
 `functions deploy` uploads its source archive to the URL generateUploadUrl returns; that
 URL points here, and the archive is kept (`source_archive(name)`).
@@ -51,6 +52,8 @@ APIS = (
 )
 UPLOAD_PREFIX = "upload"
 PROXY_TIMEOUT_SECONDS = 30.0
+# The ack deadline of a trigger's subscription as made: Pub/Sub's longest by default.
+TRIGGER_ACK_DEADLINE_SECONDS = 600
 Json = dict[str, Any]
 _ANY_PROJECT_ACCOUNT = re.compile(r"^projects/[^/]+/serviceAccounts/")
 
@@ -115,8 +118,14 @@ Handler = Callable[[Request, re.Match[str]], Any]
 class Recorder(Service):
     """The recording endpoint on a free loopback port (see the module docstring)."""
 
-    def __init__(self, pubsub_emulator_host: str | None = None) -> None:
+    def __init__(
+        self,
+        pubsub_emulator_host: str | None = None,
+        *,
+        trigger_ack_deadline_seconds: int = TRIGGER_ACK_DEADLINE_SECONDS,
+    ) -> None:
         self.pubsub_emulator_host = pubsub_emulator_host
+        self.trigger_ack_deadline_seconds = trigger_ack_deadline_seconds
         self.state = State()
         self.requests: list[Recorded] = []
         self._lock = threading.RLock()
@@ -166,6 +175,14 @@ class Recorder(Service):
                     storage = fn["buildConfig"]["source"]["storageSource"]
                     return self.state.uploads[storage["object"]]
         raise KeyError(f"no function {function} was deployed")
+
+    def seed_metric(self, project: str, metric: Json) -> None:
+        """A log-based metric that exists before deploy.sh runs (made by someone else, or by
+        an earlier deploy.sh)."""
+        with self._lock:
+            self.state.metrics[f"projects/{project}/metrics/{metric['name']}"] = copy.deepcopy(
+                metric
+            )
 
     def function(self, function: str) -> Json:
         with self._lock:
@@ -632,12 +649,12 @@ class Recorder(Service):
         }
         if self.pubsub_emulator_host and topic:
             # As Eventarc: a subscription of its own on the topic, with no retry or
-            # dead-letter policy (deploy.sh adds those).
+            # dead-letter policy (deploy.sh adds those, and raises a short ack deadline).
             _emulator(
                 self.pubsub_emulator_host,
                 "PUT",
                 subscription,
-                {"topic": topic, "ackDeadlineSeconds": 600},
+                {"topic": topic, "ackDeadlineSeconds": self.trigger_ack_deadline_seconds},
             )
 
 
