@@ -43,7 +43,11 @@ readonly SNAPSHOT_SA_ID=snapkeeper-snapshot
 readonly TRIGGER_SA_ID=snapkeeper-trigger # Eventarc pushes to the functions as this one
 readonly ENUMERATOR_ROLE=snapkeeperEnumerator
 readonly SNAPSHOT_ROLE=snapkeeperSnapshot
-readonly CREATED_METRIC=snapkeeper_snapshots_created
+readonly READY_METRIC=snapkeeper_snapshots_ready # what the stale-disk alerts watch
+# Its predecessor (action="created"), removed once the alerts read the new one, and only
+# when its description shows deploy.sh made it.
+readonly LEGACY_CREATED_METRIC=snapkeeper_snapshots_created
+readonly MANAGED_MARK="Managed by deploy.sh ("
 readonly ERRORS_METRIC=snapkeeper_function_errors
 readonly JOB_PREFIX=snapkeeper-
 readonly RUNTIME=python312
@@ -722,8 +726,21 @@ ensure_policy() { # ensure_policy ID TEMPLATE [@KEY@ VALUE]...
   fi
 }
 
+# The log metric the stale-disk alerts used to watch (action="created": a snapshot still
+# CREATING counted, and one found READY on redelivery did not). Removed once the alerts
+# read its successor, and only when its description shows deploy.sh made it.
+remove_legacy_metric() {
+  describe_into_out logging metrics describe "$LEGACY_CREATED_METRIC" --project="$HOST_PROJECT" \
+    --format='value(description)' || return 0
+  if [[ $OUT == *"$MANAGED_MARK"* ]]; then
+    change logging metrics delete "$LEGACY_CREATED_METRIC" --project="$HOST_PROJECT"
+  else
+    say "note: log metric $LEGACY_CREATED_METRIC was not made by deploy.sh; left alone"
+  fi
+}
+
 ensure_monitoring() {
-  ensure_log_metric "$CREATED_METRIC" "$INFRA_DIR/metrics/snapshots-created.yaml"
+  ensure_log_metric "$READY_METRIC" "$INFRA_DIR/metrics/snapshots-ready.yaml"
   ensure_log_metric "$ERRORS_METRIC" "$INFRA_DIR/metrics/function-errors.yaml"
   read_into_out alpha monitoring policies list --project="$HOST_PROJECT" \
     --format='value(name,userLabels.snapkeeper_policy,userLabels.snapkeeper_fingerprint)'
@@ -735,6 +752,7 @@ ensure_monitoring() {
     ensure_policy "stale-${SCHEDULE_NAMES[$i]}" "$INFRA_DIR/alerts/stale-disk.json" \
       @SCHEDULE@ "${SCHEDULE_NAMES[$i]}" @STALE@ "${SCHEDULE_STALE[$i]}"
   done
+  remove_legacy_metric
 }
 
 # -- the deployments ------------------------------------------------------------------------------
@@ -888,10 +906,11 @@ teardown() {
   while IFS=$'\t' read -r name row; do
     [[ -n ${row:-} ]] && change alpha monitoring policies delete "$name" "${where[@]}"
   done <<<"$OUT"
-  for name in "$CREATED_METRIC" "$ERRORS_METRIC"; do
+  for name in "$READY_METRIC" "$ERRORS_METRIC"; do
     delete_if_exists logging metrics describe "$name" "${where[@]}" \
       -- logging metrics delete "$name" "${where[@]}"
   done
+  remove_legacy_metric # a deployment made before the metric's rename
   local project
   for project in "${ROLE_PROJECTS[@]}"; do
     # Deleting the role voids its bindings; the binding lines go so policies stay tidy.
