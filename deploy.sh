@@ -52,6 +52,15 @@ readonly ERRORS_METRIC=snapkeeper_function_errors
 readonly JOB_PREFIX=snapkeeper-
 readonly RUNTIME=python312
 readonly RATE_LIMIT_SECONDS=600 # one snapshot per disk per 10 minutes
+readonly EVENT_TIMEOUT_MAX=540  # the longest an event-driven function may run
+# The snapshot function follows its snapshot to READY for READY_WAIT_SECONDS, then asks
+# for redelivery; its timeout adds this margin for the insert, pruning and the log line.
+readonly READY_WAIT_MARGIN=60
+readonly ENUMERATOR_TIMEOUT=540 ENUMERATOR_MEMORY_MIB=512 ENUMERATOR_MAX_INSTANCES=10
+# Waiting is I/O, so one instance serves SNAPSHOT_CONCURRENCY messages at once. Cloud Run
+# allows a concurrency above 1 only with at least 1 vCPU, and 1 vCPU takes 512 MiB to
+# 4 GiB of memory (512 MiB is also the floor of the second-generation environment).
+readonly SNAPSHOT_CPU=1 SNAPSHOT_MEMORY_MIB=512
 readonly HOST_APIS=(
   cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
   artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com
@@ -117,7 +126,7 @@ SCHEDULE_LINES=()
 readonly CONFIG_KEYS=" HOST_PROJECT REGION SCHEDULER_LOCATION TARGET_PROJECTS \
 MAX_DELIVERY_ATTEMPTS MIN_RETRY_DELAY MAX_RETRY_DELAY SNAPSHOT_PROJECT \
 DEFAULT_STORAGE_LOCATION LABEL_PREFIX PRUNE_ORPHANS SNAPSHOT_MAX_INSTANCES \
-NOTIFICATION_CHANNELS ACK_DEADLINE_SECONDS "
+NOTIFICATION_CHANNELS ACK_DEADLINE_SECONDS READY_WAIT_SECONDS SNAPSHOT_CONCURRENCY "
 
 trim() {
   local s=$1
@@ -169,6 +178,7 @@ readonly RE_HOST_PORT='^[A-Za-z0-9.-]+:[0-9]{1,5}$'
 HOST_PROJECT="" REGION="" SCHEDULER_LOCATION="" SNAPSHOT_PROJECT="" STORAGE_LOCATION=""
 LABEL_PREFIX="" PRUNE_ORPHANS="" MAX_ATTEMPTS=0 MIN_DELAY=0 MAX_DELAY=0 ACK_DEADLINE=0
 SNAPSHOT_MAX_INSTANCES=0 CHANNELS_JSON="[]"
+READY_WAIT=0 SNAPSHOT_TIMEOUT=0 SNAPSHOT_CONCURRENCY=0
 TARGETS=()
 ROLE_PROJECTS=() # every project a function role is defined and granted in
 SCHEDULE_NAMES=() SCHEDULE_CRONS=() SCHEDULE_ZONES=() SCHEDULE_STALE=()
@@ -194,6 +204,34 @@ seconds_setting() { # seconds_setting KEY DEFAULT LOW HIGH -> seconds
   local value=$((10#${BASH_REMATCH[1]}))
   ((value >= $3 && value <= $4)) || die "config: $1 must be between $3s and $4s"
   printf '%d' "$value"
+}
+
+# READY_WAIT_SECONDS: how long the snapshot function follows a snapshot to READY. Its
+# timeout is that plus READY_WAIT_MARGIN, which must fit the event-driven maximum.
+ready_wait_setting() {
+  local raw value
+  raw=$(setting READY_WAIT_SECONDS 420)
+  [[ $raw =~ $RE_INT ]] || die "config: READY_WAIT_SECONDS '$raw' is not a number of seconds"
+  value=$((10#$raw))
+  local most=$((EVENT_TIMEOUT_MAX - READY_WAIT_MARGIN))
+  ((value >= 10)) || die "config: READY_WAIT_SECONDS must be between 10 and $most"
+  ((value + READY_WAIT_MARGIN <= EVENT_TIMEOUT_MAX)) ||
+    die "config: READY_WAIT_SECONDS=$value does not fit the snapshot function's timeout: \
+${value}s + ${READY_WAIT_MARGIN}s margin is above ${EVENT_TIMEOUT_MAX}s, the longest an event-driven \
+function may run (READY_WAIT_SECONDS must be between 10 and $most)"
+  printf '%d' "$value"
+}
+
+# Cloud Run's rules for one instance: a concurrency above 1 needs at least 1 vCPU, and
+# 1 vCPU takes 512 MiB to 4 GiB of memory.
+check_instance_size() { # check_instance_size CPU MEMORY_MIB CONCURRENCY
+  if (($3 > 1 && $1 < 1)); then
+    die "config: SNAPSHOT_CONCURRENCY=$3 needs at least 1 vCPU per instance (has $1)"
+  fi
+  if (($1 == 1 && ($2 < 512 || $2 > 4096))); then
+    die "the snapshot function's ${2}Mi does not go with 1 vCPU (512Mi to 4Gi)"
+  fi
+  return 0
 }
 
 # A stale window for the alert from the cron when the config gives none: the period of
@@ -253,6 +291,10 @@ validate_config() {
   ((MIN_DELAY <= MAX_DELAY)) || die "config: MIN_RETRY_DELAY is above MAX_RETRY_DELAY"
   ACK_DEADLINE=$(int_setting ACK_DEADLINE_SECONDS 60 10 600)
   SNAPSHOT_MAX_INSTANCES=$(int_setting SNAPSHOT_MAX_INSTANCES 50 1 1000)
+  READY_WAIT=$(ready_wait_setting)
+  SNAPSHOT_TIMEOUT=$((READY_WAIT + READY_WAIT_MARGIN))
+  SNAPSHOT_CONCURRENCY=$(int_setting SNAPSHOT_CONCURRENCY 20 1 1000)
+  check_instance_size "$SNAPSHOT_CPU" "$SNAPSHOT_MEMORY_MIB" "$SNAPSHOT_CONCURRENCY"
 
   local channel channels=()
   IFS=',' read -r -a channels <<<"$(setting NOTIFICATION_CHANNELS)"
@@ -553,8 +595,11 @@ source_digest() { # a digest of the staged files (names and contents)
   done) | sha256
 }
 
-write_env_file() { # the functions' environment as YAML (values are validated: no quotes)
+# write_env_file FILE [KEY VALUE]...: a function's environment as YAML (values are
+# validated: no quotes); the pairs are settings of that function alone.
+write_env_file() {
   local file=$1
+  shift
   {
     printf "GOOGLE_CLOUD_PROJECT: '%s'\n" "$HOST_PROJECT"
     printf "TARGET_PROJECTS: '%s'\n" "$(IFS=,; printf '%s' "${TARGETS[*]}")"
@@ -568,23 +613,32 @@ write_env_file() { # the functions' environment as YAML (values are validated: n
     printf "SCHEDULER_LOCATION: '%s'\n" "$SCHEDULER_LOCATION"
     [[ -z $SNAPSHOT_PROJECT ]] || printf "SNAPSHOT_PROJECT: '%s'\n" "$SNAPSHOT_PROJECT"
     [[ -z $STORAGE_LOCATION ]] || printf "DEFAULT_STORAGE_LOCATION: '%s'\n" "$STORAGE_LOCATION"
+    while (($# >= 2)); do
+      printf "%s: '%s'\n" "$1" "$2"
+      shift 2
+    done
   } >"$file"
 }
 
-# deploy_function NAME DIR ENTRY_POINT TOPIC SA_ID TIMEOUT MEMORY MAX_INSTANCES
+# deploy_function NAME DIR ENTRY_POINT TOPIC SA_ID SIZE_FLAG... [-- ENV_KEY ENV_VALUE...]
+# The size flags are the instance's (timeout, memory, cpu, concurrency, max instances);
+# the pairs go to this function's environment only.
 # Redeployed only when the source or a setting changed: the digest of both is kept in a
 # label of the function and compared first.
 deploy_function() {
-  local name=$1 dir=$2 entry=$3 topic=$4 sa_id=$5 timeout=$6 memory=$7 max_instances=$8
+  local name=$1 dir=$2 entry=$3 topic=$4 sa_id=$5 size=()
+  shift 5
+  while (($#)) && [[ $1 != -- ]]; do size+=("$1"); shift; done
+  (($# == 0)) || shift
   local src=$WORK_DIR/source-$name env_file=$WORK_DIR/env-$name.yaml
   stage_source "$dir" "$src"
-  write_env_file "$env_file"
+  write_env_file "$env_file" "$@"
   local settings=(
     --gen2 --project="$HOST_PROJECT" --region="$REGION" --runtime="$RUNTIME"
     --entry-point="$entry" --trigger-topic="$topic"
     --service-account="$(sa_email "$sa_id")"
     --trigger-service-account="$(sa_email "$TRIGGER_SA_ID")"
-    --timeout="$timeout" --memory="$memory" --max-instances="$max_instances"
+    "${size[@]}"
     --ingress-settings=internal-only --no-allow-unauthenticated --retry
   )
   local fingerprint
@@ -759,6 +813,9 @@ ensure_monitoring() {
 deploy_cloud() {
   local number agent
   say "deploying to project $HOST_PROJECT ($REGION) for ${#TARGETS[@]} target project(s)"
+  say "snapshot function: waits up to READY_WAIT_SECONDS=$READY_WAIT for READY (timeout \
+${SNAPSHOT_TIMEOUT}s), SNAPSHOT_CONCURRENCY=$SNAPSHOT_CONCURRENCY messages per instance \
+(${SNAPSHOT_CPU} vCPU, ${SNAPSHOT_MEMORY_MIB}Mi), at most $SNAPSHOT_MAX_INSTANCES instances"
   enable_apis "$HOST_PROJECT" "${HOST_APIS[@]}"
   [[ -z $SNAPSHOT_PROJECT ]] || enable_apis "$SNAPSHOT_PROJECT" compute.googleapis.com
 
@@ -778,9 +835,12 @@ deploy_cloud() {
   done
 
   deploy_function "$ENUMERATOR_FN" enumerator enumerate_disks "$TICKS_TOPIC" \
-    "$ENUMERATOR_SA_ID" 540s 512Mi 10
+    "$ENUMERATOR_SA_ID" --timeout="${ENUMERATOR_TIMEOUT}s" --memory="${ENUMERATOR_MEMORY_MIB}Mi" \
+    --max-instances="$ENUMERATOR_MAX_INSTANCES"
   deploy_function "$SNAPSHOT_FN" snapshot snapshot_disk "$WORK_TOPIC" \
-    "$SNAPSHOT_SA_ID" 300s 256Mi "$SNAPSHOT_MAX_INSTANCES"
+    "$SNAPSHOT_SA_ID" --timeout="${SNAPSHOT_TIMEOUT}s" --memory="${SNAPSHOT_MEMORY_MIB}Mi" \
+    --cpu="$SNAPSHOT_CPU" --concurrency="$SNAPSHOT_CONCURRENCY" \
+    --max-instances="$SNAPSHOT_MAX_INSTANCES" -- READY_WAIT_SECONDS "$READY_WAIT"
 
   # Pub/Sub forwards dead letters as its service agent: it must publish to the
   # dead-letter topic and subscribe to (ack on) the source subscriptions.
