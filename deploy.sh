@@ -53,6 +53,7 @@ readonly JOB_PREFIX=snapkeeper-
 readonly RUNTIME=python312
 readonly RATE_LIMIT_SECONDS=600 # one snapshot per disk per 10 minutes
 readonly EVENT_TIMEOUT_MAX=540  # the longest an event-driven function may run
+readonly ACK_DEADLINE_MAX=600   # Pub/Sub's longest ack deadline
 # The snapshot function follows its snapshot to READY for READY_WAIT_SECONDS, then asks
 # for redelivery; its timeout adds this margin for the insert, pruning and the log line.
 readonly READY_WAIT_MARGIN=60
@@ -232,6 +233,15 @@ check_instance_size() { # check_instance_size CPU MEMORY_MIB CONCURRENCY
     die "the snapshot function's ${2}Mi does not go with 1 vCPU (512Mi to 4Gi)"
   fi
   return 0
+}
+
+# The ack deadline of a push subscription: a push waits that long for the function's
+# answer, so at least the function's timeout (and FLOOR), at most Pub/Sub's maximum.
+ack_deadline_for() { # ack_deadline_for TIMEOUT_SECONDS [FLOOR]
+  local want=$1
+  ((want >= ${2:-0})) || want=$2
+  ((want <= ACK_DEADLINE_MAX)) || want=$ACK_DEADLINE_MAX
+  printf '%d' "$want"
 }
 
 # A stale window for the alert from the cron when the config gives none: the period of
@@ -527,12 +537,13 @@ subscription_row() { # the listed row of subscription $1, or nothing
   return 0
 }
 
-# ensure_subscription NAME TOPIC PUSH_ENDPOINT POLICIES(0|1): a subscription deploy.sh
-# owns (the dead-letter pull subscription; with --local the two push subscriptions).
+# ensure_subscription NAME TOPIC PUSH_ENDPOINT POLICIES(0|1) [ACK_DEADLINE]: a
+# subscription deploy.sh owns (the dead-letter pull subscription; with --local the two
+# push subscriptions). The ack deadline defaults to ACK_DEADLINE_SECONDS.
 ensure_subscription() {
-  local name=$1 topic=$2 endpoint=$3 policies=$4
-  local settings=(--ack-deadline="$ACK_DEADLINE")
-  local want="$name"$'\t'"$topic"$'\t'"$endpoint"$'\t'"$ACK_DEADLINE"
+  local name=$1 topic=$2 endpoint=$3 policies=$4 ack=${5:-$ACK_DEADLINE}
+  local settings=(--ack-deadline="$ack")
+  local want="$name"$'\t'"$topic"$'\t'"$endpoint"$'\t'"$ack"
   if [[ -n $endpoint ]]; then settings+=(--push-endpoint="$endpoint"); fi
   if ((policies)); then
     settings+=("${POLICY_FLAGS[@]}")
@@ -565,15 +576,23 @@ set_policy_flags() {
 }
 
 # The subscription Eventarc made for a function's trigger gets the retry and dead-letter
-# policy (Eventarc creates it without one). Only those fields are touched.
-ensure_trigger_policies() { # ensure_trigger_policies SUBSCRIPTION
-  local name=$1
-  local want have="" row
+# policy (Eventarc creates it without one), and an ack deadline of at least the function's
+# timeout: Pub/Sub waits that long for the push's answer before it delivers the message
+# again, so a shorter one would run a disk twice at once while the first run still waits.
+# Only those fields are touched, in one update, and only the ones that fall short (a
+# longer ack deadline set by hand stays).
+ensure_trigger_subscription() { # ensure_trigger_subscription SUBSCRIPTION TIMEOUT_SECONDS
+  local name=$1 ack want have="" row flags=()
+  ack=$(ack_deadline_for "$2")
   want=$'\t'"${MIN_DELAY}s"$'\t'"${MAX_DELAY}s"$'\t'"$(topic_path "$DEAD_LETTER_TOPIC")"$'\t'"$MAX_ATTEMPTS"
   row=$(subscription_row "$name")
   [[ -z $row ]] || have=$'\t'$(cut -f5- <<<"$row")
-  if [[ $have != "$want" ]]; then
-    change pubsub subscriptions update "$name" --project="$HOST_PROJECT" "${POLICY_FLAGS[@]}"
+  [[ $have == "$want" ]] || flags+=("${POLICY_FLAGS[@]}")
+  local have_ack
+  have_ack=$(cut -f4 <<<"$row")
+  [[ $have_ack =~ ^[0-9]+$ ]] && ((have_ack >= ack)) || flags+=(--ack-deadline="$ack")
+  if ((${#flags[@]})); then
+    change pubsub subscriptions update "$name" --project="$HOST_PROJECT" "${flags[@]}"
   fi
 }
 
@@ -854,11 +873,13 @@ ${SNAPSHOT_TIMEOUT}s), SNAPSHOT_CONCURRENCY=$SNAPSHOT_CONCURRENCY messages per i
   ensure_binding roles/iam.serviceAccountTokenCreator "$agent" iam service-accounts -- \
     "$(sa_email "$TRIGGER_SA_ID")" --project="$HOST_PROJECT"
   read_subscriptions
-  local fn subscription
+  local fn subscription timeout
   for fn in "$ENUMERATOR_FN" "$SNAPSHOT_FN"; do
+    timeout=$ENUMERATOR_TIMEOUT
+    [[ $fn != "$SNAPSHOT_FN" ]] || timeout=$SNAPSHOT_TIMEOUT
     trigger_subscription "$fn"
     subscription=$OUT
-    ensure_trigger_policies "$subscription"
+    ensure_trigger_subscription "$subscription" "$timeout"
     ensure_binding roles/pubsub.subscriber "$agent" pubsub subscriptions -- "$subscription" \
       --project="$HOST_PROJECT"
     ensure_invoker "$fn"
@@ -898,11 +919,16 @@ setup_local_env() {
 # cloud, Eventarc makes those).
 deploy_local() {
   say "deploying the local topology of $HOST_PROJECT to the Pub/Sub emulator at $PUBSUB_EMULATOR_HOST"
+  say "snapshot function: READY_WAIT_SECONDS=$READY_WAIT, covered by the ack deadline of \
+$WORK_SUB (SNAPSHOT_CONCURRENCY and the timeout apply in the cloud only)"
   ensure_topics
   read_subscriptions
   ensure_subscription "$DEAD_LETTER_SUB" "$DEAD_LETTER_TOPIC" "" 0
   ensure_subscription "$TICKS_SUB" "$TICKS_TOPIC" "$ENUMERATOR_URL" 1
-  ensure_subscription "$WORK_SUB" "$WORK_TOPIC" "$SNAPSHOT_URL" 1
+  # functions-framework has no timeout, but the snapshot function still waits up to
+  # READY_WAIT_SECONDS: its push must not be redelivered meanwhile, as in the cloud.
+  ensure_subscription "$WORK_SUB" "$WORK_TOPIC" "$SNAPSHOT_URL" 1 \
+    "$(ack_deadline_for "$SNAPSHOT_TIMEOUT" "$ACK_DEADLINE")"
   if [[ -n ${CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER:-} ]]; then
     ensure_scheduler_jobs
   else
