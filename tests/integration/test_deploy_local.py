@@ -200,14 +200,16 @@ def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
         "snapkeeper-work-snapshot",
     }
     dead_letter_topic = f"projects/{project}/topics/snapkeeper-dead-letter"
-    for name, topic, endpoint in (
-        ("snapkeeper-ticks-enumerator", "snapkeeper-ticks", ENUMERATOR_URL),
-        ("snapkeeper-work-snapshot", "snapkeeper-work", SNAPSHOT_URL),
+    for name, topic, endpoint, ack_deadline in (
+        ("snapkeeper-ticks-enumerator", "snapkeeper-ticks", ENUMERATOR_URL, 60),
+        # The snapshot function waits up to READY_WAIT_SECONDS (420 s by default) for
+        # READY: its push is not redelivered meanwhile.
+        ("snapkeeper-work-snapshot", "snapkeeper-work", SNAPSHOT_URL, 420 + 60),
     ):
         sub = subs[name]
         assert sub["topic"] == f"projects/{project}/topics/{topic}"
         assert sub["pushConfig"]["pushEndpoint"] == endpoint.format(project=project)
-        assert sub["ackDeadlineSeconds"] == 60
+        assert sub["ackDeadlineSeconds"] == ack_deadline
         assert sub["retryPolicy"] == {"minimumBackoff": "1s", "maximumBackoff": "5s"}
         assert sub["deadLetterPolicy"] == {
             "deadLetterTopic": dead_letter_topic,
@@ -215,6 +217,7 @@ def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
         }
     operators = subs["snapkeeper-dead-letter-sub"]
     assert operators["topic"] == dead_letter_topic
+    assert operators["ackDeadlineSeconds"] == 60  # ACK_DEADLINE_SECONDS's default
     assert "pushEndpoint" not in operators.get("pushConfig", {})  # a pull subscription
     assert "deadLetterPolicy" not in operators and "retryPolicy" not in operators
     assert "ttl" not in operators["expirationPolicy"]  # never expires while unread
@@ -250,7 +253,12 @@ def test_local_deploy_converges_after_a_config_change(
     config = write_config(tmp_path, project, LOCAL_SETTINGS)
     deployed(run_deploy("--config", str(config), "--local", env=env))
 
-    changed = {**LOCAL_SETTINGS, "MAX_DELIVERY_ATTEMPTS": "7", "MIN_RETRY_DELAY": "2s"}
+    changed = {
+        **LOCAL_SETTINGS,
+        "MAX_DELIVERY_ATTEMPTS": "7",
+        "MIN_RETRY_DELAY": "2s",
+        "READY_WAIT_SECONDS": "30",
+    }
     schedules = ("daily|30 2 * * *|Europe/Paris", "hourly|0 * * * *|UTC")
     config = write_config(tmp_path, project, changed, schedules)
     run = deployed(run_deploy("--config", str(config), "--local", env=env))
@@ -263,6 +271,7 @@ def test_local_deploy_converges_after_a_config_change(
     work = pubsub.subscriptions(project)["snapkeeper-work-snapshot"]
     assert work["deadLetterPolicy"]["maxDeliveryAttempts"] == 7
     assert work["retryPolicy"] == {"minimumBackoff": "2s", "maximumBackoff": "5s"}
+    assert work["ackDeadlineSeconds"] == 30 + 60
     daily = jobs(fake_scheduler, project)["snapkeeper-daily"]
     assert (daily["schedule"], daily["timeZone"]) == ("30 2 * * *", "Europe/Paris")
     assert deployed(run_deploy("--config", str(config), "--local", env=env)).changes == []
@@ -331,6 +340,14 @@ def test_local_teardown_asks_then_removes_everything_it_made(
         ("SCHEDULE=daily|0 3 * *|UTC", "5 fields"),
         ("MAX_DELIVERY_ATTEMPTS=4", "between 5 and 100"),
         ("MAX_DELIVERY_ATTEMPTS=5", "rate limit"),  # 10+20+40+80 s < 10 min
+        ("READY_WAIT_SECONDS=9", "READY_WAIT_SECONDS must be between 10 and 480"),
+        ("READY_WAIT_SECONDS=7m", "READY_WAIT_SECONDS '7m' is not a number"),
+        ("READY_WAIT_SECONDS=$(touch {marker})", "READY_WAIT_SECONDS"),
+        # 481 s + 60 s margin is above the 540 s an event-driven function may run.
+        ("READY_WAIT_SECONDS=481", "READY_WAIT_SECONDS=481 does not fit the snapshot function"),
+        ("SNAPSHOT_CONCURRENCY=0", "SNAPSHOT_CONCURRENCY must be between 1 and 1000"),
+        ("SNAPSHOT_CONCURRENCY=1001", "SNAPSHOT_CONCURRENCY must be between 1 and 1000"),
+        ("SNAPSHOT_CONCURRENCY=twenty", "SNAPSHOT_CONCURRENCY 'twenty' is not a number"),
     ],
 )
 def test_config_values_are_validated_never_evaluated(
@@ -356,17 +373,46 @@ def test_config_values_are_validated_never_evaluated(
     assert not marker.exists()
 
 
+def marking_gcloud(directory: Path) -> tuple[Path, Path]:
+    """A gcloud that only leaves a mark -> (its directory, for PATH; the mark)."""
+    bin_dir, called = directory / "bin", directory / "gcloud-was-called"
+    bin_dir.mkdir()
+    fake = bin_dir / "gcloud"
+    fake.write_text(f"#!/bin/sh\ntouch '{called}'\nexit 99\n")
+    fake.chmod(0o755)
+    return bin_dir, called
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("READY_WAIT_SECONDS=soon", "READY_WAIT_SECONDS 'soon' is not a number"),
+        ("READY_WAIT_SECONDS=500", "READY_WAIT_SECONDS=500 does not fit the snapshot function"),
+        ("SNAPSHOT_CONCURRENCY=5000", "SNAPSHOT_CONCURRENCY must be between 1 and 1000"),
+    ],
+)
+def test_a_bad_snapshot_setting_stops_a_real_deploy_before_any_gcloud_command(
+    tmp_path: Path, gcloud_config: Path, setting: str, message: str
+) -> None:
+    bin_dir, called = marking_gcloud(tmp_path)
+    key, value = setting.split("=", 1)
+    config = write_config(tmp_path, unique_project(), {key: value})
+    env = gcloud_env(gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    run = run_deploy("--config", str(config), env=env)
+    assert run.returncode != 0
+    assert f"error: config: {message}" in run.stderr
+    assert not called.exists()
+
+
 def test_cloud_dry_run_lists_every_step_without_running_gcloud(
     tmp_path: Path, gcloud_config: Path
 ) -> None:
     config = REPO_ROOT / "infra" / "snapkeeper.example.env"
     # A gcloud first on PATH that only leaves a mark: a dry run must never call it.
-    bin_dir, called = tmp_path / "bin", tmp_path / "gcloud-was-called"
-    bin_dir.mkdir()
-    fake = bin_dir / "gcloud"
-    fake.write_text(f"#!/bin/sh\ntouch '{called}'\nexit 99\n")
-    fake.chmod(0o755)
-    env = gcloud_env(gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    bin_dir, called = marking_gcloud(tmp_path)
+    env = gcloud_env(
+        gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    )
     run = deployed(run_deploy("--config", str(config), "--dry-run", env=env))
     printed = run.stdout.splitlines()
     assert all(line.startswith("gcloud ") for line in printed)
@@ -380,13 +426,34 @@ def test_cloud_dry_run_lists_every_step_without_running_gcloud(
         "gcloud functions deploy snapkeeper-snapshot",
         "gcloud pubsub subscriptions update EVENTARC_SUBSCRIPTION_OF_snapkeeper-snapshot",
         "gcloud scheduler jobs create pubsub snapkeeper-weekly",
-        "gcloud logging metrics create snapkeeper_snapshots_created",
+        "gcloud logging metrics create snapkeeper_snapshots_ready",
         "gcloud alpha monitoring policies create",
     ):
         assert step in text, step
     for forbidden in ("roles/editor", "roles/owner", "roles/compute.admin", "allUsers"):
         assert forbidden not in text
     assert not called.exists()
+    # The snapshot function with the defaults: it waits up to 420 s for READY, so its
+    # timeout is 480 s and its trigger's ack deadline at least that; 20 messages at once
+    # per instance, which needs a whole vCPU (and 512 MiB with it).
+    [snapshot] = [line for line in printed if "functions deploy snapkeeper-snapshot " in line]
+    for flag in ("--timeout=480s", "--concurrency=20", "--cpu=1", "--memory=512Mi"):
+        assert f" {flag} " in snapshot, flag
+    [enumerator] = [line for line in printed if "functions deploy snapkeeper-enumerator " in line]
+    assert " --timeout=540s " in enumerator and "--concurrency" not in enumerator
+    for function, ack_deadline in (("snapshot", 480), ("enumerator", 540)):
+        [update] = [
+            line
+            for line in printed
+            if f"subscriptions update EVENTARC_SUBSCRIPTION_OF_snapkeeper-{function} " in line
+        ]
+        assert update.endswith(f" --ack-deadline={ack_deadline}")
+    assert "READY_WAIT_SECONDS=420" in run.stderr and "SNAPSHOT_CONCURRENCY=20" in run.stderr
+    # The staged environment of the snapshot function (a dry run keeps it) has the wait.
+    [env_file] = tmp_path.glob("snapkeeper-deploy.*/env-snapkeeper-snapshot.yaml")
+    assert "READY_WAIT_SECONDS: '420'" in env_file.read_text().splitlines()
+    [env_file] = tmp_path.glob("snapkeeper-deploy.*/env-snapkeeper-enumerator.yaml")
+    assert "READY_WAIT_SECONDS" not in env_file.read_text()
 
 
 def test_local_deploy_without_schedules_or_scheduler_builds_only_the_topology(
