@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import venv
 import zipfile
@@ -50,6 +51,7 @@ CHANNEL = "projects/{project}/notificationChannels/42"
 ENUMERATOR_PERMISSIONS = ["compute.disks.list", "compute.instances.list"]
 SNAPSHOT_PERMISSIONS = [
     "compute.disks.createSnapshot",
+    "compute.globalOperations.get",  # follows the insert's operation to READY
     "compute.snapshots.create",
     "compute.snapshots.delete",
     "compute.snapshots.get",
@@ -58,6 +60,15 @@ SNAPSHOT_PERMISSIONS = [
 ]
 BROAD_ROLES = {"roles/editor", "roles/owner", "roles/compute.admin", "roles/compute.storageAdmin"}
 PUBLIC = {"allUsers", "allAuthenticatedUsers"}
+# Not the defaults (420 s, 20), so that the deployment shows they come from the config.
+READY_WAIT_SECONDS = 400
+SNAPSHOT_TIMEOUT = READY_WAIT_SECONDS + 60
+SNAPSHOT_CONCURRENCY = 8
+ENUMERATOR_TIMEOUT = 540
+# Eventarc's subscription as the recorder makes it: Pub/Sub's default ack deadline, far
+# shorter than either function's timeout.
+EVENTARC_ACK_DEADLINE = 10
+LEGACY_METRIC = "snapkeeper_snapshots_created"
 PIP_TIMEOUT_SECONDS = 600.0
 READY_TIMEOUT_SECONDS = 60.0
 SETTLE_TIMEOUT_SECONDS = 120.0
@@ -97,10 +108,25 @@ def deployment(
             "SNAPSHOT_PROJECT": VAULT,
             "DEFAULT_STORAGE_LOCATION": "eu",
             "NOTIFICATION_CHANNELS": CHANNEL.format(project=project),
+            "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS),
+            "SNAPSHOT_CONCURRENCY": str(SNAPSHOT_CONCURRENCY),
         },
         ("daily|0 3 * * *|Asia/Tokyo", "weekly|0 4 * * 0|UTC"),
     )
-    with Recorder(pubsub_emulator.host) as recorder:
+    with Recorder(
+        pubsub_emulator.host, trigger_ack_deadline_seconds=EVENTARC_ACK_DEADLINE
+    ) as recorder:
+        # The metric the stale-disk alerts watched before they counted READY snapshots,
+        # as an earlier deploy.sh made it.
+        recorder.seed_metric(
+            project,
+            {
+                "name": LEGACY_METRIC,
+                "description": "Snapshots created by snapkeeper, per disk and schedule. "
+                "Managed by deploy.sh (0123456789abcdef).",
+                "filter": 'jsonPayload.action="created"',
+            },
+        )
         env = gcloud_env(
             directory / "gcloud",
             {
@@ -114,6 +140,18 @@ def deployment(
 
 def bindings(policy: dict[str, Any]) -> set[tuple[str, str]]:
     return {(b["role"], m) for b in policy.get("bindings", []) for m in b.get("members", [])}
+
+
+def trigger_subscription(deployment: Deployment, function: str) -> str:
+    """The id of the subscription Eventarc made for the function's trigger."""
+    trigger = deployment.recorder.function(function)["eventTrigger"]["trigger"]
+    transport = deployment.recorder.state.triggers[trigger]["transport"]["pubsub"]
+    return str(transport["subscription"]).rsplit("/", 1)[1]
+
+
+def json_payload_clauses(log_filter: str) -> dict[str, str]:
+    """The jsonPayload.KEY="VALUE" terms of a Logging filter (all ANDed in ours)."""
+    return dict(re.findall(r'jsonPayload\.(\w+)="([^"]*)"', log_filter))
 
 
 def created(recorder: Recorder, api: str, path_suffix: str) -> list[Any]:
@@ -131,9 +169,37 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
     project, recorder = deployment.project, deployment.recorder
     enumerator = recorder.function("snapkeeper-enumerator")
     snapshot = recorder.function("snapkeeper-snapshot")
-    for function, entry, topic, sa, timeout in (
-        (enumerator, "enumerate_disks", "snapkeeper-ticks", "snapkeeper-enumerator", 540),
-        (snapshot, "snapshot_disk", "snapkeeper-work", "snapkeeper-snapshot", 300),
+    common_env = {
+        "GOOGLE_CLOUD_PROJECT": project,
+        "TARGET_PROJECTS": ",".join(TARGETS),
+        "TICK_TOPIC": "snapkeeper-ticks",
+        "WORK_TOPIC": "snapkeeper-work",
+        "DEAD_LETTER_TOPIC": "snapkeeper-dead-letter",
+        "DEAD_LETTER_SUBSCRIPTION": "snapkeeper-dead-letter-sub",
+        "LABEL_PREFIX": "snapshot-",
+        "MAX_DELIVERY_ATTEMPTS": "10",
+        "PRUNE_ORPHANS": "false",
+        "SCHEDULER_LOCATION": LOCATION,
+        "SNAPSHOT_PROJECT": VAULT,
+        "DEFAULT_STORAGE_LOCATION": "eu",
+    }
+    for function, entry, topic, sa, timeout, env in (
+        (
+            enumerator,
+            "enumerate_disks",
+            "snapkeeper-ticks",
+            "snapkeeper-enumerator",
+            ENUMERATOR_TIMEOUT,
+            common_env,
+        ),
+        (
+            snapshot,
+            "snapshot_disk",
+            "snapkeeper-work",
+            "snapkeeper-snapshot",
+            SNAPSHOT_TIMEOUT,  # READY_WAIT_SECONDS + 60 s
+            {**common_env, "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS)},
+        ),
     ):
         assert function["buildConfig"]["runtime"] == "python312"
         assert function["buildConfig"]["entryPoint"] == entry
@@ -148,21 +214,14 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         assert service["serviceAccountEmail"] == f"{sa}@{project}.iam.gserviceaccount.com"
         assert service["timeoutSeconds"] == timeout
         assert service["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
-        assert service["environmentVariables"] == {
-            "GOOGLE_CLOUD_PROJECT": project,
-            "TARGET_PROJECTS": ",".join(TARGETS),
-            "TICK_TOPIC": "snapkeeper-ticks",
-            "WORK_TOPIC": "snapkeeper-work",
-            "DEAD_LETTER_TOPIC": "snapkeeper-dead-letter",
-            "DEAD_LETTER_SUBSCRIPTION": "snapkeeper-dead-letter-sub",
-            "LABEL_PREFIX": "snapshot-",
-            "MAX_DELIVERY_ATTEMPTS": "10",
-            "PRUNE_ORPHANS": "false",
-            "SCHEDULER_LOCATION": LOCATION,
-            "SNAPSHOT_PROJECT": VAULT,
-            "DEFAULT_STORAGE_LOCATION": "eu",
-        }
+        assert service["environmentVariables"] == env
     assert snapshot["serviceConfig"]["maxInstanceCount"] == 50
+    # It waits for READY (I/O) for many messages at once: concurrency needs a whole vCPU,
+    # and 1 vCPU 512 MiB at least.
+    assert snapshot["serviceConfig"]["maxInstanceRequestConcurrency"] == SNAPSHOT_CONCURRENCY
+    assert snapshot["serviceConfig"]["availableCpu"] == "1"
+    assert snapshot["serviceConfig"]["availableMemory"] == "512Mi"
+    assert "maxInstanceRequestConcurrency" not in enumerator["serviceConfig"]
 
 
 def test_the_subscriptions_feeding_the_functions_retry_and_dead_letter(
@@ -171,20 +230,23 @@ def test_the_subscriptions_feeding_the_functions_retry_and_dead_letter(
     project = deployment.project
     subs = pubsub.subscriptions(project)
     dead_letter_topic = f"projects/{project}/topics/snapkeeper-dead-letter"
-    for function, topic in (
-        ("snapkeeper-enumerator", "snapkeeper-ticks"),
-        ("snapkeeper-snapshot", "snapkeeper-work"),
+    for function, topic, timeout in (
+        ("snapkeeper-enumerator", "snapkeeper-ticks", ENUMERATOR_TIMEOUT),
+        ("snapkeeper-snapshot", "snapkeeper-work", SNAPSHOT_TIMEOUT),
     ):
-        trigger = deployment.recorder.function(function)["eventTrigger"]["trigger"]
-        transport = deployment.recorder.state.triggers[trigger]["transport"]["pubsub"]
-        sub = subs[transport["subscription"].rsplit("/", 1)[1]]  # as Eventarc made it...
+        name = trigger_subscription(deployment, function)
+        sub = subs[name]  # as Eventarc made it...
         assert sub["topic"] == f"projects/{project}/topics/{topic}"
-        # ...with deploy.sh's policies on it.
+        # ...with deploy.sh's policies on it...
         assert sub["deadLetterPolicy"] == {
             "deadLetterTopic": dead_letter_topic,
             "maxDeliveryAttempts": 10,
         }
         assert sub["retryPolicy"] == {"minimumBackoff": "10s", "maximumBackoff": "600s"}
+        # ...and its 10 s ack deadline raised to the function's timeout, in the same update.
+        assert sub["ackDeadlineSeconds"] == timeout
+        [update] = [c for c in deployment.first.changes if f"subscriptions update {name} " in c]
+        assert f"--ack-deadline={timeout}" in update and "--dead-letter-topic=" in update
     operators = subs["snapkeeper-dead-letter-sub"]
     assert operators["topic"] == dead_letter_topic and "deadLetterPolicy" not in operators
     assert pubsub.topics(project) == [
@@ -289,12 +351,20 @@ def test_one_scheduler_job_per_schedule(
 def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:
     state, project = deployment.recorder.state, deployment.project
     metrics = {name.rsplit("/", 1)[1]: m for name, m in state.metrics.items()}
-    assert set(metrics) == {"snapkeeper_snapshots_created", "snapkeeper_function_errors"}
-    created_filter = metrics["snapkeeper_snapshots_created"]["filter"]
-    assert 'jsonPayload.action="created"' in created_filter
-    assert 'resource.labels.service_name="snapkeeper-snapshot"' in created_filter
+    # The metric an earlier deploy.sh made for the alerts is gone, replaced by this one.
+    assert set(metrics) == {"snapkeeper_snapshots_ready", "snapkeeper_function_errors"}
+    assert f"gcloud logging metrics delete {LEGACY_METRIC} --project={project}" in (
+        deployment.first.changes
+    )
+    ready_filter = metrics["snapkeeper_snapshots_ready"]["filter"]
+    # Snapshots confirmed READY, "created" or "exists" alike; a CREATING one does not count.
+    assert json_payload_clauses(ready_filter) == {
+        "component": "snapkeeper",
+        "snapshot_status": "READY",
+    }
+    assert 'resource.labels.service_name="snapkeeper-snapshot"' in ready_filter
     assert {"disk", "schedule", "project"} <= set(
-        metrics["snapkeeper_snapshots_created"]["labelExtractors"]
+        metrics["snapkeeper_snapshots_ready"]["labelExtractors"]
     )
     policies = {p["userLabels"]["snapkeeper_policy"]: p for p in state.alert_policies.values()}
     assert set(policies) == {
@@ -313,6 +383,9 @@ def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:
     assert 'schedule="weekly"' in weekly["query"] and "[8d]" in weekly["query"]
     daily = policies["stale-daily"]["conditions"][0]["conditionPrometheusQueryLanguage"]
     assert "[26h]" in daily["query"]
+    for stale in (weekly, daily):
+        assert stale["query"].count("logging_googleapis_com:user_snapkeeper_snapshots_ready") == 2
+        assert "snapshots_created" not in stale["query"]
     for policy in policies.values():
         assert policy["notificationChannels"] == [CHANNEL.format(project=project)]
 
@@ -334,6 +407,35 @@ def test_a_second_run_changes_nothing(
     assert [r for r in scheduler_server.admin.requests() if r["method"] != "GET"] == []
     after = (pubsub.subscriptions(deployment.project), jobs(scheduler_server, deployment.project))
     assert after == before
+
+
+def test_a_trigger_subscription_ack_deadline_is_raised_never_lowered(
+    deployment: Deployment, pubsub: Clients
+) -> None:
+    project = deployment.project
+    enumerator_sub = trigger_subscription(deployment, "snapkeeper-enumerator")
+    snapshot_sub = trigger_subscription(deployment, "snapkeeper-snapshot")
+    # By hand: the snapshot function's ack deadline cut short, the enumerator's made longer.
+    for name, seconds in ((snapshot_sub, 30), (enumerator_sub, 600)):
+        pubsub.subscriber.update_subscription(
+            subscription={
+                "name": f"projects/{project}/subscriptions/{name}",
+                "ack_deadline_seconds": seconds,
+            },
+            update_mask={"paths": ["ack_deadline_seconds"]},
+            timeout=30,
+        )
+    run = deployed(run_deploy("--config", str(deployment.config), env=deployment.env))
+    # Only the short one is raised, and only its ack deadline: the policies are in place.
+    assert run.changes == [
+        f"gcloud pubsub subscriptions update {snapshot_sub} --project={project} "
+        f"--ack-deadline={SNAPSHOT_TIMEOUT}"
+    ]
+    subs = pubsub.subscriptions(project)
+    assert subs[snapshot_sub]["ackDeadlineSeconds"] == SNAPSHOT_TIMEOUT
+    assert subs[enumerator_sub]["ackDeadlineSeconds"] == 600
+    again = deployed(run_deploy("--config", str(deployment.config), env=deployment.env))
+    assert again.changes == []
 
 
 # -- the uploaded source, served -----------------------------------------------------------------
@@ -510,12 +612,31 @@ def test_uploaded_sources_handle_a_real_tick(
         [snapshot] = wait_for(snapshots, SETTLE_TIMEOUT_SECONDS, "the snapshot function's snapshot")
         assert snapshot["labels"]["snapkeeper-schedule"] == "daily"
         assert snapshot["sourceDisk"].endswith("/disks/db-data")
-        logged = [
-            json.loads(line)
-            for line in snapshotter.log.read_text().splitlines()
-            if line.startswith("{")
-        ]
-        assert any(entry.get("action") == "created" for entry in logged)
+        # The function's success line is one the stale-disk alerts' metric counts.
+        ready_filter = next(
+            m["filter"]
+            for name, m in deployment.recorder.state.metrics.items()
+            if name.endswith("/snapkeeper_snapshots_ready")
+        )
+        wanted = json_payload_clauses(ready_filter)
+
+        def counted() -> list[dict[str, Any]]:
+            logged = [
+                json.loads(line)
+                for line in snapshotter.log.read_text().splitlines()
+                if line.startswith("{")
+            ]
+            return [e for e in logged if all(e.get(k) == v for k, v in wanted.items())]
+
+        [entry] = wait_for(counted, SETTLE_TIMEOUT_SECONDS, "the snapshot function's READY line")
+        assert (entry["action"], entry["disk"], entry["schedule"]) == (
+            "created",
+            "db-data",
+            "daily",
+        )
+        # The local work subscription waits for the function's READY wait (default 420 s).
+        work_sub = pubsub.subscriptions(host)["snapkeeper-work-snapshot"]
+        assert work_sub["ackDeadlineSeconds"] == 420 + 60
     finally:
         enumerator.stop()
         snapshotter.stop()
@@ -526,11 +647,16 @@ def test_teardown_removes_what_deploy_made_and_no_snapshot(
 ) -> None:
     # Last in the module: it takes the deployment down.
     recorder, project = deployment.recorder, deployment.project
+    # A metric of the old name that deploy.sh did not make (no "Managed by deploy.sh").
+    foreign = {"name": LEGACY_METRIC, "description": "ours", "filter": "severity>=INFO"}
+    recorder.seed_metric(project, foreign)
     recorder.clear()
     run = run_deploy("--config", str(deployment.config), "--teardown", "--yes", env=deployment.env)
     assert run.returncode == 0, run.stderr
     state = recorder.state
-    assert state.functions == {} and state.metrics == {} and state.alert_policies == {}
+    assert state.functions == {} and state.alert_policies == {}
+    assert state.metrics == {f"projects/{project}/metrics/{LEGACY_METRIC}": foreign}
+    assert f"{LEGACY_METRIC} was not made by deploy.sh; left alone" in run.stderr
     assert all(role.get("deleted") for role in state.roles.values())
     assert [a for a in state.accounts.values() if a["projectId"] == project] == []
     for target in (*TARGETS, VAULT):
