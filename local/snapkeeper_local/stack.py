@@ -120,6 +120,7 @@ class LocalStack(Service):
             "REGION": "us-central1",
             "TARGET_PROJECTS": ",".join(self.target_projects),
             "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
+            "READY_WAIT_SECONDS": str(self.ready_wait_seconds),
             # Production waits 10 s .. 600 s between deliveries; locally seconds will do.
             "MIN_RETRY_DELAY": "1s",
             "MAX_RETRY_DELAY": "5s",

@@ -176,13 +176,18 @@ def handle_tick(cloud_event: Any) -> None:
     pinned = dataclasses.replace(tick, time=tick.time or delivery.publish_time)
     transient = [f for f in plan.failures if f.transient]
     if transient and plan.projects == (transient[0].project,):
-        # This tick is that one project: Pub/Sub's redelivery is its backoff.
+        # This tick is that one project: Pub/Sub's redelivery is its backoff. On the last
+        # attempt the dead letter is the pinned tick, so a replay fills this very slot.
+        project = transient[0].project
+        pinned_delivery = dataclasses.replace(
+            delivery, payload=dataclasses.replace(pinned, projects=(project,)).to_json()
+        )
         _give_up_or_retry(
             config,
             TransientError(transient[0].error),
-            delivery,
+            pinned_delivery,
             ENUMERATOR,
-            fields | {"project": transient[0].project, "slot": plan.slot},
+            fields | {"project": project, "slot": plan.slot},
         )
         return
     retry_ticks = [
