@@ -24,6 +24,7 @@ from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from snapkeeper.config import Config
 from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER
 from snapkeeper.messages import Tick
+from snapkeeper.snapshotter import Action
 from snapkeeper_local.compute import ComputeServer
 from snapkeeper_local.functions import REPO_ROOT, FunctionServer
 from snapkeeper_local.lifecycle import Service
@@ -35,7 +36,7 @@ HOST_PROJECT = "snapkeeper-host"
 # A second subscription on the dead-letter topic, so the stack can account for every
 # dead letter without taking them from the operators' subscription.
 AUDIT_SUBSCRIPTION = "snapkeeper-dead-letter-audit"
-FINAL_ACTIONS = frozenset({"created", "exists", "gone"})
+FINAL_ACTIONS = frozenset(action.value for action in Action)
 DEFAULT_SETTLE_TIMEOUT = 120.0
 DEPLOY_SCRIPT = REPO_ROOT / "deploy.sh"
 DEPLOY_TIMEOUT_SECONDS = 120.0

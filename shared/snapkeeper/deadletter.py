@@ -15,6 +15,10 @@ from typing import Any
 from snapkeeper import clients
 from snapkeeper.config import Config
 
+# The `function` attribute of a dead letter: which function gave up on the message
+# (and so which topic a replay goes to).
+ENUMERATOR = "enumerate_disks"
+SNAPSHOTTER = "snapshot_disk"
 PUBLISH_TIMEOUT = 30.0
 MAX_ATTRIBUTE_VALUE = 1024  # Pub/Sub allows 1024 bytes per attribute value
 REASON_ATTRIBUTES = ("error_class", "error", "attempts", "function", "time")
@@ -80,8 +84,6 @@ class DeadLetter:
     @property
     def kind(self) -> str | None:
         """WORK or TICK (the topic a replay goes to), or None when neither can be told."""
-        from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER  # handlers imports us
-
         function = self.attributes.get("function")
         if function == SNAPSHOTTER:
             return WORK

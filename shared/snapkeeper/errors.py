@@ -66,6 +66,18 @@ class SnapshotFailed(SnapkeeperError):
     outcome = Outcome.TRANSIENT
 
 
+class RestoreError(SnapkeeperError):
+    """A restore that cannot or must not happen (nothing to restore, disk exists...)."""
+
+
+class ScheduleNotFound(SnapkeeperError):
+    """No Cloud Scheduler job for a schedule."""
+
+
+class ScheduleStateError(SnapkeeperError):
+    """A job not in the state a change needs (pause a paused job...)."""
+
+
 class TransientError(SnapkeeperError):
     """Raised by a handler so that Pub/Sub redelivers the message."""
 

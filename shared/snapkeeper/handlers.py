@@ -15,15 +15,12 @@ from typing import Any, NoReturn
 from snapkeeper import logs
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
-from snapkeeper.deadletter import dead_letter
+from snapkeeper.deadletter import ENUMERATOR, SNAPSHOTTER, dead_letter
 from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
 from snapkeeper.errors import InvalidMessage, Outcome, TransientError
 from snapkeeper.messages import parse_tick, parse_work
 from snapkeeper.slots import parse_time
-from snapkeeper.snapshotter import CREATED, EXISTS, GONE, take_snapshot
-
-ENUMERATOR = "enumerate_disks"
-SNAPSHOTTER = "snapshot_disk"
+from snapkeeper.snapshotter import Action, take_snapshot
 
 
 @dataclass(frozen=True)
@@ -130,9 +127,9 @@ def handle_work(cloud_event: Any) -> None:
         _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
         return
     message = {
-        CREATED: f"snapshot {result.snapshot} created and READY",
-        EXISTS: f"snapshot {result.snapshot} is READY",
-        GONE: f"disk {work.disk} is gone; nothing to snapshot",
+        Action.CREATED: f"snapshot {result.snapshot} created and READY",
+        Action.EXISTS: f"snapshot {result.snapshot} is READY",
+        Action.GONE: f"disk {work.disk} is gone; nothing to snapshot",
     }[result.action]
     logs.info(
         message,

@@ -11,15 +11,11 @@ from datetime import datetime
 from snapkeeper.compute import ComputeGateway, Snapshot, managed_filter
 from snapkeeper.config import Config
 from snapkeeper.coverage import taken
-from snapkeeper.errors import ComputeError, SnapkeeperError
+from snapkeeper.errors import ComputeError, RestoreError
 from snapkeeper.retention import READY
 
 RESTORED_FROM = "snapkeeper-restored-from"
 DONE = "DONE"
-
-
-class RestoreError(SnapkeeperError):
-    """A restore that cannot or must not happen (nothing to restore, disk exists...)."""
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,12 @@ from google.protobuf import field_mask_pb2
 
 from snapkeeper import clients, labels, slots
 from snapkeeper.config import Config
-from snapkeeper.errors import InvalidMessage, LabelError, SnapkeeperError
+from snapkeeper.errors import InvalidMessage, LabelError, ScheduleNotFound, ScheduleStateError
 from snapkeeper.messages import Tick, parse_tick
 
 JOB_PREFIX = "snapkeeper-"
 DEFAULT_TIME_ZONE = "Etc/UTC"
 TIMEOUT = 30.0
-
-
-class ScheduleNotFound(SnapkeeperError):
-    """No Cloud Scheduler job for a schedule."""
-
-
-class ScheduleStateError(SnapkeeperError):
-    """A job not in the state a change needs (pause a paused job...)."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ falls out of retention (usually one).
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
 
@@ -31,14 +32,18 @@ from snapkeeper.messages import WorkItem
 from snapkeeper.naming import SnapshotKey, request_id, snapshot_name
 from snapkeeper.retention import FAILED, READY, RetentionPlan, SnapshotInfo, plan_retention
 
-CREATED = "created"
-EXISTS = "exists"
-GONE = "gone"
+
+class Action(enum.StrEnum):
+    """How a work message ended well (the `action` field of its log line)."""
+
+    CREATED = "created"  # inserted now, and READY
+    EXISTS = "exists"  # found READY under its name (a redelivery, or our own 409)
+    GONE = "gone"  # the disk was deleted since enumeration
 
 
 @dataclass(frozen=True)
 class SnapshotResult:
-    action: str  # created | exists | gone
+    action: Action
     snapshot: str
     snapshot_project: str
     status: str  # READY, except for "gone"
@@ -110,16 +115,16 @@ def take_snapshot(
     plan = plan_snapshot(work, existing, config.label_prefix)
     name = plan.name
     current = next((s for s in existing if s.name == name), None)
-    action = EXISTS
+    action = Action.EXISTS
     if current is None or current.status == FAILED:
         try:
             _create(work, config, gateway, target, name, current, deadline)
-            action = CREATED
+            action = Action.CREATED
         except ComputeError as exc:
             if exc.outcome is Outcome.GONE:
                 if not config.prune_orphans:
                     # The disk is gone: its snapshots are kept (like KEEP_AUTO_SNAPSHOTS).
-                    return SnapshotResult(GONE, name, target, "", (), _ready(existing))
+                    return SnapshotResult(Action.GONE, name, target, "", (), _ready(existing))
                 return _prune_orphan(work, config, gateway, target, existing, name)
             if exc.status != 409:
                 raise
@@ -209,7 +214,7 @@ def _prune_orphan(
     retention = plan_retention(infos, work.keep)
     deleted = _prune(gateway, target, retention)
     held = sum(1 for s in retention.keep if s.status == READY and not s.pinned)
-    return SnapshotResult(GONE, name, target, "", deleted, held)
+    return SnapshotResult(Action.GONE, name, target, "", deleted, held)
 
 
 def _ready(snapshots: list[Snapshot]) -> int:

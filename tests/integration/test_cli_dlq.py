@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from snapkeeper.cli.common import EXIT_USAGE
+from snapkeeper.cli.common import ExitCode
 from snapkeeper.config import Config
 from snapkeeper.deadletter import TICK, WORK, DeadLetter, replay_topic
 from snapkeeper.messages import Tick, WorkItem
@@ -129,10 +129,10 @@ def test_purge_asks_unless_yes(stack: LocalStack, dlq: Cli) -> None:
 
 def test_selection_mistakes_are_usage_errors(stack: LocalStack, dlq: Cli) -> None:
     kept = stack.publish(stack.config.dead_letter_topic, b"{}", error_class="X", error="y")
-    assert dlq("dlq", "replay").exit_code == EXIT_USAGE
-    assert dlq("dlq", "purge", "--yes").exit_code == EXIT_USAGE
-    assert dlq("dlq", "replay", "424242").exit_code == EXIT_USAGE
-    assert dlq("dlq", "show", "424242").exit_code == EXIT_USAGE
+    assert dlq("dlq", "replay").exit_code == ExitCode.USAGE
+    assert dlq("dlq", "purge", "--yes").exit_code == ExitCode.USAGE
+    assert dlq("dlq", "replay", "424242").exit_code == ExitCode.USAGE
+    assert dlq("dlq", "show", "424242").exit_code == ExitCode.USAGE
     # A letter that is neither work nor tick is kept, and says so.
     unroutable = dlq("dlq", "replay", kept, "--json")
     assert unroutable.exit_code != 0

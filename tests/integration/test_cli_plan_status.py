@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from snapkeeper.cli.common import EXIT_API, EXIT_STALE, EXIT_USAGE
+from snapkeeper.cli.common import ExitCode
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.stack import LocalStack
 from tests.integration import cli_support
@@ -78,7 +78,7 @@ def test_status_exits_3_with_stale_and_never_snapshotted_disks_first(
 
     result = run_cli("status", "--now", NOW.isoformat(), "--json")
 
-    assert result.exit_code == EXIT_STALE, result.output
+    assert result.exit_code == ExitCode.ATTENTION, result.output
     report = output_json(result)
     rows = [(d["disk"], d["state"], d["held"], d["wanted"]) for d in report["disks"]]
     assert rows == [
@@ -102,7 +102,7 @@ def test_status_exits_0_when_every_disk_is_fresh_and_judges_with_cron(
     seed_managed(world, "prod-app-1", disk, "weekly", datetime(2026, 3, 8, 4, 0, tzinfo=UTC))
 
     # No Scheduler job for weekly: the disk would never be snapshotted.
-    assert run_cli("status", "--now", NOW.isoformat()).exit_code == EXIT_STALE
+    assert run_cli("status", "--now", NOW.isoformat()).exit_code == ExitCode.ATTENTION
     result = run_cli(
         "status", "--now", NOW.isoformat(), "--schedule", "weekly", "--cron", "0 4 * * 0",
         "--json",
@@ -121,14 +121,14 @@ def test_status_reports_unreadable_projects_and_usage_errors(
     world.seed_project("vault-backups", accessible=False)
 
     result = run_cli("status", "--json")
-    assert result.exit_code == EXIT_API
+    assert result.exit_code == ExitCode.API
     failed = output_json(result)["failed_projects"]
     assert {f["project"] for f in failed} == {"vault-backups"}
 
     bad_cron = run_cli("status", "--schedule", "daily", "--cron", "every day")
-    assert bad_cron.exit_code == EXIT_USAGE
+    assert bad_cron.exit_code == ExitCode.USAGE
     assert bad_cron.stderr.startswith("snapkeeper: error: cron 'every day'")
-    assert run_cli("status", "--grace", "soon").exit_code == EXIT_USAGE
+    assert run_cli("status", "--grace", "soon").exit_code == ExitCode.USAGE
     monkeypatch.setenv("SNAPKEEPER_STATUS_GRACE", "soon")  # every option has its variable
     from_env = run_cli("status")
-    assert from_env.exit_code == EXIT_USAGE and "soon" in from_env.stderr
+    assert from_env.exit_code == ExitCode.USAGE and "soon" in from_env.stderr

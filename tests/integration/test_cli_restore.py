@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from snapkeeper import clients
-from snapkeeper.cli.common import EXIT_USAGE
+from snapkeeper.cli.common import ExitCode
 from snapkeeper_local.stack import LocalStack
 from tests.integration import cli_support
 from tests.integration.cli_support import ZONE, Cli, output_json, seed_managed, seed_projects
@@ -64,17 +64,17 @@ def test_restore_never_overwrites_and_explains_mistakes(stack: LocalStack, run_c
     later = (DAY + timedelta(hours=1)).isoformat()
     for existing in ("taken", "pg-data"):
         refused = run_cli(*base, "--at", later, "--new-disk", existing)
-        assert refused.exit_code == EXIT_USAGE
+        assert refused.exit_code == ExitCode.USAGE
         assert refused.stderr == (
             f"snapkeeper: error: disk {existing} already exists in {PROJECT}/{ZONE}: not touched\n"
         )
     too_early = run_cli(*base, "--at", (DAY - timedelta(days=1)).isoformat(), "--new-disk", "x1")
-    assert too_early.exit_code == EXIT_USAGE and "no READY managed snapshot" in too_early.stderr
+    assert too_early.exit_code == ExitCode.USAGE and "no READY managed snapshot" in too_early.stderr
     unknown = run_cli(*base, "--snapshot", "someone-elses", "--new-disk", "x2")
-    assert unknown.exit_code == EXIT_USAGE and "not a managed snapshot" in unknown.stderr
+    assert unknown.exit_code == ExitCode.USAGE and "not a managed snapshot" in unknown.stderr
     both = run_cli(*base, "--snapshot", "a", "--at", DAY.isoformat(), "--new-disk", "x3")
-    assert both.exit_code == EXIT_USAGE
+    assert both.exit_code == ExitCode.USAGE
     other = run_cli("restore", "-p", PROJECT, "-d", "nope", "--at", DAY.isoformat(),
                     "--new-disk", "x4")  # fmt: skip
-    assert other.exit_code == EXIT_USAGE and "no managed snapshot of disk nope" in other.stderr
+    assert other.exit_code == ExitCode.USAGE and "no managed snapshot of disk nope" in other.stderr
     assert disk_inserts(stack) == 0

@@ -3,6 +3,7 @@ or rich output, and the time and duration parameters."""
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import os
@@ -24,11 +25,17 @@ from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, SnapkeeperError, TransientError
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_STALE = 3
-EXIT_API = 4
+
+class ExitCode(enum.IntEnum):
+    """The CLI's exit codes (the README's table is tested against this)."""
+
+    OK = 0
+    UNEXPECTED = 1  # a bug, or a confirmation declined
+    USAGE = 2  # bad option, configuration, name or state
+    ATTENTION = 3  # `status` found disks that need attention
+    API = 4  # an API failed, or a project could not be read, or a replay kept letters
+
+
 ENV_PREFIX = "SNAPKEEPER"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,16 +75,16 @@ pass_app = click.make_pass_decorator(App)
 def exit_code(exc: BaseException) -> tuple[int, str]:
     """The exit code and one-line message of an error a command let through."""
     if isinstance(exc, ComputeError | TransientError):
-        return EXIT_API, str(exc)
+        return ExitCode.API, str(exc)
     if isinstance(exc, SnapkeeperError):
-        return EXIT_USAGE, str(exc)
+        return ExitCode.USAGE, str(exc)
     if isinstance(exc, auth_exceptions.DefaultCredentialsError):
-        return EXIT_USAGE, f"no credentials: {exc}"
+        return ExitCode.USAGE, f"no credentials: {exc}"
     if isinstance(exc, gexc.GoogleAPICallError):
-        return EXIT_API, f"{exc.code or ''} {exc.message}".strip()
+        return ExitCode.API, f"{exc.code or ''} {exc.message}".strip()
     if isinstance(exc, gexc.GoogleAPIError | requests.RequestException | TimeoutError):
-        return EXIT_API, f"{type(exc).__name__}: {exc}"
-    return EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"
+        return ExitCode.API, f"{type(exc).__name__}: {exc}"
+    return ExitCode.UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"
 
 
 class Root(click.Group):

@@ -18,7 +18,7 @@ import click
 from google.api_core import exceptions as gexc
 
 from snapkeeper import clients
-from snapkeeper.cli.common import EXIT_API, App, json_option, pass_app, print_json, table
+from snapkeeper.cli.common import App, ExitCode, json_option, pass_app, print_json, table
 from snapkeeper.config import Config
 from snapkeeper.deadletter import DeadLetter, replay_topic
 
@@ -307,7 +307,7 @@ def replay(
             app.out.print(f"[red]kept {message_id}:[/] {why}")
         app.out.print(f"{len(replayed)} replayed, {len(failed)} kept")
     if failed:
-        raise click.exceptions.Exit(EXIT_API)
+        raise click.exceptions.Exit(ExitCode.API)
 
 
 @dlq.command()

@@ -10,10 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from snapkeeper import coverage, schedules, slots
 from snapkeeper.cli.common import (
     DURATION,
-    EXIT_API,
-    EXIT_STALE,
     TIME,
     App,
+    ExitCode,
     json_option,
     now,
     pass_app,
@@ -128,9 +127,9 @@ def status(
     else:
         _render(app, shown, found.failures, len(rows))
     if any(row.problem for row in rows):
-        raise click.exceptions.Exit(EXIT_STALE)
+        raise click.exceptions.Exit(ExitCode.ATTENTION)
     if found.failures:
-        raise click.exceptions.Exit(EXIT_API)
+        raise click.exceptions.Exit(ExitCode.API)
 
 
 def _render(
