@@ -20,6 +20,15 @@ pytest_plugins = [
 ]
 
 EMULATOR_PROJECT = "snapkeeper-host"
+# A test that needs any of these needs the emulator (Java) or gcloud: `make test-fast`
+# leaves it out by the `emulator` marker, given here so no test can forget it.
+EMULATOR_FIXTURES = frozenset({"pubsub_emulator", "gcloud_cli"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if EMULATOR_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulator)
 
 
 def running_in_ci() -> bool:

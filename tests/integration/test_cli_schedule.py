@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from snapkeeper.cli.common import EXIT_USAGE
+from snapkeeper.cli.common import ExitCode
 from snapkeeper_local.scheduler import SchedulerAdmin
 from snapkeeper_local.stack import LocalStack
 from tests.integration import cli_support
@@ -67,10 +67,12 @@ def test_set_validates_before_calling(run_cli: Cli, scheduler: SchedulerAdmin) -
         ("--cron", "0 3 * * *", "--time-zone", "Mars/Olympus"),
     ):
         result = run_cli("schedule", "set", "daily", *args)
-        assert result.exit_code == EXIT_USAGE, result.output
+        assert result.exit_code == ExitCode.USAGE, result.output
         assert result.stderr.count("\n") == 1 and "error:" in result.stderr
-    assert run_cli("schedule", "set", "weird-name", "--cron", "0 3 * * *").exit_code == EXIT_USAGE
-    assert run_cli("schedule", "set", "daily").exit_code == EXIT_USAGE  # new: needs --cron
+    assert (
+        run_cli("schedule", "set", "weird-name", "--cron", "0 3 * * *").exit_code == ExitCode.USAGE
+    )
+    assert run_cli("schedule", "set", "daily").exit_code == ExitCode.USAGE  # new: needs --cron
     assert scheduler.requests() == [
         r for r in scheduler.requests() if r["method"] == "GET"
     ]  # nothing was created or changed
@@ -78,7 +80,7 @@ def test_set_validates_before_calling(run_cli: Cli, scheduler: SchedulerAdmin) -
 
 def test_host_project_option_needs_a_valid_project(run_cli: Cli) -> None:
     result = run_cli("--host-project", "x", "schedule", "list")
-    assert result.exit_code == EXIT_USAGE
+    assert result.exit_code == ExitCode.USAGE
     assert "GOOGLE_CLOUD_PROJECT" in result.stderr
 
 
@@ -88,15 +90,15 @@ def test_pause_resume_and_errors(run_cli: Cli, scheduler: SchedulerAdmin) -> Non
     paused = run_cli("schedule", "pause", "hourly", "--json")
     assert paused.exit_code == 0 and output_json(paused)["state"] == "PAUSED"
     again = run_cli("schedule", "pause", "hourly")
-    assert again.exit_code == EXIT_USAGE and "ENABLED" in again.stderr
+    assert again.exit_code == ExitCode.USAGE and "ENABLED" in again.stderr
     resumed = run_cli("schedule", "resume", "hourly", "--json")
     assert output_json(resumed)["state"] == "ENABLED"
     assert output_json(run_cli("schedule", "show", "hourly", "--json"))[0]["next_run"]
 
     missing = run_cli("schedule", "run", "monthly")
-    assert missing.exit_code == EXIT_USAGE
+    assert missing.exit_code == ExitCode.USAGE
     assert missing.stderr == "snapkeeper: error: no Cloud Scheduler job for schedule 'monthly'\n"
-    assert run_cli("schedule", "show", "monthly").exit_code == EXIT_USAGE
+    assert run_cli("schedule", "show", "monthly").exit_code == ExitCode.USAGE
 
 
 def test_run_lands_a_tick_that_the_enumerator_processes(
@@ -140,7 +142,7 @@ def test_tick_catches_up_a_slot_with_the_jobs_cron(
     assert sorted(report.outcomes) == [f"prod-db-2/{ZONE}/pg-data"]
 
     outside = run_cli("tick", "daily", "--project", "somebody-else")
-    assert outside.exit_code == EXIT_USAGE and "TARGET_PROJECTS" in outside.stderr
+    assert outside.exit_code == ExitCode.USAGE and "TARGET_PROJECTS" in outside.stderr
     manual = run_cli("tick", "weekly", "--project", "prod-db-2", "--json")
     assert manual.exit_code == 0 and "no Scheduler job" in manual.stderr
     assert json.loads(manual.stdout)["tick"] == {"schedule": "weekly", "projects": ["prod-db-2"]}

@@ -1,0 +1,329 @@
+"""Both functions in process, through functions-framework's test client, with golden
+envelopes (tests/data/envelopes) and the fake Compute Engine: every row of the README's
+outcome table, on a machine without Java.
+
+Pub/Sub is the one part played by a stand-in here: a recording publisher takes what
+the functions publish (work messages, dead letters, retry ticks). The same rows run
+through the real emulator in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from concurrent.futures import Future
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+import pytest
+from flask.testing import FlaskClient
+
+from snapkeeper import clients
+from snapkeeper.messages import Tick, WorkItem
+from snapkeeper.naming import SnapshotKey, snapshot_name
+from snapkeeper_local.compute import ComputeAdmin
+
+ROOT = Path(__file__).parents[2]
+ENVELOPES = ROOT / "tests" / "data" / "envelopes"
+HOST = "snapkeeper-host"
+PROJECT = "prod-app-1"
+ZONE = "us-central1-a"
+SLOT = "20270301-0300"
+WORK_TOPIC = f"projects/{HOST}/topics/snapkeeper-work"
+TICK_TOPIC = f"projects/{HOST}/topics/snapkeeper-ticks"
+DEAD_LETTER_TOPIC = f"projects/{HOST}/topics/snapkeeper-dead-letter"
+
+
+@dataclass
+class Published:
+    topic: str
+    data: bytes
+    attributes: dict[str, str]
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.data)  # type: ignore[no-any-return]
+
+
+@dataclass
+class RecordingPublisher:
+    """Takes what the functions publish, as PublisherClient.publish does (a future)."""
+
+    messages: list[Published] = field(default_factory=list)
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> Future[str]:
+        self.messages.append(Published(topic, data, attributes))
+        future: Future[str] = Future()
+        future.set_result(str(len(self.messages)))
+        return future
+
+    def on(self, topic: str) -> list[Published]:
+        return [m for m in self.messages if m.topic == topic]
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> RecordingPublisher:
+    recorder = RecordingPublisher()
+    monkeypatch.setattr(clients, "publisher", lambda host: recorder)
+    return recorder
+
+
+@pytest.fixture
+def env(fake_compute: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> ComputeAdmin:
+    for key, value in {
+        "GOOGLE_CLOUD_PROJECT": HOST,
+        "TARGET_PROJECTS": f"{PROJECT},prod-db-2",
+        "COMPUTE_EMULATOR_HOST": fake_compute.host,
+        "MAX_DELIVERY_ATTEMPTS": "5",
+        "READY_WAIT_SECONDS": "5",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("SNAPSHOT_PROJECT", raising=False)
+    fake_compute.configure(creating_seconds=0.2, uploading_seconds=0.2, wait_seconds=0.5)
+    fake_compute.seed_project(PROJECT)
+    return fake_compute
+
+
+def _client(directory: str, target: str) -> FlaskClient:
+    source = ROOT / "functions" / directory / "main.py"
+    return functions_framework.create_app(target, str(source)).test_client()
+
+
+@pytest.fixture(scope="module")
+def snapshot_fn() -> Iterator[FlaskClient]:
+    yield _client("snapshot", "snapshot_disk")
+
+
+@pytest.fixture(scope="module")
+def enumerator_fn() -> Iterator[FlaskClient]:
+    yield _client("enumerator", "enumerate_disks")
+
+
+def envelope(name: str, payload: bytes | None = None, attempt: int | None = None) -> Any:
+    golden = json.loads((ENVELOPES / f"{name}.json").read_text())
+    request = deepcopy(golden)
+    text = json.dumps(request["body"])
+    if payload is not None:
+        text = text.replace('"DATA"', json.dumps(base64.b64encode(payload).decode()))
+    request["body"] = json.loads(text)
+    if attempt is not None:
+        data = request["body"].get("data", request["body"])
+        data["deliveryAttempt"] = attempt
+    return request
+
+
+def deliver(client: FlaskClient, request: dict[str, Any]) -> int:
+    response = client.post(
+        request["path"], headers=request["headers"], data=json.dumps(request["body"])
+    )
+    return response.status_code
+
+
+def work(disk: dict[str, Any], **changes: Any) -> bytes:
+    item = WorkItem(PROJECT, ZONE, False, disk["name"], disk["id"], "daily", SLOT, keep=2)
+    body = json.loads(item.to_json()) | changes
+    return json.dumps(body).encode()
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
+
+
+@pytest.mark.parametrize("shape", ["eventarc-binary", "structured-cloudevent", "emulator-push"])
+def test_done_a_snapshot_made_ready_through_each_envelope_shape(
+    shape: str,
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+
+    assert deliver(snapshot_fn, envelope(shape, work(disk))) == 200
+
+    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (line["action"], line["snapshot_status"]) == ("created", "READY")
+    assert (line["project"], line["zone"], line["disk"]) == (PROJECT, ZONE, "web-data")
+    assert [s["status"] for s in env.snapshots()] == ["READY"]
+    assert published.messages == []
+    # A redelivery is done as well, and makes nothing new.
+    assert deliver(snapshot_fn, envelope(shape, work(disk))) == 200
+    assert [e["action"] for e in log_lines(capsys) if e.get("action")] == ["exists"]
+    assert len(env.snapshots()) == 1
+
+
+def test_gone_a_deleted_disk_is_acknowledged_and_logged(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vanished = {"name": "vanished", "id": "123456"}
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(vanished))) == 200
+
+    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    assert line["action"] == "gone" and line["severity"] == "INFO"
+    assert published.messages == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 503},
+        {"status": 429, "reason": "rateLimitExceeded"},
+        {
+            "status": 403,
+            "reason": "rateLimitExceeded",
+            "domain": "usageLimits",
+            "error_info": "RATE_LIMIT_EXCEEDED",
+        },
+        {"status": 400, "reason": "resourceNotReady"},
+        {"kind": "fail_snapshot", "reason": "RESOURCE_OPERATION_RATE_EXCEEDED"},
+    ],
+)
+def test_transient_errors_ask_for_redelivery_and_publish_nothing(
+    fault: dict[str, Any],
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.add_fault(api_method="compute.snapshots.insert", count=1, **fault)
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 500
+
+    assert published.messages == []
+    [retry] = [e for e in log_lines(capsys) if e["message"].startswith("will retry")]
+    assert retry["severity"] == "WARNING" and retry["disk"] == "web-data"
+
+
+def test_last_attempt_a_transient_error_is_dead_lettered_with_it(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.add_fault(api_method="compute.snapshots.insert", status=503)
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=5)) == 200
+
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.attributes["attempts"] == "5" and "503" in letter.attributes["error"]
+    assert letter.body["disk_id"] == disk["id"]  # the original payload
+
+
+@pytest.mark.parametrize(
+    ("setup", "error_class", "says"),
+    [
+        ("forbidden", "ComputeError", "403"),
+        ("quota", "ComputeError", "QUOTA_EXCEEDED"),
+        ("outsider", "NotAllowed", "TARGET_PROJECTS"),
+        ("collision", "NameCollision", "already exists"),
+    ],
+)
+def test_permanent_errors_are_dead_lettered_at_once(
+    setup: str,
+    error_class: str,
+    says: str,
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    payload = work(disk)
+    if setup == "forbidden":
+        env.add_fault(api_method="compute.snapshots.insert", status=403, reason="forbidden")
+    elif setup == "quota":
+        env.add_fault(kind="fail_snapshot", reason="QUOTA_EXCEEDED", message="Quota 'SNAPSHOTS'")
+    elif setup == "outsider":
+        payload = work(disk, project="not-allowed-9")
+    else:  # a stranger's snapshot under the name this disk's slot gets
+        key = SnapshotKey(PROJECT, ZONE, disk["id"], "web-data", "daily", SLOT)
+        env.seed_snapshot(PROJECT, snapshot_name(key), source_disk=disk["selfLink"])
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", payload, attempt=1)) == 200
+
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.attributes["error_class"] == error_class
+    assert says in letter.attributes["error"]
+    assert letter.attributes["function"] == "snapshot_disk"
+    assert letter.attributes["attempts"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("golden", "says"),
+    [
+        ("bad-base64", "not base64"),
+        ("no-message", "no Pub/Sub 'message'"),
+        ("work-missing-fields", "disk_id"),
+        ("work-unknown-fields", "keep_forever"),
+    ],
+)
+def test_malformed_messages_are_dead_lettered_with_the_reason(
+    golden: str,
+    says: str,
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+) -> None:
+    document = json.loads((ENVELOPES / f"{golden}.json").read_text())
+    if "payload" in document:
+        request = envelope("structured-cloudevent", json.dumps(document["payload"]).encode())
+    else:
+        request = envelope(golden)
+
+    assert deliver(snapshot_fn, request) == 200
+
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.attributes["error_class"] == "InvalidMessage"
+    assert says in letter.attributes["error"]
+    assert env.counts() == {}  # nothing reached Compute
+
+
+def test_a_tick_publishes_one_work_message_per_labelled_disk(
+    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
+) -> None:
+    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.seed_disk(PROJECT, "scratch", zone=ZONE)
+    env.seed_project("prod-db-2", accessible=False)
+    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+
+    [item] = published.on(WORK_TOPIC)
+    assert (item.body["disk"], item.body["slot"]) == ("web-data", SLOT)
+    # The project it may not read: a dead letter of a tick for that project alone.
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.body["projects"] == ["prod-db-2"] and letter.body["time"]
+    assert "403" in letter.attributes["error"]
+
+
+def test_an_unreachable_zone_is_retried_as_a_tick_for_that_project_alone(
+    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
+) -> None:
+    env.seed_project("prod-db-2")
+    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.add_fault(kind="unreachable", scope=f"zones/{ZONE}", path_regex=PROJECT)
+    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+
+    assert [m.body["disk"] for m in published.on(WORK_TOPIC)] == ["pg-data"]
+    [retry] = published.on(TICK_TOPIC)
+    assert retry.body["projects"] == [PROJECT] and retry.body["time"].startswith("2027-03-01")
+    assert published.on(DEAD_LETTER_TOPIC) == []
+
+    # That retry tick, while the zone stays unreachable: redelivered, then dead-lettered.
+    request = envelope("eventarc-binary", retry.data, attempt=1)
+    assert deliver(enumerator_fn, request) == 500
+    assert deliver(enumerator_fn, envelope("eventarc-binary", retry.data, attempt=5)) == 200
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.body == retry.body and f"unreachable: zones/{ZONE}" in letter.attributes["error"]
