@@ -1,4 +1,4 @@
-"""One exception hierarchy, and the outcome table of DESIGN.md's error section."""
+"""One exception hierarchy, and the outcome table (docs/design.md, "Errors")."""
 
 from __future__ import annotations
 

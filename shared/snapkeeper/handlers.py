@@ -1,5 +1,5 @@
 """The two Cloud Function handlers: parse the Pub/Sub delivery, run the core step, and
-turn its outcome into ack, redelivery or dead letter (DESIGN.md's error table)."""
+turn its outcome into ack, redelivery or dead letter (docs/design.md, "Errors")."""
 
 from __future__ import annotations
 
