@@ -1,4 +1,4 @@
-"""python -m snapkeeper_local.compute --host 127.0.0.1 --port 8085 [--state FILE]
+"""python -m snapkeeper_local.compute --host 127.0.0.1 --port 8086 [--state FILE]
 
 Prints the host:port it serves on, then serves until SIGTERM or Ctrl-C; with --state it
 loads the file at start (when it exists) and saves it on the way out."""
@@ -17,7 +17,7 @@ from .server import ComputeServer
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snapkeeper_local.compute")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8085, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=8086, help="0 picks a free port")
     parser.add_argument("--state", help="JSON file to load at start and save at exit")
     args = parser.parse_args(argv)
 

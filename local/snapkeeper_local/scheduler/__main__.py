@@ -1,9 +1,9 @@
 """Run the fake Cloud Scheduler in the foreground.
 
-    python -m snapkeeper_local.scheduler --port 8090 --pubsub-emulator-host 127.0.0.1:8085
+    python -m snapkeeper_local.scheduler --port 8087 --pubsub-emulator-host 127.0.0.1:8085
 
-Then point clients at it with CLOUD_SCHEDULER_EMULATOR_HOST=127.0.0.1:8090, or gcloud
-with CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER=http://127.0.0.1:8090/.
+Then point clients at it with CLOUD_SCHEDULER_EMULATOR_HOST=127.0.0.1:8087, or gcloud
+with CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER=http://127.0.0.1:8087/.
 SIGINT or SIGTERM stops it cleanly.
 """
 
@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="A local fake of the Cloud Scheduler v1 REST API (Pub/Sub targets).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=0, help="port (0: pick a free one)")
+    parser.add_argument("--port", type=int, default=8087, help="port (0: pick a free one)")
     parser.add_argument(
         "--pubsub-emulator-host",
         default=os.environ.get("PUBSUB_EMULATOR_HOST"),

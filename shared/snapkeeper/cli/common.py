@@ -137,6 +137,30 @@ def table(title: str | None, *columns: str) -> Table:
     return grid
 
 
+# Below this many columns a long free-text cell (a reason, a note) would squeeze every
+# other column to a few letters: it goes beneath the table instead, behind a number.
+WIDE_TABLE = 120
+
+
+class Notes:
+    """Long free text of one table: in its cell on a wide terminal, else numbered
+    beneath the table."""
+
+    def __init__(self, console: Console) -> None:
+        self.beneath = console.width < WIDE_TABLE
+        self.texts: list[str] = []
+
+    def cell(self, text: str) -> str:
+        if not self.beneath or not text:
+            return text
+        self.texts.append(text)
+        return f"({len(self.texts)})"
+
+    def print(self, console: Console) -> None:
+        for number, text in enumerate(self.texts, 1):
+            console.print(f"({number}) {text}", highlight=False, markup=False)
+
+
 def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 

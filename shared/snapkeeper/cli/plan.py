@@ -12,6 +12,7 @@ from snapkeeper import clients, coverage, labels, schedules
 from snapkeeper.cli.common import (
     TIME,
     App,
+    Notes,
     json_option,
     now,
     pass_app,
@@ -131,11 +132,14 @@ def _render(app: App, planned: SchedulePlan) -> None:
     app.out.print(grid)
     if planned.skipped or planned.failed_projects:
         skipped = table(f"{planned.schedule}: skipped", "project", "location", "disk", "reason")
+        notes = Notes(app.out)
         for skip in planned.skipped:
-            skipped.add_row(skip.project, skip.location, skip.disk, skip.reason)
+            skipped.add_row(skip.project, skip.location, skip.disk, notes.cell(skip.reason))
         for failure in planned.failed_projects:
-            skipped.add_row(failure.project, "-", "(all disks)", f"no access: {failure.error}")
+            reason = notes.cell(f"no access: {failure.error}")
+            skipped.add_row(failure.project, "-", "(all disks)", reason)
         app.out.print(skipped)
+        notes.print(app.out)
     creates = sum(1 for a in planned.disks if not a.exists)
     prunes = sum(len(a.prune) for a in planned.disks)
     app.out.print(

@@ -13,6 +13,7 @@ from snapkeeper.cli.common import (
     TIME,
     App,
     ExitCode,
+    Notes,
     json_option,
     now,
     pass_app,
@@ -142,6 +143,7 @@ def _render(
         None, "state", "project", "location", "disk", "schedule", "newest READY", "age",
         "period", "held/wanted", "note",
     )  # fmt: skip
+    notes = Notes(app.out)
     for row in rows:
         wanted = str(row.wanted) if row.wanted is not None else "-"
         held = f"{row.held}/{wanted}" + (f" +{row.pinned} pinned" if row.pinned else "")
@@ -149,9 +151,10 @@ def _render(
         grid.add_row(
             f"[{style}]{row.state}[/]", row.project, row.location, row.disk, row.schedule,
             f"{row.newest}\n{when(row.newest_taken)}" if row.newest else "-",
-            span(row.age), span(row.period), held, row.reason,
+            span(row.age), span(row.period), held, notes.cell(row.reason),
         )  # fmt: skip
     app.out.print(grid)
+    notes.print(app.out)
     for failure in failures:
         app.out.print(f"[red]project {failure.project} not read:[/] {failure.error}")
     problems = sum(1 for row in rows if row.problem)
