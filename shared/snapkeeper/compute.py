@@ -210,21 +210,13 @@ class ComputeGateway:
 
     def disks(self, project: str, label_filter: str | None = None) -> Iterator[Disk]:
         """All disks (zonal and regional) of a project, optionally label-filtered."""
-        action = f"list disks of {project}"
-        pager = self._call(
-            action,
-            lambda: self._clients.disks.aggregated_list(
-                request=_aggregated_request(project, label_filter),
-                retry=LIST_RETRY,
-                timeout=LIST_TIMEOUT,
-            ),
-        )
-        for scope, scoped in _reachable_scopes(pager, action):
+        listing = self._aggregated(self._clients.disks, "disks", project, label_filter)
+        for (kind, location), scoped in listing:
             for disk in scoped.disks:
                 yield Disk(
                     project=project,
-                    location=scope[1],
-                    regional=scope[0] == "regions",
+                    location=location,
+                    regional=kind == "regions",
                     name=disk.name,
                     id=str(disk.id),
                     labels=dict(disk.labels),
@@ -232,24 +224,32 @@ class ComputeGateway:
                 )
 
     def instances(self, project: str, label_filter: str | None = None) -> Iterator[Instance]:
-        action = f"list instances of {project}"
+        listing = self._aggregated(self._clients.instances, "instances", project, label_filter)
+        for (_, zone), scoped in listing:
+            for instance in scoped.instances:
+                yield Instance(
+                    project=project,
+                    zone=zone,
+                    name=instance.name,
+                    labels=dict(instance.labels),
+                    disk_paths=tuple(disk_path(d.source) for d in instance.disks if d.source),
+                )
+
+    def _aggregated(
+        self, client: Any, what: str, project: str, label_filter: str | None
+    ) -> Iterator[tuple[tuple[str, str], Any]]:
+        """((kind, location), scoped list) of one aggregatedList, every page, never
+        silently short of an unreachable scope."""
+        action = f"list {what} of {project}"
         pager = self._call(
             action,
-            lambda: self._clients.instances.aggregated_list(
+            lambda: client.aggregated_list(
                 request=_aggregated_request(project, label_filter),
                 retry=LIST_RETRY,
                 timeout=LIST_TIMEOUT,
             ),
         )
-        for scope, scoped in _reachable_scopes(pager, action):
-            for instance in scoped.instances:
-                yield Instance(
-                    project=project,
-                    zone=scope[1],
-                    name=instance.name,
-                    labels=dict(instance.labels),
-                    disk_paths=tuple(disk_path(d.source) for d in instance.disks if d.source),
-                )
+        return _reachable_scopes(pager, action)
 
     @staticmethod
     def _call(action: str, call: Callable[[], Any]) -> Any:

@@ -62,16 +62,17 @@ def _envelope(cloud_event: Any) -> Delivery:
     return parse_delivery(cloud_event.data, event_time)
 
 
-def _receive(cloud_event: Any, config: Config, function: str) -> Delivery | None:
-    """The delivery; None when its envelope is unreadable, after dead-lettering the
-    event's data as it came."""
+def _receive(cloud_event: Any, function: str) -> tuple[Config, Delivery | None]:
+    """The settings (read now, not at import) and the delivery; None when its envelope
+    is unreadable, after dead-lettering the event's data as it came."""
+    config = Config.from_env()
     try:
-        return _envelope(cloud_event)
+        return config, _envelope(cloud_event)
     except InvalidMessage as exc:
         raw = json.dumps(getattr(cloud_event, "data", None), default=str).encode()
         unreadable = Delivery(raw, {}, "", datetime.now(UTC), None)
         _give_up_or_retry(config, exc, unreadable, function, {})
-        return None
+        return config, None
 
 
 def _give_up_or_retry(
@@ -110,9 +111,8 @@ def _retry(exc: Exception, fields: dict[str, Any]) -> NoReturn:
 
 def handle_work(cloud_event: Any) -> None:
     """snapshot_disk: one work message -> a snapshot, a logged 'gone', or a dead letter."""
-    config = Config.from_env()
     started = time.monotonic()
-    delivery = _receive(cloud_event, config, SNAPSHOTTER)
+    config, delivery = _receive(cloud_event, SNAPSHOTTER)
     if delivery is None:
         return
     fields: dict[str, Any] = {"message_id": delivery.message_id, "attempt": delivery.attempt}
@@ -148,9 +148,8 @@ def handle_work(cloud_event: Any) -> None:
 
 def handle_tick(cloud_event: Any) -> None:
     """enumerate_disks: one tick -> one work message per disk, and a summary line."""
-    config = Config.from_env()
     started = time.monotonic()
-    delivery = _receive(cloud_event, config, ENUMERATOR)
+    config, delivery = _receive(cloud_event, ENUMERATOR)
     if delivery is None:
         return
     try:

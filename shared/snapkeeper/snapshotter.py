@@ -52,14 +52,8 @@ class SnapshotResult:
 
 
 def snapshot_key(work: WorkItem) -> SnapshotKey:
-    return SnapshotKey(
-        project=work.project,
-        location=work.location,
-        disk_id=work.disk_id,
-        disk_name=work.disk,
-        schedule=work.schedule,
-        slot=work.slot,
-    )
+    w = work
+    return SnapshotKey(w.project, w.location, w.disk_id, w.disk, w.schedule, w.slot)
 
 
 def to_info(snapshot: Snapshot, prefix: str) -> SnapshotInfo:
