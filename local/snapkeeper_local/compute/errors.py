@@ -122,6 +122,17 @@ class ConditionNotMet(ComputeError):
     domain = "global"
 
 
+class ResourceNotReady(ComputeError):
+    """A snapshot still being made: it can be neither deleted nor restored yet."""
+
+    code = 400
+    reason = "resourceNotReady"
+
+    @classmethod
+    def resource(cls, path: str) -> ResourceNotReady:
+        return cls(f"The resource '{path}' is not ready")
+
+
 class ResourceRateExceeded(ComputeError):
     """The per-disk snapshot limit: transient, although it is a 403."""
 

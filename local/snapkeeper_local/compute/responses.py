@@ -18,7 +18,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
 from . import errors
-from .backend import Backend, FaultRule
+from .backend import Backend
+from .faults import FaultRule
 from .routes import build_map
 
 JSON_TYPE = "application/json; charset=UTF-8"
