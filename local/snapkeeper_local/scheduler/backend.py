@@ -6,10 +6,7 @@ Pub/Sub emulator never blocks the API.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
 import logging
 import re
 import threading
@@ -20,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .. import paging
 from . import cron
 from .errors import (
     ALREADY_EXISTS_FORMAT,
@@ -252,37 +250,18 @@ def validate_job(job: Job) -> None:
         raise InvalidArgument("maxDoublings must not be negative.")
 
 
-def encode_page_token(scope: str, last: str) -> str:
-    raw = json.dumps({"scope": scope, "after": last}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(scope: str, token: str) -> str:
-    """The name to continue after; InvalidArgument for a token of another listing."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        after = data["after"]
-        token_scope = data["scope"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise InvalidArgument("Invalid page token.") from error
-    if token_scope != scope or not isinstance(after, str):
-        raise InvalidArgument("Invalid page token.")
-    return after
-
-
 def page_of(names: list[str], scope: str, page_size: int, page_token: str) -> tuple[list[str], str]:
-    """Keyset paging over sorted names: a deleted or added item never shifts a page."""
+    """One page of names in order: pageSize 0 means the most, larger sizes are cut to it."""
     if page_size < 0:
         raise InvalidArgument("pageSize must not be negative.")
     size = min(page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-    ordered = sorted(names)
-    if page_token:
-        after = decode_page_token(scope, page_token)
-        ordered = [name for name in ordered if name > after]
-    page = ordered[:size]
-    next_token = encode_page_token(scope, page[-1]) if len(ordered) > size else ""
-    return page, next_token
+    try:
+        page = paging.paginate(
+            names, lambda name: (name,), scope=scope, size=size, token=page_token
+        )
+    except paging.BadPageToken as error:
+        raise InvalidArgument("Invalid page token.") from error
+    return page.items, page.next_token
 
 
 class SchedulerBackend:
