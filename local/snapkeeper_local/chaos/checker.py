@@ -1,0 +1,234 @@
+"""The soak's invariants, read from the fake Compute Engine's state and the dead letters
+after every tick has settled. Each broken rule is a Violation naming what and where."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MANAGED = ("managed-by", "snapkeeper")
+PIN = "snapshot-keep"
+IN_FLIGHT = frozenset({"CREATING", "UPLOADING"})
+REASONS = ("error_class", "error", "attempts")
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One snapshot as the API shows it."""
+
+    project: str
+    name: str
+    status: str
+    labels: Mapping[str, str]
+
+    @property
+    def managed(self) -> bool:
+        return self.labels.get(MANAGED[0]) == MANAGED[1]
+
+    @property
+    def pinned(self) -> bool:
+        return self.labels.get(PIN) == "true"
+
+    @property
+    def series(self) -> tuple[str, str]:
+        """(disk id, schedule) of a managed snapshot."""
+        return self.labels.get("snapkeeper-disk-id", ""), self.labels.get("snapkeeper-schedule", "")
+
+    @property
+    def slot(self) -> str:
+        return self.labels.get("snapkeeper-slot", "")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.project}/{self.name}"
+
+
+def read_shots(raw: Iterable[Mapping[str, Any]]) -> dict[str, Shot]:
+    shots = {}
+    for item in raw:
+        project = item["selfLink"].split("/projects/")[1].split("/")[0]
+        shot = Shot(project, item["name"], item["status"], dict(item.get("labels", {})))
+        shots[shot.ref] = shot
+    return shots
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A (disk, schedule, slot) the tick must end as a READY snapshot or a dead letter."""
+
+    disk_id: str
+    disk: str  # project/location/name, for messages
+    project: str
+    schedule: str
+    slot: str
+    keep: int
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.detail}"
+
+
+@dataclass
+class Round:
+    """What one settled round (a tick, a replay, a catch-up) was meant to do."""
+
+    expected: list[Expected]
+    work_letters: set[tuple[str, str, str]]  # (disk id, schedule, slot) dead-lettered
+    project_letters: set[tuple[str, str, str]]  # (project, schedule, slot) dead-lettered
+    gone: set[str]  # disk ids deleted during the round
+    untouchable: set[str]  # disk ids: excluded, bad labels, or in a project not allowed
+    keep_now: dict[tuple[str, str], int] = field(default_factory=dict)  # series -> N
+
+
+@dataclass
+class Checker:
+    """Carries the last settled state from round to round."""
+
+    before: dict[str, Shot] = field(default_factory=dict)
+    ever_ready: set[tuple[str, str, str]] = field(default_factory=set)
+    orphans: set[str] = field(default_factory=set)  # disk ids deleted: keep their snapshots
+
+    def baseline(self, shots: dict[str, Shot]) -> None:
+        self.before = shots
+        self._remember_ready(shots)
+
+    def check(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        found: list[Violation] = []
+        touched = {(e.disk_id, e.schedule) for e in round_.expected}
+        slots_now = {(e.disk_id, e.schedule, e.slot) for e in round_.expected}
+        found += self._one_per_slot(shots)
+        found += self._deletions(shots, round_, touched, slots_now)
+        found += self._coverage(shots, round_)
+        found += self._exactly_n(shots, round_, touched, slots_now)
+        found += self._untouched(shots, round_)
+        self.orphans |= round_.gone
+        self.before = shots
+        self._remember_ready(shots)
+        return found
+
+    def _remember_ready(self, shots: dict[str, Shot]) -> None:
+        for shot in shots.values():
+            if shot.managed and shot.status == "READY":
+                self.ever_ready.add((*shot.series, shot.slot))
+
+    @staticmethod
+    def _one_per_slot(shots: dict[str, Shot]) -> list[Violation]:
+        seen: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for shot in shots.values():
+            if shot.managed and shot.status != "FAILED":
+                seen[(*shot.series, shot.slot)].append(shot.ref)
+        return [
+            Violation("one snapshot per disk and slot", f"{key}: {refs}")
+            for key, refs in seen.items()
+            if len(refs) > 1
+        ]
+
+    def _deletions(
+        self,
+        shots: dict[str, Shot],
+        round_: Round,
+        touched: set[tuple[str, str]],
+        slots_now: set[tuple[str, str, str]],
+    ) -> list[Violation]:
+        found = []
+        for ref, old in self.before.items():
+            if ref in shots:
+                continue
+            if not old.managed:
+                found.append(Violation("never delete an unmanaged snapshot", ref))
+            elif old.pinned:
+                found.append(Violation("never delete a pinned snapshot", ref))
+            elif old.status in IN_FLIGHT:
+                found.append(Violation(f"never delete a {old.status} snapshot", ref))
+            elif old.series[0] in self.orphans or old.series[0] in round_.gone:
+                found.append(Violation("keep a deleted disk's snapshots", ref))
+            elif old.status == "READY" and old.series not in touched:
+                found.append(Violation("never delete another disk's or schedule's", ref))
+            elif old.status == "READY" and ref in self._keepers(shots, old.series, round_):
+                found.append(Violation("never delete one of the newest N READY", ref))
+            elif (*old.series, old.slot) in slots_now:
+                found.append(Violation("never delete the slot's own snapshot", ref))
+        return found
+
+    def _keepers(self, shots: dict[str, Shot], series: tuple[str, str], round_: Round) -> set[str]:
+        """The newest N READY of a series among what was there and what appeared."""
+        keep = round_.keep_now.get(series, 0)
+        pool = {
+            s.ref: s
+            for s in (*self.before.values(), *shots.values())
+            if s.managed and not s.pinned and s.series == series and s.status == "READY"
+        }
+        newest = sorted(pool.values(), key=lambda s: (s.slot, s.name), reverse=True)
+        return {s.ref for s in newest[:keep]}
+
+    def _coverage(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        ready = {(*s.series, s.slot) for s in shots.values() if s.managed and s.status == "READY"}
+        found = []
+        for e in round_.expected:
+            key = (e.disk_id, e.schedule, e.slot)
+            if key in ready or e.disk_id in round_.gone:
+                continue
+            if (
+                key in round_.work_letters
+                or (e.project, e.schedule, e.slot) in round_.project_letters
+            ):
+                continue
+            found.append(
+                Violation("slot READY or dead-lettered", f"{e.disk} {e.schedule} {e.slot}")
+            )
+        return found
+
+    def _exactly_n(
+        self,
+        shots: dict[str, Shot],
+        round_: Round,
+        touched: set[tuple[str, str]],
+        slots_now: set[tuple[str, str, str]],
+    ) -> list[Violation]:
+        lettered = {(d, s) for d, s, _ in round_.work_letters}
+        found = []
+        for series in touched:
+            if series in lettered or series[0] in round_.gone:
+                continue
+            held = {
+                s.ref
+                for s in shots.values()
+                if s.managed and not s.pinned and s.series == series and s.status == "READY"
+            }
+            own = {s.ref for s in shots.values() if (*s.series, s.slot) in slots_now}
+            wanted = self._keepers(shots, series, round_) | (own & held)
+            if held != wanted:
+                keep = round_.keep_now.get(series, 0)
+                extra, missing = sorted(held - wanted), sorted(wanted - held)
+                found.append(
+                    Violation(
+                        "exactly N READY once settled",
+                        f"disk {series[0]} {series[1]} N={keep}: extra {extra} missing {missing}",
+                    )
+                )
+        return found
+
+    def _untouched(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        return [
+            Violation("nothing of an excluded disk or unallowed project", shot.ref)
+            for ref, shot in shots.items()
+            if ref not in self.before and shot.managed and shot.series[0] in round_.untouchable
+        ]
+
+
+def letter_violations(letters: Iterable[Mapping[str, Any]]) -> list[Violation]:
+    """Every dead letter says why: error_class, error and attempts."""
+    found = []
+    for letter in letters:
+        missing = [r for r in REASONS if r not in letter["attributes"]]
+        if missing:
+            what = letter["payload"].get("disk") or letter["payload"].get("projects")
+            found.append(Violation("every dead letter carries its reason", f"{what}: {missing}"))
+    return found

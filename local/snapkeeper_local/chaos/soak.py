@@ -1,0 +1,599 @@
+"""The soak: ticks of a simulated month through the whole local pipeline while faults
+drawn from a seed hit it, with the invariants checked after every tick.
+
+Ticks go the production way (Pub/Sub emulator → push → the enumerator under
+functions-framework, wired by `deploy.sh --local`). Work messages are pulled from the
+same subscription, with its retry and dead-letter policies, by worker processes running
+the snapshot function's handler (the emulator's push would deliver two at a time). The
+fake Compute Engine's clock is set to each tick's time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from google.cloud import compute_v1
+from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+from snapkeeper import clients, slots
+from snapkeeper.messages import Tick
+from snapkeeper_local.chaos.checker import (
+    Checker,
+    Expected,
+    Round,
+    Violation,
+    letter_violations,
+    read_shots,
+)
+from snapkeeper_local.chaos.fleet import (
+    OUTSIDER,
+    PREFIX,
+    SCHEDULES,
+    VAULT,
+    DiskModel,
+    Fleet,
+    build_fleet,
+    fire_times,
+    mutate_labels,
+)
+from snapkeeper_local.functions import REPO_ROOT
+from snapkeeper_local.processes import kill_group, stop_group
+from snapkeeper_local.stack import LocalStack, _environment, wait_for
+
+START = datetime(2027, 2, 1, tzinfo=UTC)
+WORK_SUBSCRIPTION = "snapkeeper-work-snapshot"  # what deploy.sh --local names it
+TAP_SUBSCRIPTION = "chaos-work-tap"
+SETTLE_TIMEOUT = 600.0
+QUIET_SECONDS = 1.5
+COMPUTE_TIMEOUT = 3  # seconds: a "timeout" fault holds a request past it
+
+
+@dataclass(frozen=True)
+class Rates:
+    transient: float = 0.10  # 5xx or 429, on any call
+    timeout: float = 0.02  # held past the client's timeout
+    failed_insert: float = 0.01  # accepted, then FAILED inside the operation
+    duplicate: float = 0.05  # work messages and ticks published twice
+    disk_deleted: float = 0.01  # between enumeration and snapshot
+    label_change: float = 0.01  # of the disks, once a simulated day
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 1
+    disks: int = 1000
+    projects: int = 10
+    days: float = 30.0
+    max_ticks: int | None = None
+    hourly: float = 0.02  # the fraction of disks with an hourly schedule
+    vault: bool = False
+    workers: int = 2
+    concurrency: int = 16
+    rates: Rates = field(default_factory=Rates)
+
+
+@dataclass
+class DayStats:
+    ticks: int = 0
+    created: int = 0
+    pruned: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    redeliveries: int = 0
+    dead_letters: int = 0
+    violations: int = 0
+
+
+@dataclass
+class Outcome:
+    days: dict[int, DayStats]
+    violations: list[Violation]
+    disk_ticks: int
+    context: str = ""  # the fake's request log around the first violation
+
+
+class Soak:
+    def __init__(self, settings: Settings, say: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.say = say
+        self.rng = random.Random(settings.seed)
+        self.fleet: Fleet = build_fleet(
+            self.rng, settings.disks, settings.projects, settings.hourly
+        )
+        self.checker = Checker()
+        self.days: dict[int, DayStats] = {}
+        self.violations: list[Violation] = []
+        self.disk_ticks = 0
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.logs = Path(tempfile.mkdtemp(prefix="snapkeeper-chaos-"))
+        self.letters_seen = 0
+        self.pending: list[Expected] = []  # dead-lettered slots a replay must fill
+        self.all_expected: list[Expected] = []
+        self.gone: set[str] = set()
+        self._kill_armed = ""  # the id of the fault rule that holds the prune to kill
+        self._redeliveries_seen = 0
+        self.stack: LocalStack
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        s = self.settings
+        targets = list(self.fleet.projects) + ([VAULT] if s.vault else [])
+        stack = LocalStack(
+            targets,
+            host_project="snapkeeper-chaos",
+            snapshot_project=VAULT if s.vault else None,
+            max_delivery_attempts=5,
+            schedules=SCHEDULES,
+            extra_env={"COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT)},
+        )
+        with stack:
+            self.stack = stack
+            self._pull_work()
+            self._seed()
+            self._start_workers(s.workers)
+            try:
+                self._ticks()
+                if not self.violations:
+                    self._final_catch_up()
+            finally:
+                for worker in self.workers:
+                    stop_group(worker)
+        return Outcome(self.days, self.violations, self.disk_ticks, self._context())
+
+    def _ticks(self) -> None:
+        s = self.settings
+        end = START + timedelta(days=s.days)
+        ticks = fire_times(START, end)[: s.max_ticks]
+        plan = one_offs(len(ticks), self.rng)
+        lost: tuple[datetime, str] | None = None
+        day = -1
+        for index, (at, schedule) in enumerate(ticks):
+            if (at - START).days != day:
+                day = (at - START).days
+                self._new_day(day)
+            stats = self.days[day]
+            if index == plan.get("restore"):
+                self._restore_permission(stats)
+            if index == plan.get("catch_up") and lost:
+                self._catch_up(*lost, stats)
+            if index == plan.get("lost"):
+                lost = (at, schedule)
+                stats.faults["tick lost"] += 1
+                continue
+            if index == plan.get("revoke"):
+                self._revoke_permission(stats)
+            if index == plan.get("unreachable"):
+                self._unreachable_zone(stats)
+            if index == plan.get("kill"):
+                self._kill_mid_prune(stats)
+            self._tick(at, schedule, stats)
+            if self.violations:
+                return
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def _pull_work(self) -> None:
+        """The work subscription keeps its policies but is pulled, by the workers."""
+        with _environment({"PUBSUB_EMULATOR_HOST": self.stack.emulator.host}):
+            subscriber = SubscriberClient()
+            work = self._sub(WORK_SUBSCRIPTION)
+            subscriber.modify_push_config(subscription=work, push_config={})
+            subscriber.create_subscription(
+                name=self._sub(TAP_SUBSCRIPTION),
+                topic=self.stack.config.topic_path(self.stack.config.work_topic),
+            )
+
+    def _sub(self, name: str) -> str:
+        return f"projects/{self.stack.host_project}/subscriptions/{name}"
+
+    def _seed(self) -> None:
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.set_clock(START)
+        # Snapshots take half a second: long enough to be seen in flight, short enough for
+        # a month of ticks.
+        admin.configure(creating_seconds=0.3, uploading_seconds=0.2)
+        for project in (*self.fleet.projects, OUTSIDER, VAULT):
+            admin.seed_project(project)
+        specs = [
+            {"project": d.project, "name": d.name, "labels": d.labels}
+            | ({"region": d.location} if d.regional else {"zone": d.location})
+            for d in self.fleet.disks
+        ]
+        for disk, seeded in zip(self.fleet.disks, admin.seed_disks(specs), strict=True):
+            disk.id = str(seeded["id"])
+        for (project, name), labels in self.fleet.instances.items():
+            attached = [d.name for d in self.fleet.disks if d.instance == name]
+            zone = self.fleet.instance_zones[(project, name)]
+            admin.seed_instance(project, name, zone=zone, labels=labels, disks=attached)
+        self._seed_bystanders()
+        rates = self.settings.rates
+        seed = self.settings.seed
+        half = rates.transient / 2
+        admin.add_fault(status=503, probability=half, seed=seed)
+        admin.add_fault(status=429, reason="rateLimitExceeded", probability=half, seed=seed + 1)
+        admin.add_fault(
+            kind="latency", latency_seconds=COMPUTE_TIMEOUT + 1,
+            probability=rates.timeout, seed=seed + 2,
+        )  # fmt: skip
+        admin.add_fault(
+            kind="fail_snapshot", api_method="compute.snapshots.insert",
+            probability=rates.failed_insert, seed=seed + 3,
+        )  # fmt: skip
+        self.checker.baseline(read_shots(admin.snapshots()))
+
+    def _create_disk(self, disk: DiskModel) -> None:
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        zone, region = (None, disk.location) if disk.regional else (disk.location, None)
+        seeded = admin.seed_disk(
+            disk.project, disk.name, zone=zone, region=region, labels=disk.labels
+        )
+        disk.id, disk.deleted = str(seeded["id"]), False
+
+    def _seed_bystanders(self) -> None:
+        """Unmanaged snapshots and pinned managed ones, on a twentieth of the disks: none
+        may ever be deleted."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        old = START - timedelta(days=400)
+        for disk in self.fleet.disks[::20]:
+            link = f"projects/{disk.project}/{'regions' if disk.regional else 'zones'}/"
+            link += f"{disk.location}/disks/{disk.name}"
+            admin.seed_snapshot(
+                disk.project, f"by-hand-{disk.name}", source_disk=link,
+                labels={"env": "prod"}, creation_timestamp=old,
+            )  # fmt: skip
+            admin.seed_snapshot(
+                disk.project, f"pinned-{disk.name}", source_disk=link,
+                creation_timestamp=old, source_disk_id=disk.id,
+                labels={
+                    "managed-by": "snapkeeper", "snapkeeper-disk-id": disk.id,
+                    "snapkeeper-schedule": "daily", "snapkeeper-slot": "20260101-0300",
+                    f"{PREFIX}keep": "true",
+                },
+            )  # fmt: skip
+
+    def _start_workers(self, count: int) -> None:
+        env = {**os.environ, **self.stack.env, "PYTHONPATH": str(REPO_ROOT)}
+        for _ in range(count):
+            log = (self.logs / f"worker-{len(self.workers)}.log").open("wb")
+            self.workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "snapkeeper_local.chaos.worker",
+                        self._sub(WORK_SUBSCRIPTION),
+                        "--concurrency",
+                        str(self.settings.concurrency),
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def _signal_workers(self, sig: signal.Signals) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                kill_group(worker, sig)
+
+    # -- one tick ----------------------------------------------------------------------------
+
+    def _new_day(self, day: int) -> None:
+        self.days[day] = DayStats()
+        if day == 0:
+            return
+        stats = self.days[day]
+        for disk in self.fleet.disks:
+            if disk.deleted:  # a deleted disk comes back: same name, a new id
+                self._create_disk(disk)
+                stats.faults["disk re-created"] += 1
+            elif disk.project != OUTSIDER and self.rng.random() < self.settings.rates.label_change:
+                stats.faults[f"label {mutate_labels(self.rng, disk).split()[0]}"] += 1
+                self._set_labels(disk)
+
+    def _set_labels(self, disk: DiskModel) -> None:
+        compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
+        if disk.regional:
+            current = compute.region_disks.get(
+                project=disk.project, region=disk.location, disk=disk.name
+            )
+            compute.region_disks.set_labels(
+                project=disk.project, region=disk.location, resource=disk.name,
+                region_set_labels_request_resource=compute_v1.RegionSetLabelsRequest(
+                    labels=disk.labels, label_fingerprint=current.label_fingerprint
+                ),
+            )  # fmt: skip
+        else:
+            current = compute.disks.get(project=disk.project, zone=disk.location, disk=disk.name)
+            compute.disks.set_labels(
+                project=disk.project, zone=disk.location, resource=disk.name,
+                zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
+                    labels=disk.labels, label_fingerprint=current.label_fingerprint
+                ),
+            )  # fmt: skip
+
+    def _delete_disk(self, disk: DiskModel) -> None:
+        compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
+        if disk.regional:
+            compute.region_disks.delete(project=disk.project, region=disk.location, disk=disk.name)
+        else:
+            compute.disks.delete(project=disk.project, zone=disk.location, disk=disk.name)
+        disk.deleted = True
+        self.gone.add(disk.id)
+
+    def _expected(
+        self, schedule: str, slot: str, projects: set[str] | None = None
+    ) -> list[Expected]:
+        found = []
+        for disk in self.fleet.disks:
+            keep = self.fleet.keep(disk, schedule)
+            if keep is None or (projects is not None and disk.project not in projects):
+                continue
+            found.append(Expected(disk.id, disk.key, disk.project, schedule, slot, keep))
+        return found
+
+    def _tick(self, at: datetime, schedule: str, stats: DayStats) -> None:
+        cron, zone = SCHEDULES[schedule]
+        slot = slots.format_slot(slots.slot_for(at, cron, zone))
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.set_clock(at)
+        expected = self._expected(schedule, slot)
+        gone_before = set(self.gone)
+        self._signal_workers(signal.SIGSTOP)  # hold the work between enumeration and snapshot
+        try:
+            tick = Tick(schedule, cron, zone, at)
+            message_id = self.stack.publish_tick(tick)
+            if self.rng.random() < self.settings.rates.duplicate:
+                self.stack.publish_tick(tick)
+                stats.faults["duplicate tick"] += 1
+            wait_for(lambda: self.stack.tick_summary(message_id), 120, f"tick {schedule} {slot}")
+            for item in expected:
+                disk = self.fleet.by_id().get(item.disk_id)
+                if disk and self.rng.random() < self.settings.rates.disk_deleted:
+                    self._delete_disk(disk)
+                    stats.faults["disk deleted"] += 1
+            stats.faults["duplicate work"] += self._duplicate_work()
+        finally:
+            self._signal_workers(signal.SIGCONT)
+        if self._kill_armed:
+            self._kill_when_held()
+        stats.ticks += 1
+        self.disk_ticks += len(expected)
+        self._settle_and_check(expected, stats, self.gone - gone_before)
+
+    def _duplicate_work(self) -> int:
+        """Publish again a share of the work messages the tick just queued."""
+        with _environment({"PUBSUB_EMULATOR_HOST": self.stack.emulator.host}):
+            subscriber, publisher = SubscriberClient(), PublisherClient()
+            topic = self.stack.config.topic_path(self.stack.config.work_topic)
+            copies = 0
+            while True:
+                response = subscriber.pull(
+                    subscription=self._sub(TAP_SUBSCRIPTION), max_messages=1000, timeout=10
+                )
+                if not response.received_messages:
+                    return copies
+                for received in response.received_messages:
+                    if self.rng.random() < self.settings.rates.duplicate:
+                        message = received.message
+                        publisher.publish(topic, message.data, **message.attributes).result(30)
+                        copies += 1
+                subscriber.acknowledge(
+                    subscription=self._sub(TAP_SUBSCRIPTION),
+                    ack_ids=[r.ack_id for r in response.received_messages],
+                )
+
+    def _settle_and_check(self, expected: list[Expected], stats: DayStats, gone: set[str]) -> None:
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        untouchable = {
+            d.id for d in self.fleet.disks
+            if d.id and all(self.fleet.keep(d, s) is None for s in SCHEDULES)
+        }  # fmt: skip
+        round_ = Round(expected, set(), set(), gone, untouchable)
+        round_.keep_now = {(e.disk_id, e.schedule): e.keep for e in expected}
+
+        def settled() -> bool:
+            self._read_letters(round_)
+            ready = {
+                (*s.series, s.slot)
+                for s in read_shots(admin.snapshots()).values()
+                if s.managed and s.status == "READY"
+            }
+            return all(
+                (e.disk_id, e.schedule, e.slot) in ready
+                or (e.disk_id, e.schedule, e.slot) in round_.work_letters
+                or (e.project, e.schedule, e.slot) in round_.project_letters
+                or e.disk_id in self.gone
+                for e in expected
+            )
+
+        try:
+            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", interval=2.0)
+            self._quiet()
+        except TimeoutError as exc:
+            self.violations.append(Violation("every tick settles", str(exc)))
+        shots = read_shots(admin.snapshots())
+        before = self.checker.before
+        found = self.checker.check(shots, round_)
+        stats.created += sum(1 for r, s in shots.items() if r not in before and s.managed)
+        stats.pruned += sum(1 for r, s in before.items() if r not in shots and s.managed)
+        stats.redeliveries += self._redeliveries()
+        stats.violations += len(found)
+        self.violations += found
+        self.all_expected += expected
+        self.pending += [
+            e for e in expected
+            if (e.disk_id, e.schedule, e.slot) in round_.work_letters
+            or (e.project, e.schedule, e.slot) in round_.project_letters
+        ]  # fmt: skip
+
+    def _quiet(self) -> None:
+        """Until the fake has seen no call for a moment: duplicates and prunes are done."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        last = -1
+        while True:
+            count = sum(admin.counts().values())
+            if count == last:
+                return
+            last = count
+            time.sleep(QUIET_SECONDS)
+
+    def _read_letters(self, round_: Round) -> None:
+        letters = self.stack.dead_letters()
+        fresh = letters[self.letters_seen :]
+        if not fresh:
+            return
+        self.letters_seen = len(letters)
+        day = max(self.days)
+        self.days[day].dead_letters += len(fresh)
+        self.violations += letter_violations(fresh)
+        for letter in fresh:
+            body = letter["payload"]
+            if "disk_id" in body:
+                round_.work_letters.add((str(body["disk_id"]), body["schedule"], body["slot"]))
+            elif body.get("projects") and body.get("time"):
+                cron, zone = body.get("cron"), body.get("time_zone")
+                slot = slots.format_slot(slots.slot_for(slots.parse_time(body["time"]), cron, zone))
+                for project in body["projects"]:
+                    round_.project_letters.add((project, body["schedule"], slot))
+
+    def _redeliveries(self) -> int:
+        total = 0
+        for path in self.logs.glob("worker-*.log"):
+            total += path.read_bytes().count(b'"will retry')
+        previous, self._redeliveries_seen = self._redeliveries_seen, total
+        return total - previous
+
+    # -- the one-off faults ------------------------------------------------------------------
+
+    def _unreachable_zone(self, stats: DayStats) -> None:
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        project = self.fleet.projects[0]
+        zone = next(d.location for d in self.fleet.disks if d.project == project and not d.regional)
+        admin.add_fault(
+            kind="unreachable", scope=f"zones/{zone}",
+            path_regex=f"/projects/{project}/aggregated/disks", count=1,
+        )  # fmt: skip
+        stats.faults["zone unreachable"] += 1
+
+    def _revoke_permission(self, stats: DayStats) -> None:
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.seed_project(self.fleet.projects[1], accessible=False)
+        stats.faults["permission lost"] += 1
+
+    def _restore_permission(self, stats: DayStats) -> None:
+        """Give the permission back, then replay every dead letter with the CLI."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.seed_project(self.fleet.projects[1], accessible=True)
+        stats.faults["permission restored"] += 1
+        self._replay(stats)
+
+    def _replay(self, stats: DayStats) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        self._cli("dlq", "replay", "--all")
+        stats.faults["dead letters replayed"] += len(pending)
+        live = [e for e in pending if e.disk_id not in self.gone]
+        self._settle_and_check(live, stats, set())
+
+    def _catch_up(self, at: datetime, schedule: str, stats: DayStats) -> None:
+        """The lost tick, caught up with `snapkeeper tick --at`."""
+        cron, zone = SCHEDULES[schedule]
+        slot = slots.format_slot(slots.slot_for(at, cron, zone))
+        self._cli("tick", schedule, "--at", at.isoformat())
+        stats.faults["tick caught up"] += 1
+        self._settle_and_check(self._expected(schedule, slot), stats, set())
+
+    def _kill_mid_prune(self, stats: DayStats) -> None:
+        """Hold the next delete, SIGKILL the workers while it hangs, and start new ones:
+        the message is redelivered once its lease runs out."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        self._kill_armed = admin.add_fault(
+            kind="latency", api_method="compute.snapshots.delete", latency_seconds=5, count=1
+        )
+        stats.faults["worker killed mid-prune"] += 1
+
+    def _kill_when_held(self) -> None:
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+
+        def held() -> bool:
+            return any(f["id"] == self._kill_armed and f["fired"] for f in admin.faults())
+
+        wait_for(held, 120, "a prune to reach its delete", interval=0.05)
+        self._signal_workers(signal.SIGKILL)
+        for worker in self.workers:
+            worker.wait(timeout=30)
+        self.workers, self._kill_armed = [], ""
+        self._start_workers(self.settings.workers)
+
+    def _cli(self, *args: str) -> None:
+        command = [str(Path(sys.executable).with_name("snapkeeper")), *args]
+        env = {**os.environ, **self.stack.env}
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            self.violations.append(
+                Violation("the CLI works", f"{' '.join(args)}: {result.stderr.strip()}")
+            )
+
+    def _final_catch_up(self) -> None:
+        """Faults off, every dead letter replayed (a few rounds), then no slot missing."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.clear_faults()
+        stats = self.days[max(self.days)]
+        for _ in range(3):
+            if not self.pending:
+                break
+            self._replay(stats)
+        live = {d.id for d in self.fleet.disks if not d.deleted}
+        missing = [
+            e for e in self.all_expected
+            if e.disk_id in live and e.disk_id not in self.gone
+            and (e.disk_id, e.schedule, e.slot) not in self.checker.ever_ready
+        ]  # fmt: skip
+        for e in missing[:20]:
+            self.violations.append(
+                Violation(
+                    "no slot missing after replay and catch-up", f"{e.disk} {e.schedule} {e.slot}"
+                )
+            )
+
+    def _context(self) -> str:
+        if not self.violations:
+            return ""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        try:
+            entries = admin.requests()[-40:]
+        except Exception as exc:  # the stack may be gone already
+            return f"(request log unavailable: {exc})"
+        return "\n".join(f"{e['time']} {e['status']} {e['method']} {e['path']}" for e in entries)
+
+
+def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
+    """Where in the run each one-off fault happens (by tick index), spread over it."""
+    if ticks < 6:
+        return {}
+
+    def at(fraction: float) -> int:
+        return max(1, min(ticks - 1, int(ticks * fraction)))
+
+    return {
+        "unreachable": at(0.1),
+        "kill": at(0.2),
+        "revoke": at(0.3),
+        "restore": at(0.3) + max(1, at(0.3 + 1 / 30) - at(0.3)),
+        "lost": at(0.6),
+        "catch_up": at(0.6) + 2,
+    }
