@@ -132,7 +132,10 @@ def main() -> None:
         os.environ.update(stack.env)  # the in-process handler reads its config here
         admin = stack.compute.admin  # type: ignore[union-attr]
         admin.seed_project(PROJECT)
-        admin.configure(rate_limit_seconds=0)
+        # Each snapshot takes about a second to become READY, which the handler waits
+        # for: waiting is I/O, which is what concurrent callbacks (and gen2 concurrency)
+        # overlap.
+        admin.configure(rate_limit_seconds=0, creating_seconds=0.5, uploading_seconds=0.5)
         admin.seed_disks(
             {
                 "project": PROJECT,
