@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 import requests
 from google.api_core import exceptions
+from google.cloud import compute_v1
 
 from snapkeeper_local.compute import AdminError, ComputeAdmin
 from tests.fixtures_compute import ComputeClients, compute_clients
@@ -289,3 +290,31 @@ def test_compute_env_points_clients_at_the_fake(
     fake_compute.seed_disk(PROJECT, "data", zone=ZONE)
     clients = compute_clients(os.environ["COMPUTE_EMULATOR_HOST"])
     assert clients.disks.get(project=PROJECT, zone=ZONE, disk="data").name == "data"
+
+
+def test_disks_are_relabelled_with_their_fingerprint_and_deleted_unless_attached(
+    fake_compute: ComputeAdmin, compute: ComputeClients
+) -> None:
+    fake_compute.seed_disk("prj-labels", "data", zone="us-central1-a", labels={"a": "1"})
+    fake_compute.seed_instance("prj-labels", "vm", zone="us-central1-a", disks=["boot"])
+    disk = compute.disks.get(project="prj-labels", zone="us-central1-a", disk="data")
+    stale = compute_v1.ZoneSetLabelsRequest(labels={"b": "2"}, label_fingerprint="stale")
+    with pytest.raises(exceptions.PreconditionFailed):
+        compute.disks.set_labels(
+            project="prj-labels", zone="us-central1-a", resource="data",
+            zone_set_labels_request_resource=stale,
+        )  # fmt: skip
+    fresh = compute_v1.ZoneSetLabelsRequest(
+        labels={"b": "2"}, label_fingerprint=disk.label_fingerprint
+    )
+    compute.disks.set_labels(
+        project="prj-labels", zone="us-central1-a", resource="data",
+        zone_set_labels_request_resource=fresh,
+    )  # fmt: skip
+    again = compute.disks.get(project="prj-labels", zone="us-central1-a", disk="data")
+    assert dict(again.labels) == {"b": "2"}
+    with pytest.raises(exceptions.BadRequest, match="already being used"):
+        compute.disks.delete(project="prj-labels", zone="us-central1-a", disk="boot")
+    compute.disks.delete(project="prj-labels", zone="us-central1-a", disk="data")
+    with pytest.raises(exceptions.NotFound):
+        compute.disks.get(project="prj-labels", zone="us-central1-a", disk="data")

@@ -49,6 +49,7 @@ from snapkeeper_local.chaos.fleet import (
 )
 from snapkeeper_local.functions import REPO_ROOT
 from snapkeeper_local.processes import kill_group, stop_group
+from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.stack import LocalStack, _environment, wait_for
 
 START = datetime(2027, 2, 1, tzinfo=UTC)
@@ -56,6 +57,7 @@ WORK_SUBSCRIPTION = "snapkeeper-work-snapshot"  # what deploy.sh --local names i
 TAP_SUBSCRIPTION = "chaos-work-tap"
 SETTLE_TIMEOUT = 600.0
 QUIET_SECONDS = 1.5
+WORK_ACK_DEADLINE = 20
 COMPUTE_TIMEOUT = 3  # seconds: a "timeout" fault holds a request past it
 
 
@@ -103,8 +105,14 @@ class Outcome:
 
 
 class Soak:
-    def __init__(self, settings: Settings, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        say: Callable[[str], None],
+        emulator: PubSubEmulator | None = None,
+    ) -> None:
         self.settings = settings
+        self.emulator = emulator  # a running one to use, else the stack starts its own
         self.say = say
         self.rng = random.Random(settings.seed)
         self.fleet: Fleet = build_fleet(
@@ -136,6 +144,7 @@ class Soak:
             max_delivery_attempts=5,
             schedules=SCHEDULES,
             extra_env={"COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT)},
+            emulator=self.emulator,
         )
         with stack:
             self.stack = stack
@@ -189,6 +198,14 @@ class Soak:
             subscriber = SubscriberClient()
             work = self._sub(WORK_SUBSCRIPTION)
             subscriber.modify_push_config(subscription=work, push_config={})
+            # A killed worker's messages come back once their lease runs out; the live
+            # workers extend theirs, so a short deadline only speeds that up.
+            subscriber.update_subscription(
+                request={
+                    "subscription": {"name": work, "ack_deadline_seconds": WORK_ACK_DEADLINE},
+                    "update_mask": {"paths": ["ack_deadline_seconds"]},
+                }
+            )
             subscriber.create_subscription(
                 name=self._sub(TAP_SUBSCRIPTION),
                 topic=self.stack.config.topic_path(self.stack.config.work_topic),
@@ -359,9 +376,11 @@ class Soak:
                 self.stack.publish_tick(tick)
                 stats.faults["duplicate tick"] += 1
             wait_for(lambda: self.stack.tick_summary(message_id), 120, f"tick {schedule} {slot}")
+            rates = self.settings.rates
             for item in expected:
                 disk = self.fleet.by_id().get(item.disk_id)
-                if disk and self.rng.random() < self.settings.rates.disk_deleted:
+                # Compute refuses to delete an attached disk: only free ones go.
+                if disk and not disk.instance and self.rng.random() < rates.disk_deleted:
                     self._delete_disk(disk)
                     stats.faults["disk deleted"] += 1
             stats.faults["duplicate work"] += self._duplicate_work()

@@ -396,6 +396,59 @@ class Backend:
                 raise errors.NotFound.resource(path)
             return self._disk_json(disk)
 
+    def delete_disk(
+        self, project: str, scope: str, name: str, request_id: str | None, api_method: str
+    ) -> dict[str, Any]:
+        """Delete a disk; like the real API, not while an instance has it attached."""
+        with self._lock:
+            path = f"projects/{project}/{scope}/disks/{name}"
+            self._project(project, api_method, path)
+            self._check_scope(scope)
+            replay = self._replayed(project, request_id)
+            if replay is not None:
+                return replay
+            disk = self.state.disks.get((project, scope, name))
+            if disk is None:
+                raise errors.NotFound.resource(path)
+            if disk.users:
+                raise errors.ComputeError(
+                    f"The disk resource '{path}' is already being used by '{disk.users[0]}'",
+                    code=400,
+                    reason="resourceInUseByAnotherResource",
+                )
+            del self.state.disks[(project, scope, name)]
+            return self._new_operation(project, scope, "delete", disk, self.now(), request_id)
+
+    def set_disk_labels(
+        self,
+        project: str,
+        scope: str,
+        name: str,
+        body: Mapping[str, Any],
+        request_id: str | None,
+        api_method: str,
+    ) -> dict[str, Any]:
+        with self._lock:
+            path = f"projects/{project}/{scope}/disks/{name}"
+            self._project(project, api_method, path)
+            self._check_scope(scope)
+            replay = self._replayed(project, request_id)
+            if replay is not None:
+                return replay
+            disk = self.state.disks.get((project, scope, name))
+            if disk is None:
+                raise errors.NotFound.resource(path)
+            labels = validate_labels(body.get("labels"), "labels")
+            fingerprint = body.get("labelFingerprint")
+            if not fingerprint:
+                raise errors.Required.field("labelFingerprint")
+            if fingerprint != label_fingerprint(disk.labels):
+                raise errors.ConditionNotMet(
+                    "Labels fingerprint either invalid or resource labels have changed"
+                )
+            disk.labels = labels
+            return self._new_operation(project, scope, "setLabels", disk, self.now(), request_id)
+
     def aggregated_instances(
         self, project: str, query: Mapping[str, str], unreachable: Sequence[str] = ()
     ) -> dict[str, Any]:

@@ -60,6 +60,29 @@ def _op_scope(call: Call) -> str:
     return "global"
 
 
+def _delete_disk(api_method: str) -> ApiHandler:
+    def handler(backend: Backend, call: Call) -> dict[str, Any]:
+        return backend.delete_disk(
+            call.args["project"], _disk_scope(call), call.args["disk"], call.request_id, api_method
+        )
+
+    return handler
+
+
+def _set_disk_labels(api_method: str) -> ApiHandler:
+    def handler(backend: Backend, call: Call) -> dict[str, Any]:
+        return backend.set_disk_labels(
+            call.args["project"],
+            _disk_scope(call),
+            call.args["resource"],
+            call.body,
+            call.request_id,
+            api_method,
+        )
+
+    return handler
+
+
 API_HANDLERS: Mapping[str, ApiHandler] = {
     "compute.disks.aggregatedList": lambda b, c: b.aggregated_disks(
         c.args["project"], c.query, c.unreachable
@@ -82,6 +105,10 @@ API_HANDLERS: Mapping[str, ApiHandler] = {
     "compute.regionDisks.insert": lambda b, c: b.insert_disk(
         c.args["project"], _disk_scope(c), c.body, c.request_id, "compute.regionDisks.insert"
     ),
+    "compute.disks.delete": _delete_disk("compute.disks.delete"),
+    "compute.regionDisks.delete": _delete_disk("compute.regionDisks.delete"),
+    "compute.disks.setLabels": _set_disk_labels("compute.disks.setLabels"),
+    "compute.regionDisks.setLabels": _set_disk_labels("compute.regionDisks.setLabels"),
     "compute.instances.aggregatedList": lambda b, c: b.aggregated_instances(
         c.args["project"], c.query, c.unreachable
     ),
