@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map
+
+from ..routing import RouteTable, rules, url_map
 
 PREFIX = "/compute/v1/projects/<project>"
 
 # (path, HTTP method, API method id as in the real discovery document)
-API_ROUTES: tuple[tuple[str, str, str], ...] = (
+API_ROUTES: RouteTable = (
     ("/aggregated/disks", "GET", "compute.disks.aggregatedList"),
     ("/zones/<zone>/disks", "GET", "compute.disks.list"),
     ("/zones/<zone>/disks", "POST", "compute.disks.insert"),
     ("/zones/<zone>/disks/<disk>", "GET", "compute.disks.get"),
+    ("/zones/<zone>/disks/<disk>", "DELETE", "compute.disks.delete"),
+    ("/zones/<zone>/disks/<resource>/setLabels", "POST", "compute.disks.setLabels"),
     ("/regions/<region>/disks", "GET", "compute.regionDisks.list"),
     ("/regions/<region>/disks", "POST", "compute.regionDisks.insert"),
     ("/regions/<region>/disks/<disk>", "GET", "compute.regionDisks.get"),
+    ("/regions/<region>/disks/<disk>", "DELETE", "compute.regionDisks.delete"),
+    ("/regions/<region>/disks/<resource>/setLabels", "POST", "compute.regionDisks.setLabels"),
     ("/aggregated/instances", "GET", "compute.instances.aggregatedList"),
     ("/zones/<zone>/instances", "GET", "compute.instances.list"),
     ("/zones/<zone>/instances/<instance>", "GET", "compute.instances.get"),
@@ -32,7 +38,7 @@ API_ROUTES: tuple[tuple[str, str, str], ...] = (
 )
 
 # The admin API (plain JSON, not Google's shapes): (path, HTTP method, handler name).
-ADMIN_ROUTES: tuple[tuple[str, str, str], ...] = (
+ADMIN_ROUTES: RouteTable = (
     ("/_fake/reset", "POST", "reset"),
     ("/_fake/projects", "POST", "seed_projects"),
     ("/_fake/disks", "POST", "seed_disks"),
@@ -52,12 +58,4 @@ ADMIN_ROUTES: tuple[tuple[str, str, str], ...] = (
 
 
 def build_map() -> Map:
-    rules = [
-        Rule(PREFIX + path, methods=[method], endpoint=("api", api_method))
-        for path, method, api_method in API_ROUTES
-    ]
-    rules += [
-        Rule(path, methods=[method], endpoint=("admin", handler))
-        for path, method, handler in ADMIN_ROUTES
-    ]
-    return Map(rules, strict_slashes=False, merge_slashes=False)
+    return url_map(rules(API_ROUTES, prefix=PREFIX) + rules(ADMIN_ROUTES, kind="admin"))
