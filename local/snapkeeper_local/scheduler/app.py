@@ -1,9 +1,7 @@
-"""Routes and thin handlers: HTTP in, backend call, JSON out.
+"""The WSGI app: route a request, call the backend through a thin handler, answer JSON.
 
-Paths are those of the `google-cloud-scheduler` REST transport (and of gcloud):
-`/v1/projects/{p}/locations/{l}/jobs[/{id}[:pause|:resume|:run]]`, the locations mixin,
-App Engine's `apps.get` (gcloud asks it for a default location), and `/_fake/*` for
-tests and the demo.
+Handlers pick path parameters, query and body and hand them to the backend (`wire`
+converts the JSON); errors answer in the API's google.rpc shape.
 """
 
 from __future__ import annotations
@@ -12,28 +10,22 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
 
 from . import wire
-from .backend import SchedulerBackend, parse_timestamp
+from .backend import Job, SchedulerBackend, parse_timestamp
 from .errors import Internal, InvalidArgument, NotFound, SchedulerError
+from .routes import ADMIN_PREFIX, JOB_METHODS, build_map
 
 log = logging.getLogger(__name__)
 
 MAX_REQUESTS_LOGGED = 1000
-ADMIN_PREFIX = "/_fake/"
-JOBS = "/v1/projects/<project>/locations/<location>/jobs"
-# Custom methods after the job id (`jobs/ID:run`), and the backend call each makes.
-JOB_VERBS: dict[str, Callable[[SchedulerBackend, str], Any]] = {
-    "pause": SchedulerBackend.pause_job,
-    "resume": SchedulerBackend.resume_job,
-    "run": SchedulerBackend.run_job,
-}
 # Werkzeug's own HTTP errors (unknown path, wrong verb) in google.rpc terms.
 HTTP_ERROR_STATUS: dict[int, str] = {
     400: "INVALID_ARGUMENT",
@@ -64,162 +56,179 @@ class RequestLog:
             self._entries.clear()
 
 
+@dataclass(frozen=True)
+class Call:
+    """One API call as the handlers see it: path parameters and the request."""
+
+    args: Mapping[str, str]
+    request: Request
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        return self.request.args
+
+    def body(self) -> Any:
+        """The JSON body; parsed only by the methods that take one, as the real front end."""
+        raw = self.request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InvalidArgument(f"Invalid JSON payload received. {error}") from error
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.args['project']}/locations/{self.args['location']}"
+
+    @property
+    def job_name(self) -> str:
+        return f"{self.parent}/jobs/{self.args['job']}"
+
+    def page_size(self) -> int:
+        raw = self.query.get("pageSize", "0")
+        try:
+            return int(raw)
+        except ValueError as error:
+            raise InvalidArgument(f"Invalid value for pageSize: {raw!r}.") from error
+
+    def job_json(self, job: Job) -> dict[str, Any]:
+        # The Python client sends `$alt=json;enum-encoding=int`; gcloud wants enum names.
+        return wire.job_to_json(job, "enum-encoding=int" in self.query.get("$alt", ""))
+
+
+ApiHandler = Callable[[SchedulerBackend, Call], Any]
+
+
+def _list_jobs(backend: SchedulerBackend, call: Call) -> dict[str, Any]:
+    jobs, next_token = backend.list_jobs(
+        call.parent, call.page_size(), call.query.get("pageToken", "")
+    )
+    payload: dict[str, Any] = {}
+    if jobs:
+        payload["jobs"] = [call.job_json(job) for job in jobs]
+    if next_token:
+        payload["nextPageToken"] = next_token
+    return payload
+
+
+def _patch_job(backend: SchedulerBackend, call: Call) -> dict[str, Any]:
+    body = call.body()
+    if isinstance(body, dict) and body.get("name", call.job_name) != call.job_name:
+        raise InvalidArgument("The job name in the body does not match the URL.")
+    mask = wire.parse_update_mask(call.query.get("updateMask", call.query.get("update_mask")))
+    job = backend.update_job(call.job_name, lambda current: wire.apply_patch(current, body, mask))
+    return call.job_json(job)
+
+
+def _delete_job(backend: SchedulerBackend, call: Call) -> dict[str, Any]:
+    backend.delete_job(call.job_name)
+    return {}
+
+
+def _job_verb(action: Callable[[SchedulerBackend, str], Job]) -> ApiHandler:
+    """pause, resume and run: a custom method on a job, answering the job."""
+
+    def handler(backend: SchedulerBackend, call: Call) -> dict[str, Any]:
+        call.body()  # validated like the real front end, though these bodies carry nothing
+        return call.job_json(action(backend, call.job_name))
+
+    return handler
+
+
+def _list_locations(backend: SchedulerBackend, call: Call) -> dict[str, Any]:
+    locations, next_token = backend.list_locations(
+        call.args["project"], call.page_size(), call.query.get("pageToken", "")
+    )
+    payload: dict[str, Any] = {"locations": [wire.location_to_json(x) for x in locations]}
+    if next_token:
+        payload["nextPageToken"] = next_token
+    return payload
+
+
+def _no_app_engine_app(backend: SchedulerBackend, call: Call) -> dict[str, Any]:
+    # gcloud looks for an App Engine app to pick a default --location. The local stack
+    # has none, so answer as App Engine does for a project without an app.
+    raise NotFound(f'Could not find Application "{call.args["app"]}".')
+
+
+API_HANDLERS: Mapping[str, ApiHandler] = {
+    f"{JOB_METHODS}.list": _list_jobs,
+    f"{JOB_METHODS}.create": lambda b, c: c.job_json(
+        b.create_job(c.parent, wire.job_from_json(c.body()))
+    ),
+    f"{JOB_METHODS}.get": lambda b, c: c.job_json(b.get_job(c.job_name)),
+    f"{JOB_METHODS}.patch": _patch_job,
+    f"{JOB_METHODS}.delete": _delete_job,
+    f"{JOB_METHODS}.pause": _job_verb(SchedulerBackend.pause_job),
+    f"{JOB_METHODS}.resume": _job_verb(SchedulerBackend.resume_job),
+    f"{JOB_METHODS}.run": _job_verb(SchedulerBackend.run_job),
+    "cloudscheduler.projects.locations.list": _list_locations,
+    "cloudscheduler.projects.locations.get": lambda b, c: wire.location_to_json(
+        b.get_location(c.args["project"], c.args["location"])
+    ),
+    "appengine.apps.get": _no_app_engine_app,
+}
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, mimetype="application/json")
 
 
-def _body() -> Any:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidArgument(f"Invalid JSON payload received. {error}") from error
+class SchedulerApp:
+    """WSGI application serving the Cloud Scheduler API and the admin API of one backend."""
 
+    def __init__(self, backend: SchedulerBackend, request_log: RequestLog) -> None:
+        self.backend = backend
+        self.request_log = request_log
+        self.url_map = build_map()
+        self.admin_handlers: Mapping[str, Callable[[Call], Any]] = {
+            "health": lambda _: {"ok": True},
+            "reset": self._reset,
+            "attempts": lambda _: {"attempts": [a.to_json() for a in backend.attempts()]},
+            "requests": lambda _: {"requests": request_log.entries()},
+            "fire": self._fire,
+        }
 
-def _int_enums() -> bool:
-    # The Python client sends `$alt=json;enum-encoding=int`; gcloud wants enum names.
-    return "enum-encoding=int" in request.args.get("$alt", "")
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        response = self.dispatch(Request(environ))
+        return response(environ, start_response)
 
-
-def _page_size() -> int:
-    raw = request.args.get("pageSize", "0")
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise InvalidArgument(f"Invalid value for pageSize: {raw!r}.") from error
-
-
-def _job_name(project: str, location: str, job_id: str) -> str:
-    return f"projects/{project}/locations/{location}/jobs/{job_id}"
-
-
-def create_app(backend: SchedulerBackend, requests_log: RequestLog | None = None) -> Flask:
-    app = Flask(__name__)
-    app.url_map.strict_slashes = False
-    seen = requests_log or RequestLog()
-
-    @app.before_request
-    def log_request() -> None:
+    def dispatch(self, request: Request) -> Response:
         if not request.path.startswith(ADMIN_PREFIX):
-            seen.add(request.method, request.path, unquote(request.query_string.decode()))
+            self.request_log.add(
+                request.method, request.path, unquote(request.query_string.decode())
+            )
+        try:
+            (kind, name), args = self.url_map.bind_to_environ(request.environ).match()
+            call = Call(args, request)
+            if kind == "admin":
+                return _json(self.admin_handlers[name](call))
+            return _json(API_HANDLERS[name](self.backend, call))
+        except SchedulerError as error:
+            return _json(error.to_json(), error.http_status)
+        except HTTPException as error:
+            code = error.code or 500
+            status = HTTP_ERROR_STATUS.get(code, "UNKNOWN")
+            message = f"{request.method} {request.path}: {error.description}"
+            return _json({"error": {"code": code, "message": message, "status": status}}, code)
+        except Exception as error:
+            log.exception("fake Cloud Scheduler: unhandled error")
+            wrapped = Internal(f"Internal error in the local fake: {error}")
+            return _json(wrapped.to_json(), wrapped.http_status)
 
-    @app.errorhandler(SchedulerError)
-    def api_error(error: SchedulerError) -> Response:
-        return _json(error.to_json(), error.http_status)
+    def _reset(self, call: Call) -> dict[str, Any]:
+        self.backend.reset()
+        self.request_log.clear()
+        return {}
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response:
-        code = error.code or 500
-        status = HTTP_ERROR_STATUS.get(code, "UNKNOWN")
-        message = f"{request.method} {request.path}: {error.description}"
-        return _json({"error": {"code": code, "message": message, "status": status}}, code)
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> Response:
-        log.exception("fake Cloud Scheduler: unhandled error")
-        wrapped = Internal(f"Internal error in the local fake: {error}")
-        return _json(wrapped.to_json(), wrapped.http_status)
-
-    # -- jobs -------------------------------------------------------------------
-
-    @app.get(JOBS)
-    def list_jobs(project: str, location: str) -> Response:
-        parent = f"projects/{project}/locations/{location}"
-        page_token = request.args.get("pageToken", "")
-        jobs, next_token = backend.list_jobs(parent, _page_size(), page_token)
-        payload: dict[str, Any] = {}
-        if jobs:
-            payload["jobs"] = [wire.job_to_json(job, _int_enums()) for job in jobs]
-        if next_token:
-            payload["nextPageToken"] = next_token
-        return _json(payload)
-
-    @app.post(JOBS)
-    def create_job(project: str, location: str) -> Response:
-        parent = f"projects/{project}/locations/{location}"
-        job = backend.create_job(parent, wire.job_from_json(_body()))
-        return _json(wire.job_to_json(job, _int_enums()))
-
-    @app.get(JOBS + "/<job_id>")
-    def get_job(project: str, location: str, job_id: str) -> Response:
-        job = backend.get_job(_job_name(project, location, job_id))
-        return _json(wire.job_to_json(job, _int_enums()))
-
-    @app.patch(JOBS + "/<job_id>")
-    def update_job(project: str, location: str, job_id: str) -> Response:
-        name = _job_name(project, location, job_id)
-        body = _body()
-        if isinstance(body, dict) and body.get("name", name) != name:
-            raise InvalidArgument("The job name in the body does not match the URL.")
-        mask = wire.parse_update_mask(
-            request.args.get("updateMask", request.args.get("update_mask"))
-        )
-        job = backend.update_job(name, lambda current: wire.apply_patch(current, body, mask))
-        return _json(wire.job_to_json(job, _int_enums()))
-
-    @app.delete(JOBS + "/<job_id>")
-    def delete_job(project: str, location: str, job_id: str) -> Response:
-        backend.delete_job(_job_name(project, location, job_id))
-        return _json({})
-
-    @app.post(JOBS + "/<job_id>")
-    def job_verb(project: str, location: str, job_id: str) -> Response:
-        job_id, _, verb = job_id.partition(":")
-        action = JOB_VERBS.get(verb)
-        if action is None:
-            raise NotFound(f"Unknown method {verb!r} on a job.")
-        _body()  # validated like the real front end, though these bodies carry nothing
-        job = action(backend, _job_name(project, location, job_id))
-        return _json(wire.job_to_json(job, _int_enums()))
-
-    # -- locations mixin, and the App Engine lookup gcloud makes -------------------
-
-    @app.get("/v1/projects/<project>/locations")
-    def list_locations(project: str) -> Response:
-        page_token = request.args.get("pageToken", "")
-        locations, next_token = backend.list_locations(project, _page_size(), page_token)
-        payload: dict[str, Any] = {"locations": [wire.location_to_json(x) for x in locations]}
-        if next_token:
-            payload["nextPageToken"] = next_token
-        return _json(payload)
-
-    @app.get("/v1/projects/<project>/locations/<location>")
-    def get_location(project: str, location: str) -> Response:
-        return _json(wire.location_to_json(backend.get_location(project, location)))
-
-    @app.get("/v1/apps/<app_id>")
-    def get_app_engine_app(app_id: str) -> Response:
-        # gcloud looks for an App Engine app to pick a default --location. The local
-        # stack has none, so answer as App Engine does for a project without an app.
-        raise NotFound(f'Could not find Application "{app_id}".')
-
-    # -- admin API ----------------------------------------------------------------
-
-    @app.get("/_fake/health")
-    def health() -> Response:
-        return _json({"ok": True})
-
-    @app.post("/_fake/reset")
-    def reset() -> Response:
-        backend.reset()
-        seen.clear()
-        return _json({})
-
-    @app.get("/_fake/attempts")
-    def attempts() -> Response:
-        return _json({"attempts": [attempt.to_json() for attempt in backend.attempts()]})
-
-    @app.get("/_fake/requests")
-    def requests_seen() -> Response:
-        return _json({"requests": seen.entries()})
-
-    @app.post("/_fake/fire")
-    def fire() -> Response:
-        body = _body()
+    def _fire(self, call: Call) -> dict[str, Any]:
+        body = call.body()
         now = parse_timestamp(body["now"]) if isinstance(body, dict) and "now" in body else None
-        fired = backend.fire_due(now)
-        return _json({"attempts": [attempt.to_json() for attempt in fired]})
+        return {"attempts": [attempt.to_json() for attempt in self.backend.fire_due(now)]}
 
-    return app
+
+def create_app(backend: SchedulerBackend, request_log: RequestLog | None = None) -> SchedulerApp:
+    return SchedulerApp(backend, request_log or RequestLog())
