@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from snapkeeper.errors import ConfigError
 
@@ -16,6 +17,9 @@ DEFAULT_DEAD_LETTER_TOPIC = "snapkeeper-dead-letter"
 DEFAULT_DEAD_LETTER_SUBSCRIPTION = "snapkeeper-dead-letter-sub"
 DEFAULT_LABEL_PREFIX = "snapshot-"
 DEFAULT_MAX_DELIVERY_ATTEMPTS = 10
+# Pub/Sub's range for a dead-letter policy's delivery attempts.
+DELIVERY_ATTEMPTS_MIN = 5
+DELIVERY_ATTEMPTS_MAX = 100
 DEFAULT_SCHEDULER_LOCATION = "us-central1"
 # How long the snapshot function follows a snapshot towards READY before it asks for
 # redelivery. deploy.sh gives the function this plus a margin as its timeout (event-driven
@@ -29,6 +33,7 @@ _TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
 _LABEL_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,15 @@ class Config:
             scheduler_emulator_host=env.get("CLOUD_SCHEDULER_EMULATOR_HOST") or None,
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
         )
-        if not _LABEL_PREFIX.match(config.label_prefix):
+        try:
+            check_label_prefix(config.label_prefix)
+        except ConfigError as exc:
+            raise ConfigError(f"LABEL_PREFIX {exc}") from None
+        if not DELIVERY_ATTEMPTS_MIN <= config.max_delivery_attempts <= DELIVERY_ATTEMPTS_MAX:
             raise ConfigError(
-                f"LABEL_PREFIX {config.label_prefix!r} is not a valid label-key prefix"
+                f"MAX_DELIVERY_ATTEMPTS must be between {DELIVERY_ATTEMPTS_MIN} and "
+                f"{DELIVERY_ATTEMPTS_MAX} (Pub/Sub's range)"
             )
-        if not 5 <= config.max_delivery_attempts <= 100:
-            raise ConfigError("MAX_DELIVERY_ATTEMPTS must be between 5 and 100 (Pub/Sub's range)")
         if not 1 <= config.ready_wait_seconds <= MAX_READY_WAIT_SECONDS:
             raise ConfigError(
                 f"READY_WAIT_SECONDS must be between 1 and {MAX_READY_WAIT_SECONDS} seconds"
@@ -106,32 +114,68 @@ class Config:
         return f"projects/{self.host_project}/topics/{topic_id}"
 
 
-def _check_project(variable: str, value: str) -> None:
+# The rules for one value, public so that deploy.sh's config (snapkeeper.deployconfig)
+# is checked with these same ones; their messages name no variable.
+
+
+def check_project_id(value: str) -> str:
     if not _PROJECT_ID.match(value):
-        raise ConfigError(f"{variable}: {value!r} is not a valid project id")
+        raise ConfigError(f"{value!r} is not a valid project id")
+    return value
+
+
+def check_topic_id(value: str) -> str:
+    """A Pub/Sub topic or subscription id."""
+    if not _TOPIC_ID.match(value) or value.startswith("goog"):
+        raise ConfigError(f"{value!r} is not a valid Pub/Sub id")
+    return value
+
+
+def check_label_prefix(value: str) -> str:
+    if not _LABEL_PREFIX.match(value):
+        raise ConfigError(f"{value!r} is not a valid label-key prefix")
+    return value
+
+
+def parse_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{raw!r} is not an integer") from None
+
+
+def parse_bool(raw: str) -> bool:
+    """true/false and their usual spellings, any case (an empty value is false)."""
+    raw = raw.strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{raw!r} is not true/false")
+
+
+def _named(variable: str, check: Callable[[str], _T], value: str) -> _T:
+    """check(value), its error prefixed with the variable the value came from."""
+    try:
+        return check(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
+
+
+def _check_project(variable: str, value: str) -> None:
+    _named(variable, check_project_id, value)
 
 
 def _topic(env: Mapping[str, str], variable: str, default: str) -> str:
-    value = env.get(variable) or default
-    if not _TOPIC_ID.match(value) or value.startswith("goog"):
-        raise ConfigError(f"{variable}: {value!r} is not a valid Pub/Sub id")
-    return value
+    return _named(variable, check_topic_id, env.get(variable) or default)
 
 
 def _int(env: Mapping[str, str], variable: str, default: int) -> int:
     raw = env.get(variable, "").strip()
     if not raw:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{variable}: {raw!r} is not an integer") from None
+    return _named(variable, parse_int, raw)
 
 
 def _bool(env: Mapping[str, str], variable: str) -> bool:
-    raw = env.get(variable, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"{variable}: {raw!r} is not true/false")
+    return _named(variable, parse_bool, env.get(variable, ""))
