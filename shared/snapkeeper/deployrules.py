@@ -1,0 +1,280 @@
+"""The rules for each value of deploy.sh's config, and the platform limits they check.
+
+Where the library has a rule (project ids, label prefix, integers and booleans as the
+functions' config reads them; schedule names as the labels; cron and time zone as the
+slots are computed), it is used as it is; the rules only deploy.sh needed live here.
+Each rule returns the normalised value or raises a SnapkeeperError saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from snapkeeper import config, labels, slots
+from snapkeeper.errors import ConfigError, SnapkeeperError
+from snapkeeper.messages import Tick
+
+# Limits of the platform.
+EVENT_TIMEOUT_MAX = 540  # the longest an event-driven function may run
+ACK_DEADLINE_MAX = 600  # Pub/Sub's longest ack deadline
+RETRY_DELAY_MAX = 600  # Pub/Sub's longest retry delay
+RATE_LIMIT_SECONDS = 600  # Compute Engine: one snapshot per disk per 10 minutes
+# The snapshot function follows its snapshot to READY for READY_WAIT_SECONDS; its timeout
+# adds this margin for the insert, the pruning and the log line.
+READY_WAIT_MARGIN = 60
+READY_WAIT_MIN = 10
+READY_WAIT_MAX = EVENT_TIMEOUT_MAX - READY_WAIT_MARGIN
+# Cloud Run: a concurrency above 1 needs at least 1 vCPU; vCPUs -> MiB of memory allowed.
+MEMORY_MIB_PER_CPU = {1: (512, 4096)}
+
+_REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
+_STORAGE_LOCATION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_CHANNEL = re.compile(r"projects/([^/]+)/notificationChannels/[0-9]+")
+_DURATION = re.compile(r"([0-9]+)([a-z]?)")
+_URL = re.compile(r"https?://[A-Za-z0-9.:_/%-]+")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
+SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60}
+STALE_UNITS = ("m", "h", "d")  # what a PromQL range (the stale-disk alert's) takes
+STALE_MAX_COUNT = 99999
+SCHEDULE_FORM = "name|cron|time zone[|stale after], e.g. daily|0 3 * * *|Asia/Tokyo"
+
+Check = Callable[[str], object]
+
+
+def failures(checks: Iterable[tuple[Check, str]]) -> list[str]:
+    """The message of every check that fails on its value."""
+    found = []
+    for check, value in checks:
+        try:
+            check(value)
+        except SnapkeeperError as exc:
+            found.append(str(exc))
+    return found
+
+
+def region(value: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise ConfigError(f"{value!r} is not a region")
+    return value
+
+
+def storage_location(value: str) -> str:
+    if not _STORAGE_LOCATION.fullmatch(value):
+        raise ConfigError(f"{value!r} is not a storage location")
+    return value
+
+
+def _list_of(check: Check, value: str) -> tuple[str, ...]:
+    """A comma-separated list: items trimmed, empty ones and repeats dropped, every bad
+    one in one error (they are on one line)."""
+    items = tuple(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
+    bad = failures((check, item) for item in items)
+    if bad:
+        raise ConfigError("; ".join(bad))
+    return items
+
+
+def project_list(value: str) -> tuple[str, ...]:
+    projects = _list_of(config.check_project_id, value)
+    if not projects:
+        raise ConfigError("lists no project")
+    return projects
+
+
+def notification_channel(value: str) -> str:
+    match = _CHANNEL.fullmatch(value)
+    if not match:
+        raise ConfigError(f"{value!r} is not projects/PROJECT/notificationChannels/NUMBER")
+    config.check_project_id(match.group(1))
+    return value
+
+
+def channel_list(value: str) -> tuple[str, ...]:
+    return _list_of(notification_channel, value)
+
+
+def duration(value: str, units: Sequence[str]) -> tuple[int, str]:
+    """(count, unit) of a duration such as 10s or 26h, its unit one of `units`."""
+    match = _DURATION.fullmatch(value)
+    if not match or match.group(2) not in units:
+        raise ConfigError(f"{value!r} is not a duration in {'/'.join(filter(None, units))}")
+    return int(match.group(1)), match.group(2)
+
+
+def retry_delay(value: str) -> int:
+    """Seconds: 10s, 2m, or a bare number of seconds."""
+    count, unit = duration(value, tuple(SECONDS_PER_UNIT))
+    seconds = count * SECONDS_PER_UNIT[unit]
+    if seconds > RETRY_DELAY_MAX:
+        raise ConfigError(f"{value!r} is above {RETRY_DELAY_MAX}s")
+    return seconds
+
+
+def stale_after(value: str) -> str:
+    """How long a disk may go without a snapshot before the stale-disk alert fires."""
+    count, unit = duration(value, STALE_UNITS)
+    if not 1 <= count <= STALE_MAX_COUNT:
+        raise ConfigError(f"stale after {value!r} must be from 1 to {STALE_MAX_COUNT}{unit}")
+    return f"{count}{unit}"
+
+
+def default_stale_after(cron: str) -> str:
+    """The stale window when a SCHEDULE line gives none: the cron's period plus slack for
+    a late or retried run."""
+    _minute, hour, day, _month, weekday = cron.split()
+    if day != "*":
+        return "32d"  # monthly
+    if weekday != "*":
+        return "8d"  # weekly
+    if hour == "*" or any(mark in hour for mark in "/,-"):
+        return "3h"  # several times a day
+    return "26h"  # daily
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    cron: str
+    time_zone: str
+    stale_after: str
+
+    @property
+    def tick(self) -> str:
+        """What its Scheduler job publishes: the message the enumerator parses."""
+        return Tick(self.name, self.cron, self.time_zone).to_json().decode()
+
+
+def schedule(value: str) -> Schedule:
+    """A SCHEDULE line's value, every bad field of it in one error."""
+    parts = [part.strip() for part in value.split("|")]
+    if len(parts) == 4 and not parts[3]:
+        parts.pop()  # "name|cron|zone|": no stale window given
+    if len(parts) not in (3, 4):
+        raise ConfigError(f"{value!r} is not {SCHEDULE_FORM}")
+    name, cron, time_zone = parts[0], " ".join(parts[1].split()), parts[2]
+    checks: list[tuple[Check, str]] = [
+        (labels.validate_schedule_name, name),
+        (slots.validate_cron, cron),
+        (slots.zone, time_zone),
+    ]
+    if len(parts) == 4:
+        checks.append((stale_after, parts[3]))
+    bad = failures(checks)
+    if bad:
+        raise ConfigError("; ".join(bad))
+    stale = stale_after(parts[3]) if len(parts) == 4 else default_stale_after(cron)
+    return Schedule(name, cron, time_zone, stale)
+
+
+def ready_wait(value: str) -> int:
+    """READY_WAIT_SECONDS: the snapshot function's timeout (this + the margin) must fit."""
+    wait = config.parse_int(value)
+    if wait < READY_WAIT_MIN:
+        raise ConfigError(f"{wait} is out of range")
+    if wait > READY_WAIT_MAX:
+        raise ConfigError(
+            f"{wait} does not fit the snapshot function's timeout: {wait}s + "
+            f"{READY_WAIT_MARGIN}s margin is above {EVENT_TIMEOUT_MAX}s, the longest an "
+            "event-driven function may run"
+        )
+    return wait
+
+
+def ack_deadline_for(timeout: int, floor: int = 0) -> int:
+    """A push subscription's ack deadline: Pub/Sub waits that long for the function's
+    answer before delivering again, so at least its timeout (and floor), at most the
+    maximum."""
+    return min(max(timeout, floor), ACK_DEADLINE_MAX)
+
+
+def instance_size_problem(cpu: int, memory_mib: int, concurrency: int) -> str | None:
+    """What breaks Cloud Run's rules for one instance, or None."""
+    if concurrency > 1 and cpu < 1:
+        return f"{concurrency} messages at once need at least 1 vCPU per instance (has {cpu})"
+    if cpu in MEMORY_MIB_PER_CPU:
+        low, high = MEMORY_MIB_PER_CPU[cpu]
+        if not low <= memory_mib <= high:
+            return f"{memory_mib} MiB does not go with {cpu} vCPU ({low} to {high} MiB)"
+    return None
+
+
+# -- the table: each key's rule, what a good value looks like, its default ------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    parse: Callable[[str], Any]
+    expected: str  # said with every error about the key
+    default: Any = None  # None: required, or derived from another key
+
+
+def integer(low: int, high: int, default: int, why: str = "") -> Rule:
+    def parse(value: str) -> int:
+        number = config.parse_int(value)
+        if not low <= number <= high:
+            raise ConfigError(f"{number} is out of range")
+        return number
+
+    return Rule(parse, f"a whole number from {low} to {high}{why}, default {default}", default)
+
+
+def _delay(default: int) -> Rule:
+    expected = f"a duration from 0s to {RETRY_DELAY_MAX}s such as 10s or 2m, default {default}s"
+    return Rule(retry_delay, expected, default)
+
+
+RULES: dict[str, Rule] = {
+    "HOST_PROJECT": Rule(config.check_project_id, "a project id, e.g. my-snapkeeper-host"),
+    "REGION": Rule(region, "a region, e.g. europe-west1"),
+    "SCHEDULER_LOCATION": Rule(region, "a region, e.g. europe-west1; default REGION"),
+    "TARGET_PROJECTS": Rule(project_list, "comma-separated project ids, e.g. prod-app-1,prod-db-2"),
+    "SNAPSHOT_PROJECT": Rule(config.check_project_id, "a project id, or nothing", ""),
+    "DEFAULT_STORAGE_LOCATION": Rule(
+        storage_location, "a storage location such as eu or us-central1, or nothing", ""
+    ),
+    "LABEL_PREFIX": Rule(
+        config.check_label_prefix,
+        f"[a-z][a-z0-9_-]{{0,40}}, default {config.DEFAULT_LABEL_PREFIX}",
+        config.DEFAULT_LABEL_PREFIX,
+    ),
+    "PRUNE_ORPHANS": Rule(config.parse_bool, "true or false, default false", False),
+    "MAX_DELIVERY_ATTEMPTS": integer(
+        config.DELIVERY_ATTEMPTS_MIN,
+        config.DELIVERY_ATTEMPTS_MAX,
+        config.DEFAULT_MAX_DELIVERY_ATTEMPTS,
+        " (Pub/Sub's range)",
+    ),
+    "MIN_RETRY_DELAY": _delay(10),
+    "MAX_RETRY_DELAY": _delay(RETRY_DELAY_MAX),
+    "ACK_DEADLINE_SECONDS": integer(10, ACK_DEADLINE_MAX, 60, " (Pub/Sub's range)"),
+    "SNAPSHOT_MAX_INSTANCES": integer(1, 1000, 50),
+    "SNAPSHOT_CONCURRENCY": integer(1, 1000, 20),
+    "READY_WAIT_SECONDS": Rule(
+        ready_wait,
+        f"a whole number of seconds from {READY_WAIT_MIN} to {READY_WAIT_MAX}, default "
+        f"{config.DEFAULT_READY_WAIT_SECONDS}",
+        config.DEFAULT_READY_WAIT_SECONDS,
+    ),
+    "NOTIFICATION_CHANNELS": Rule(
+        channel_list, "comma-separated projects/PROJECT/notificationChannels/NUMBER", ()
+    ),
+}
+REQUIRED = ("HOST_PROJECT", "REGION", "TARGET_PROJECTS")
+
+# The local stack's endpoints (deploy.sh --local): name -> (pattern, what it looks like).
+ENDPOINTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "PUBSUB_EMULATOR_HOST": (_HOST_PORT, "host:port, e.g. 127.0.0.1:8085"),
+    "CLOUD_SCHEDULER_EMULATOR_HOST": (_HOST_PORT, "host:port, e.g. 127.0.0.1:8086"),
+    "ENUMERATOR_URL": (_URL, "an http(s) URL, e.g. http://127.0.0.1:8081/"),
+    "SNAPSHOT_URL": (_URL, "an http(s) URL, e.g. http://127.0.0.1:8082/"),
+}
+
+
+def endpoint(name: str, value: str) -> str:
+    pattern, expected = ENDPOINTS[name]
+    if not pattern.fullmatch(value):
+        raise ConfigError(f"{value!r} is not valid (expected {expected})")
+    return value

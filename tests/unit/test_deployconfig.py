@@ -1,0 +1,489 @@
+"""deploy.sh's config checker: every rule with good and bad values, messages that name the
+line and the key, the normalised records deploy.sh reads, and that the rules are the
+library's own."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from snapkeeper import config, deployconfig, deployrules, labels
+from snapkeeper.config import Config
+from snapkeeper.deployconfig import DeployConfig, Problem, main, render, validate
+from snapkeeper.deployrules import (
+    RULES,
+    ack_deadline_for,
+    default_stale_after,
+    instance_size_problem,
+)
+from snapkeeper.messages import Tick, parse_tick
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO_ROOT / "infra" / "snapkeeper.example.env"
+BASE = (
+    "HOST_PROJECT=my-host-proj",
+    "REGION=europe-west1",
+    "TARGET_PROJECTS=prod-app-1",
+    "SCHEDULE=daily|0 3 * * *|Asia/Tokyo",
+)
+
+
+def text(*extra: str, base: tuple[str, ...] = BASE) -> str:
+    return "\n".join((*base, *extra)) + "\n"
+
+
+def valid(*extra: str, local: bool = False, base: tuple[str, ...] = BASE) -> DeployConfig:
+    result = validate(text(*extra, base=base), local=local)
+    assert result.problems == [], [p.render("x.env") for p in result.problems]
+    assert result.config is not None
+    return result.config
+
+
+def only_problem(*extra: str, local: bool = False) -> Problem:
+    result = validate(text(*extra), local=local)
+    assert result.config is None
+    assert len(result.problems) == 1, [p.render("x.env") for p in result.problems]
+    return result.problems[0]
+
+
+def records(deploy: DeployConfig) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key, value in deploy.records():
+        found.setdefault(key, []).append(value)
+    return found
+
+
+# -- the example and the defaults --------------------------------------------------------------
+
+
+def test_the_example_config_is_valid() -> None:
+    result = validate(EXAMPLE.read_text())
+    assert result.problems == [] and result.notes == []
+    assert result.config is not None
+    assert [s.name for s in result.config.schedules] == ["hourly", "daily", "weekly"]
+
+
+def test_defaults_and_derived_settings() -> None:
+    deploy = valid()
+    assert deploy.scheduler_location == "europe-west1"  # REGION
+    assert deploy.label_prefix == config.DEFAULT_LABEL_PREFIX
+    assert deploy.max_delivery_attempts == config.DEFAULT_MAX_DELIVERY_ATTEMPTS
+    assert (deploy.min_retry_delay, deploy.max_retry_delay) == (10, 600)
+    assert deploy.ready_wait_seconds == config.DEFAULT_READY_WAIT_SECONDS
+    assert deploy.snapshot_timeout == config.DEFAULT_READY_WAIT_SECONDS + 60
+    assert (deploy.snapshot_concurrency, deploy.snapshot_max_instances) == (20, 50)
+    assert deploy.ack_deadline_seconds == 60
+    assert deploy.prune_orphans is False
+    assert deploy.snapshot_project == "" and deploy.notification_channels == ()
+    assert deploy.role_projects == ("prod-app-1",)
+
+
+def test_an_empty_value_means_the_default() -> None:
+    deploy = valid("READY_WAIT_SECONDS=", "SCHEDULER_LOCATION=", "LABEL_PREFIX=''")
+    assert deploy.ready_wait_seconds == 420
+    assert deploy.scheduler_location == "europe-west1"
+    assert deploy.label_prefix == "snapshot-"
+
+
+# -- each rule: good values and what they normalise to ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        ("HOST_PROJECT=example.com:legacy-proj", "host_project", "example.com:legacy-proj"),
+        ("SCHEDULER_LOCATION=us-central1", "scheduler_location", "us-central1"),
+        ("TARGET_PROJECTS= a-proj1 ,b-proj2,,a-proj1", "target_projects", ("a-proj1", "b-proj2")),
+        ("SNAPSHOT_PROJECT=vault-backups-1", "snapshot_project", "vault-backups-1"),
+        ("DEFAULT_STORAGE_LOCATION=eu", "default_storage_location", "eu"),
+        ('LABEL_PREFIX="snap_"', "label_prefix", "snap_"),
+        ("PRUNE_ORPHANS=yes", "prune_orphans", True),
+        ("PRUNE_ORPHANS=OFF", "prune_orphans", False),
+        ("MAX_DELIVERY_ATTEMPTS=100", "max_delivery_attempts", 100),
+        ("MIN_RETRY_DELAY=10", "min_retry_delay", 10),
+        ("MIN_RETRY_DELAY=20s", "min_retry_delay", 20),
+        ("MAX_RETRY_DELAY=2m", "max_retry_delay", 120),
+        ("ACK_DEADLINE_SECONDS=600", "ack_deadline_seconds", 600),
+        ("SNAPSHOT_MAX_INSTANCES=1", "snapshot_max_instances", 1),
+        ("SNAPSHOT_CONCURRENCY=1000", "snapshot_concurrency", 1000),
+        ("READY_WAIT_SECONDS=10", "ready_wait_seconds", 10),
+        ("READY_WAIT_SECONDS=480", "ready_wait_seconds", 480),
+        (
+            "NOTIFICATION_CHANNELS=projects/my-host-proj/notificationChannels/1, "
+            "projects/my-host-proj/notificationChannels/2",
+            "notification_channels",
+            (
+                "projects/my-host-proj/notificationChannels/1",
+                "projects/my-host-proj/notificationChannels/2",
+            ),
+        ),
+    ],
+)
+def test_good_values_are_normalised(line: str, field: str, expected: object) -> None:
+    key = line.split("=", 1)[0]
+    base = tuple(b for b in BASE if not b.startswith(f"{key}="))
+    result = validate(text(line, base=base))
+    assert result.problems == [], [p.render("x.env") for p in result.problems]
+    assert getattr(result.config, field) == expected
+
+
+# -- each rule: bad values, each reported with its line and key ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("HOST_PROJECT=$(touch x)", "HOST_PROJECT", "'$(touch x)' is not a valid project id"),
+        ("HOST_PROJECT=Upper-Case", "HOST_PROJECT", "is not a valid project id"),
+        ("REGION=europe west1", "REGION", "'europe west1' is not a region"),
+        ("SCHEDULER_LOCATION=eu", "SCHEDULER_LOCATION", "'eu' is not a region"),
+        ("TARGET_PROJECTS=ok-proj1,BAD", "TARGET_PROJECTS", "'BAD' is not a valid project id"),
+        ("TARGET_PROJECTS=, ,", "TARGET_PROJECTS", "lists no project"),
+        ("SNAPSHOT_PROJECT=x", "SNAPSHOT_PROJECT", "'x' is not a valid project id"),
+        ("DEFAULT_STORAGE_LOCATION=EU", "DEFAULT_STORAGE_LOCATION", "is not a storage location"),
+        ("LABEL_PREFIX=Snap-", "LABEL_PREFIX", "is not a valid label-key prefix"),
+        ("PRUNE_ORPHANS=maybe", "PRUNE_ORPHANS", "'maybe' is not true/false"),
+        (
+            "MAX_DELIVERY_ATTEMPTS=4",
+            "MAX_DELIVERY_ATTEMPTS",
+            "4 is out of range; expected a "
+            "whole number from 5 to 100 (Pub/Sub's range), default 10",
+        ),
+        ("MAX_DELIVERY_ATTEMPTS=101", "MAX_DELIVERY_ATTEMPTS", "101 is out of range"),
+        ("MAX_DELIVERY_ATTEMPTS=ten", "MAX_DELIVERY_ATTEMPTS", "'ten' is not an integer"),
+        ("MIN_RETRY_DELAY=10x", "MIN_RETRY_DELAY", "'10x' is not a duration in s/m"),
+        ("MIN_RETRY_DELAY=1h", "MIN_RETRY_DELAY", "'1h' is not a duration in s/m"),
+        ("MIN_RETRY_DELAY=-1s", "MIN_RETRY_DELAY", "'-1s' is not a duration"),
+        ("MAX_RETRY_DELAY=601s", "MAX_RETRY_DELAY", "'601s' is above 600s"),
+        ("MAX_RETRY_DELAY=11m", "MAX_RETRY_DELAY", "'11m' is above 600s"),
+        ("ACK_DEADLINE_SECONDS=9", "ACK_DEADLINE_SECONDS", "9 is out of range"),
+        ("ACK_DEADLINE_SECONDS=601", "ACK_DEADLINE_SECONDS", "601 is out of range"),
+        ("SNAPSHOT_MAX_INSTANCES=0", "SNAPSHOT_MAX_INSTANCES", "0 is out of range"),
+        (
+            "SNAPSHOT_CONCURRENCY=1001",
+            "SNAPSHOT_CONCURRENCY",
+            "1001 is out of range; expected a whole number from 1 to 1000, default 20",
+        ),
+        ("SNAPSHOT_CONCURRENCY=twenty", "SNAPSHOT_CONCURRENCY", "'twenty' is not an integer"),
+        (
+            "READY_WAIT_SECONDS=9",
+            "READY_WAIT_SECONDS",
+            "9 is out of range; expected a whole number of seconds from 10 to 480, default 420",
+        ),
+        ("READY_WAIT_SECONDS=7m", "READY_WAIT_SECONDS", "'7m' is not an integer"),
+        # 481 s + 60 s margin is above the 540 s an event-driven function may run.
+        (
+            "READY_WAIT_SECONDS=481",
+            "READY_WAIT_SECONDS",
+            "481 does not fit the snapshot function's timeout: 481s + 60s margin is above 540s",
+        ),
+        (
+            "NOTIFICATION_CHANNELS=projects/p/notificationChannels/1",
+            "NOTIFICATION_CHANNELS",
+            "'p' is not a valid project id",
+        ),
+        (
+            "NOTIFICATION_CHANNELS=channel-1",
+            "NOTIFICATION_CHANNELS",
+            "'channel-1' is not projects/PROJECT/notificationChannels/NUMBER",
+        ),
+    ],
+)
+def test_a_bad_value_is_reported_with_its_line_and_key(line: str, key: str, message: str) -> None:
+    base = tuple(b for b in BASE if not b.startswith(f"{key}="))
+    result = validate(text("# a comment", "", line, base=base))
+    assert result.config is None
+    [problem] = result.problems
+    assert (problem.line, problem.key) == (len(base) + 3, key)
+    assert message in problem.message
+    assert problem.render("bad.env").startswith(f"bad.env:{len(base) + 3}: {key}: ")
+    assert "expected " in problem.message  # what a good value looks like
+
+
+# -- SCHEDULE lines: the library's schedule name, cron and time zone rules ------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "daily|99 99 * * *|Asia/Tokyoo",
+            "cron '99 99 * * *' is not a 5-field unix-cron "
+            "expression; time zone 'Asia/Tokyoo' is not a known IANA time zone",
+        ),
+        ("daily|0 3 * *|UTC", "cron '0 3 * *' is not a 5-field unix-cron expression"),
+        ("daily|0 3 * * * $(touch x)|UTC", "is not a 5-field unix-cron expression"),
+        ("daily|*/0 * * * *|UTC", "is not a 5-field unix-cron expression"),
+        ("daily|0 3 * * *|`touch x`", "time zone '`touch x`' is not a known IANA time zone"),
+        ("daily|0 3 * * *|../etc/passwd", "is not a known IANA time zone"),
+        ("Daily|0 3 * * *|UTC", "schedule name 'Daily' must match [a-z][a-z0-9]{0,19}"),
+        ("a-b|0 3 * * *|UTC", "schedule name 'a-b' must match"),
+        ("daily|0 3 * * *|UTC|26", "'26' is not a duration in m/h/d"),
+        ("daily|0 3 * * *|UTC|0h", "stale after '0h' must be from 1 to 99999h"),
+        ("daily|0 3 * * *", "is not name|cron|time zone[|stale after]"),
+        ("daily|0 3 * * *|UTC|26h|extra", "is not name|cron|time zone[|stale after]"),
+    ],
+)
+def test_a_bad_schedule_line_names_every_bad_field(value: str, message: str) -> None:
+    problem = only_problem(f"SCHEDULE={value}")
+    assert (problem.line, problem.key) == (len(BASE) + 1, "SCHEDULE")
+    assert message in problem.message
+    assert "expected name|cron|time zone[|stale after]" in problem.message
+
+
+@pytest.mark.parametrize("name", sorted(labels.RESERVED_SCHEDULES))
+def test_reserved_schedule_names_are_refused(name: str) -> None:
+    problem = only_problem(f"SCHEDULE={name}|0 3 * * *|UTC")
+    assert "must match [a-z][a-z0-9]{0,19} and not be one of" in problem.message
+
+
+def test_a_schedule_listed_twice() -> None:
+    problem = only_problem("SCHEDULE=daily|30 2 * * *|UTC")
+    assert problem.render("x.env") == (
+        f"x.env:{len(BASE) + 1}: SCHEDULE: schedule 'daily' is listed twice (first on line 4)"
+    )
+
+
+def test_schedules_are_normalised_with_their_tick() -> None:
+    deploy = valid(
+        "SCHEDULE=weekly| 0  4 * *\t0 |Europe/Paris| 9d ", "SCHEDULE=often|*/15 * * * *|UTC|"
+    )
+    daily, weekly, often = deploy.schedules
+    assert (weekly.cron, weekly.time_zone, weekly.stale_after) == (
+        "0 4 * * 0",
+        "Europe/Paris",
+        "9d",
+    )
+    assert (daily.stale_after, often.stale_after) == ("26h", "3h")
+    # The tick is the message the enumerator parses, as `snapkeeper schedule set` sends it.
+    assert parse_tick(weekly.tick.encode()) == Tick("weekly", "0 4 * * 0", "Europe/Paris")
+    assert weekly.tick == '{"schedule": "weekly", "cron": "0 4 * * 0", "time_zone": "Europe/Paris"}'
+
+
+@pytest.mark.parametrize(
+    ("cron", "stale"),
+    [
+        ("15 * * * *", "3h"),
+        ("0 */6 * * *", "3h"),
+        ("0 3,15 * * *", "3h"),
+        ("0 3 * * *", "26h"),
+        ("0 4 * * 0", "8d"),
+        ("0 4 1 * *", "32d"),
+    ],
+)
+def test_the_default_stale_window_follows_the_cron(cron: str, stale: str) -> None:
+    assert default_stale_after(cron) == stale
+
+
+def test_no_schedule_is_an_error_except_for_the_local_stack() -> None:
+    base = BASE[:3]
+    result = validate(text(base=base))
+    assert [p.render("x.env") for p in result.problems] == [
+        "x.env: SCHEDULE: no SCHEDULE line: add one per schedule, name|cron|time zone"
+        "[|stale after], e.g. daily|0 3 * * *|Asia/Tokyo"
+    ]
+    assert validate(text(base=base), local=True).config is not None
+
+
+# -- the file: lines, keys, quoting ---------------------------------------------------------------
+
+
+def test_unknown_keys_are_errors_with_a_suggestion() -> None:
+    problem = only_problem("READY_WAIT=30")
+    assert problem.render("x.env") == (
+        f"x.env:{len(BASE) + 1}: unknown key 'READY_WAIT': did you mean READY_WAIT_SECONDS?"
+    )
+    assert "unknown key 'ZZZ': the keys are those in" in only_problem("ZZZ=1").message
+    assert "unknown key 'region'" in only_problem("region=x").message
+
+
+def test_a_key_set_twice_and_lines_that_are_not_settings() -> None:
+    assert only_problem("REGION=us-east1").message == "is set twice (first on line 2)"
+    assert only_problem("REGION").message.startswith("expected KEY=VALUE")
+    assert "control character" in only_problem("LABEL_PREFIX=a\x1bb").message
+
+
+def test_required_keys() -> None:
+    result = validate(text("REGION=", base=(BASE[0], BASE[3])))
+    assert [p.render("x.env") for p in result.problems] == [
+        "x.env:3: REGION: is empty; expected a region, e.g. europe-west1",
+        "x.env: TARGET_PROJECTS: is missing; expected comma-separated project ids, e.g. "
+        "prod-app-1,prod-db-2",
+    ]
+
+
+def test_every_bad_line_is_reported_in_file_order() -> None:
+    result = validate(text("MIN_RETRY_DELAY=soon", "NOPE=1", "SNAPSHOT_CONCURRENCY=0"))
+    assert [(p.line, p.key) for p in result.problems] == [
+        (5, "MIN_RETRY_DELAY"),
+        (6, ""),
+        (7, "SNAPSHOT_CONCURRENCY"),
+    ]
+
+
+def test_values_are_data_quotes_and_line_endings() -> None:
+    lines = ["HOST_PROJECT = 'my-host-proj' ", '\tREGION="europe-west1"\r', *BASE[2:]]
+    result = validate("\n".join(lines))  # no newline at the end
+    assert result.config is not None
+    assert (result.config.host_project, result.config.region) == ("my-host-proj", "europe-west1")
+    # One pair of quotes only, matching; the rest is the value.
+    assert "is not a valid project id" in only_problem("SNAPSHOT_PROJECT='vault-1\"").message
+    assert "is not a valid project id" in only_problem("SNAPSHOT_PROJECT=''vault-1''").message
+
+
+# -- rules between settings ---------------------------------------------------------------------
+
+
+def test_the_minimum_retry_delay_may_not_exceed_the_maximum() -> None:
+    problem = only_problem("MAX_RETRY_DELAY=20s", "MIN_RETRY_DELAY=30s")
+    assert problem.render("x.env") == "x.env:6: MIN_RETRY_DELAY: 30s is above MAX_RETRY_DELAY (20s)"
+
+
+def test_the_retries_must_outlast_the_rate_limit_except_locally() -> None:
+    # 10 + 20 + 40 + 80 s < 10 min
+    problem = only_problem("MAX_DELIVERY_ATTEMPTS=5")
+    assert (problem.line, problem.key) == (5, "MAX_DELIVERY_ATTEMPTS")
+    assert "the retries span 150s" in problem.message and "rate limit" in problem.message
+    result = validate(text("MAX_DELIVERY_ATTEMPTS=5"), local=True)
+    assert result.config is not None
+    assert result.notes and "fine for the local stack" in result.notes[0]
+    # The problem is on the line of the first of its keys the file sets.
+    assert only_problem("MIN_RETRY_DELAY=1s", "MAX_RETRY_DELAY=5s").line == 5
+    assert validate(text("MIN_RETRY_DELAY=0s"), local=True).config is not None
+
+
+def test_instance_size_rules() -> None:
+    assert instance_size_problem(1, 512, 20) is None
+    assert "need at least 1 vCPU" in str(instance_size_problem(0, 512, 2))
+    assert instance_size_problem(0, 256, 1) is None
+    assert "does not go with 1 vCPU" in str(instance_size_problem(1, 256, 1))
+
+
+def test_ack_deadlines() -> None:
+    assert ack_deadline_for(480) == 480
+    assert ack_deadline_for(90, 120) == 120
+    assert ack_deadline_for(700) == deployrules.ACK_DEADLINE_MAX
+
+
+# -- one definition per rule ---------------------------------------------------------------------
+
+
+def test_the_rules_are_the_librarys() -> None:
+    assert RULES["HOST_PROJECT"].parse is config.check_project_id
+    assert RULES["SNAPSHOT_PROJECT"].parse is config.check_project_id
+    assert RULES["LABEL_PREFIX"].parse is config.check_label_prefix
+    assert RULES["PRUNE_ORPHANS"].parse is config.parse_bool
+    assert RULES["MAX_DELIVERY_ATTEMPTS"].default == config.DEFAULT_MAX_DELIVERY_ATTEMPTS
+    assert deployrules.READY_WAIT_MAX <= config.MAX_READY_WAIT_SECONDS
+    assert deployconfig.TOPICS["WORK_TOPIC"] == config.DEFAULT_WORK_TOPIC
+
+
+def test_the_functions_accept_the_environment_they_get() -> None:
+    deploy = valid(
+        "SNAPSHOT_PROJECT=vault-backups-1",
+        "DEFAULT_STORAGE_LOCATION=eu",
+        "PRUNE_ORPHANS=on",
+        "READY_WAIT_SECONDS=30",
+    )
+    env = {**deploy.function_env(), **deploy.snapshot_function_env()}
+    function = Config.from_env(env)
+    assert function.target_projects == {"prod-app-1"}
+    assert function.snapshot_project == "vault-backups-1"
+    assert function.prune_orphans and function.ready_wait_seconds == 30
+    assert "READY_WAIT_SECONDS" not in deploy.function_env()  # the snapshot function's own
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def test_records_hold_the_normalised_settings_in_order() -> None:
+    deploy = valid(
+        "TARGET_PROJECTS=prod-db-2,prod-app-1",
+        "SNAPSHOT_PROJECT=prod-db-2",
+        "SCHEDULE=weekly|0 4 * * 0|UTC",
+        "READY_WAIT_SECONDS=400",
+        "NOTIFICATION_CHANNELS=projects/my-host-proj/notificationChannels/42",
+        base=BASE[:2] + BASE[3:],
+    )
+    found = records(deploy)
+    assert found["TARGET_PROJECT"] == ["prod-db-2", "prod-app-1"]
+    assert found["ROLE_PROJECT"] == ["prod-db-2", "prod-app-1"]  # the vault is a target
+    assert found["SCHEDULE_NAME"] == ["daily", "weekly"]
+    assert found["SCHEDULE_CRON"] == ["0 3 * * *", "0 4 * * 0"]
+    assert found["SCHEDULE_STALE_AFTER"] == ["26h", "8d"]
+    assert found["READY_WAIT_SECONDS"] == ["400"]
+    assert found["SNAPSHOT_TIMEOUT_SECONDS"] == ["460"]
+    assert found["SNAPSHOT_ACK_DEADLINE_SECONDS"] == ["460"]
+    assert found["ENUMERATOR_ACK_DEADLINE_SECONDS"] == ["540"]
+    assert found["LOCAL_SNAPSHOT_ACK_DEADLINE_SECONDS"] == ["460"]
+    assert found["MIN_RETRY_DELAY_SECONDS"] == ["10"]
+    assert found["NOTIFICATION_CHANNELS_JSON"] == [
+        '["projects/my-host-proj/notificationChannels/42"]'
+    ]
+    assert found["FUNCTION_ENV"][:2] == [
+        "GOOGLE_CLOUD_PROJECT=my-host-proj",
+        "TARGET_PROJECTS=prod-db-2,prod-app-1",
+    ]
+    assert found["SNAPSHOT_FUNCTION_ENV"] == ["READY_WAIT_SECONDS=400"]
+
+
+def test_render_quoted_lines_and_nul_records() -> None:
+    pairs = [("SCHEDULE_CRON", "0 3 * * *"), ("SCHEDULE_TICK", '{"a": "b c"}'), ("EMPTY", "")]
+    lines = render(pairs, null=False).splitlines()
+    assert [tuple(shlex.split(line)[0].split("=", 1)) for line in lines] == pairs
+    assert (
+        render(pairs, null=True) == 'SCHEDULE_CRON=0 3 * * *\0SCHEDULE_TICK={"a": "b c"}\0EMPTY=\0'
+    )
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def test_main_prints_records_or_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.env"
+    good.write_bytes(b"\xef\xbb\xbf" + text().replace("\n", "\r\n").encode())  # BOM, CRLF
+    assert main([str(good), "--null"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("\0") and "HOST_PROJECT=my-host-proj\0" in out
+
+    bad = tmp_path / "bad.env"
+    bad.write_text(text("SCHEDULE=daily2|99 99 * * *|Asia/Tokyoo", "MAX_RETRY_DELAY=1h"))
+    assert main([str(bad)]) == deployconfig.EXIT_INVALID
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"snapkeeper: error: {bad}:5: SCHEDULE: cron '99 99 * * *' is not a 5-field unix-cron "
+        "expression; time zone 'Asia/Tokyoo' is not a known IANA time zone; expected "
+        "name|cron|time zone[|stale after], e.g. daily|0 3 * * *|Asia/Tokyo",
+        f"snapkeeper: error: {bad}:6: MAX_RETRY_DELAY: '1h' is not a duration in s/m; expected "
+        "a duration from 0s to 600s such as 10s or 2m, default 600s",
+    ]
+
+
+def test_main_on_a_file_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "missing.env")]) == deployconfig.EXIT_INVALID
+    assert "cannot read the config file" in capsys.readouterr().err
+    binary = tmp_path / "binary.env"
+    binary.write_bytes(b"HOST_PROJECT=\xff\n")
+    assert main([str(binary)]) == deployconfig.EXIT_INVALID
+    assert "it is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_main_checks_the_local_endpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "local.env"
+    path.write_text(text(base=BASE[:3]))
+    args = [str(path), "--local", "--endpoint", "PUBSUB_EMULATOR_HOST=127.0.0.1:8085"]
+    assert main([*args, "--endpoint", "SNAPSHOT_URL=http://127.0.0.1:9/p"]) == 0
+    out = capsys.readouterr().out
+    assert "PUBSUB_EMULATOR_HOST=127.0.0.1:8085\n" in out
+    assert "SNAPSHOT_URL=http://127.0.0.1:9/p\n" in out
+    assert main([*args, "--endpoint", "ENUMERATOR_URL=ftp://x", "--endpoint", "NOPE=1"]) == 2
+    err = capsys.readouterr().err
+    assert "ENUMERATOR_URL: 'ftp://x' is not valid (expected an http(s) URL" in err
+    assert "--endpoint 'NOPE': not one of" in err
