@@ -7,7 +7,9 @@
 #   ./deploy.sh --config FILE --local [--enumerator-url URL --snapshot-url URL]
 #   ./deploy.sh --config FILE --teardown [--yes] [--local]
 #
-# See infra/snapkeeper.example.env for the config keys and README.md ("Deploy").
+# See infra/snapkeeper.example.env for the config keys and README.md ("Deploy"). The config
+# is checked by the library's own rules (python -m snapkeeper.deployconfig) before any
+# gcloud command; deploy.sh reads the settings it prints and does the gcloud work.
 set -euo pipefail
 
 usage() {
@@ -26,14 +28,14 @@ Usage: deploy.sh --config FILE [options]
   --teardown            delete what deploy.sh created (never a snapshot); asks first
   --yes                 do not ask before --teardown
   -h, --help            this help
+
+The config is checked with the snapkeeper library, so a Python 3.11+ that has its
+requirements is needed: SNAPKEEPER_PYTHON if set, else the repo's .venv/bin/python,
+else python3.
 EOF
 }
 
-# -- fixed names (the functions, the CLI and the local stack use the same ones) -----------
-readonly TICKS_TOPIC=snapkeeper-ticks
-readonly WORK_TOPIC=snapkeeper-work
-readonly DEAD_LETTER_TOPIC=snapkeeper-dead-letter
-readonly DEAD_LETTER_SUB=snapkeeper-dead-letter-sub
+# -- fixed names (the topics come with the checked config: the library's defaults) -------
 readonly TICKS_SUB=snapkeeper-ticks-enumerator # --local only: Eventarc owns it in the cloud
 readonly WORK_SUB=snapkeeper-work-snapshot     # --local only
 readonly ENUMERATOR_FN=snapkeeper-enumerator
@@ -51,17 +53,9 @@ readonly MANAGED_MARK="Managed by deploy.sh ("
 readonly ERRORS_METRIC=snapkeeper_function_errors
 readonly JOB_PREFIX=snapkeeper-
 readonly RUNTIME=python312
-readonly RATE_LIMIT_SECONDS=600 # one snapshot per disk per 10 minutes
-readonly EVENT_TIMEOUT_MAX=540  # the longest an event-driven function may run
-readonly ACK_DEADLINE_MAX=600   # Pub/Sub's longest ack deadline
-# The snapshot function follows its snapshot to READY for READY_WAIT_SECONDS, then asks
-# for redelivery; its timeout adds this margin for the insert, pruning and the log line.
-readonly READY_WAIT_MARGIN=60
-readonly ENUMERATOR_TIMEOUT=540 ENUMERATOR_MEMORY_MIB=512 ENUMERATOR_MAX_INSTANCES=10
-# Waiting is I/O, so one instance serves SNAPSHOT_CONCURRENCY messages at once. Cloud Run
-# allows a concurrency above 1 only with at least 1 vCPU, and 1 vCPU takes 512 MiB to
-# 4 GiB of memory (512 MiB is also the floor of the second-generation environment).
-readonly SNAPSHOT_CPU=1 SNAPSHOT_MEMORY_MIB=512
+# The timeouts, the snapshot function's size and the ack deadlines that follow from them
+# come with the checked config (snapkeeper.deployconfig holds the limits they obey).
+readonly ENUMERATOR_MEMORY_MIB=512 ENUMERATOR_MAX_INSTANCES=10
 readonly HOST_APIS=(
   cloudfunctions.googleapis.com run.googleapis.com cloudbuild.googleapis.com
   artifactregistry.googleapis.com eventarc.googleapis.com pubsub.googleapis.com
@@ -122,246 +116,126 @@ parse_args() {
 }
 
 # -- config -------------------------------------------------------------------------------
-declare -A CFG=()
-SCHEDULE_LINES=()
-readonly CONFIG_KEYS=" HOST_PROJECT REGION SCHEDULER_LOCATION TARGET_PROJECTS \
-MAX_DELIVERY_ATTEMPTS MIN_RETRY_DELAY MAX_RETRY_DELAY SNAPSHOT_PROJECT \
-DEFAULT_STORAGE_LOCATION LABEL_PREFIX PRUNE_ORPHANS SNAPSHOT_MAX_INSTANCES \
-NOTIFICATION_CHANNELS ACK_DEADLINE_SECONDS READY_WAIT_SECONDS SNAPSHOT_CONCURRENCY "
+# The checker runs on this checkout's shared/ (so its rules are those of the code being
+# deployed) and prints the normalised settings as NUL-terminated KEY=VALUE records;
+# nothing in the config file is ever evaluated.
+PYTHON=""
 
-trim() {
-  local s=$1
-  s=${s#"${s%%[![:space:]]*}"}
-  s=${s%"${s##*[![:space:]]}"}
-  printf '%s' "$s"
+# library_python PYTHON ARG...: PYTHON with this checkout's library first on its path
+# (and not the working directory, whose files must not shadow it).
+library_python() {
+  PYTHONSAFEPATH=1 PYTHONPATH="$SCRIPT_DIR/shared${PYTHONPATH:+:$PYTHONPATH}" "$@"
 }
 
-# KEY=VALUE lines read as data: nothing in the file is ever evaluated.
-load_config() {
-  local file=$1 line key value n=0
-  [[ -f $file && -r $file ]] || die "cannot read the config file: $file"
-  while IFS= read -r line || [[ -n $line ]]; do
-    n=$((n + 1))
-    line=$(trim "${line%$'\r'}")
-    [[ -z $line || $line == '#'* ]] && continue
-    [[ $line == *=* ]] || die "$file:$n: expected KEY=VALUE"
-    key=$(trim "${line%%=*}")
-    value=$(trim "${line#*=}")
-    if [[ ${#value} -ge 2 && ( ($value == \"*\" && $value == *\") || ($value == \'*\' && $value == *\') ) ]]; then
-      value=${value:1:${#value}-2}
+readonly PYTHON_PROBE='import sys
+if sys.version_info < (3, 11):
+    sys.exit("Python %d.%d is too old, 3.11 or newer is needed" % sys.version_info[:2])
+import snapkeeper.deployconfig'
+
+# SNAPKEEPER_PYTHON if set, else the repo's .venv, else python3: the first that can
+# import the checker (it needs croniter from requirements.txt).
+find_python() {
+  local candidate why tried=""
+  local candidates=("$SCRIPT_DIR/.venv/bin/python" python3)
+  [[ -z ${SNAPKEEPER_PYTHON:-} ]] || candidates=("$SNAPKEEPER_PYTHON")
+  for candidate in "${candidates[@]}"; do
+    if ! command -v "$candidate" >/dev/null; then
+      why="not found"
+    elif why=$(library_python "$candidate" -c "$PYTHON_PROBE" 2>&1); then
+      PYTHON=$candidate
+      return 0
     fi
-    if [[ $key == SCHEDULE ]]; then
-      SCHEDULE_LINES+=("$value")
-    elif [[ $key =~ ^[A-Z_]+$ && $CONFIG_KEYS == *" $key "* ]]; then
-      [[ -z ${CFG[$key]+set} ]] || die "$file:$n: $key is set twice"
-      CFG[$key]=$value
-    else
-      die "$file:$n: unknown key '$key'"
-    fi
-  done <"$file"
+    tried+="${tried:+; }$candidate: ${why##*$'\n'}"
+  done
+  die "no Python that can check the config ($tried). Make one with: python3 -m venv \
+$SCRIPT_DIR/.venv && $SCRIPT_DIR/.venv/bin/pip install -r $SCRIPT_DIR/requirements.txt \
+(Python 3.11 or newer), or set SNAPKEEPER_PYTHON to a Python that has requirements.txt"
 }
 
-readonly RE_PROJECT='^[a-z][-a-z0-9]{4,28}[a-z0-9]$'
-readonly RE_REGION='^[a-z]+(-[a-z]+)+[0-9]+$'
-readonly RE_LOCATION='^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'
-readonly RE_LABEL_PREFIX='^[a-z][a-z0-9_-]{0,40}$'
-readonly RE_INT='^[0-9]{1,6}$'
-readonly RE_SECONDS='^([0-9]{1,6})s?$'
-readonly RE_SCHEDULE_NAME='^[a-z][a-z0-9]{0,19}$'
-readonly RE_CRON_FIELD='^[0-9A-Za-z*/,?#-]+$'
-readonly RE_TIME_ZONE='^[A-Za-z][A-Za-z0-9_+/-]{0,63}$'
-readonly RE_STALE='^[1-9][0-9]{0,4}[mhd]$'
-readonly RE_CHANNEL='^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/notificationChannels/[0-9]+$'
-readonly RE_URL='^https?://[A-Za-z0-9.:_/%-]+$'
-readonly RE_HOST_PORT='^[A-Za-z0-9.-]+:[0-9]{1,5}$'
-
-# Validated settings (set by validate_config).
-HOST_PROJECT="" REGION="" SCHEDULER_LOCATION="" SNAPSHOT_PROJECT="" STORAGE_LOCATION=""
-LABEL_PREFIX="" PRUNE_ORPHANS="" MAX_ATTEMPTS=0 MIN_DELAY=0 MAX_DELAY=0 ACK_DEADLINE=0
-SNAPSHOT_MAX_INSTANCES=0 CHANNELS_JSON="[]"
-READY_WAIT=0 SNAPSHOT_TIMEOUT=0 SNAPSHOT_CONCURRENCY=0
+# The checked settings, set by load_config.
+HOST_PROJECT="" REGION="" SCHEDULER_LOCATION="" SNAPSHOT_PROJECT="" CHANNELS_JSON="[]"
+TICKS_TOPIC="" WORK_TOPIC="" DEAD_LETTER_TOPIC="" DEAD_LETTER_SUB=""
+MAX_ATTEMPTS=0 MIN_DELAY=0 MAX_DELAY=0 ACK_DEADLINE=0 SNAPSHOT_MAX_INSTANCES=0
+READY_WAIT=0 SNAPSHOT_TIMEOUT=0 SNAPSHOT_CONCURRENCY=0 SNAPSHOT_CPU=0 SNAPSHOT_MEMORY_MIB=0
+ENUMERATOR_TIMEOUT=0 ENUMERATOR_ACK=0 SNAPSHOT_ACK=0 LOCAL_SNAPSHOT_ACK=0
 TARGETS=()
 ROLE_PROJECTS=() # every project a function role is defined and granted in
-SCHEDULE_NAMES=() SCHEDULE_CRONS=() SCHEDULE_ZONES=() SCHEDULE_STALE=()
+SCHEDULE_NAMES=() SCHEDULE_CRONS=() SCHEDULE_ZONES=() SCHEDULE_STALE=() SCHEDULE_TICKS=()
+FUNCTION_ENV=()          # NAME=VALUE: the environment of both functions
+SNAPSHOT_FUNCTION_ENV=() # NAME=VALUE: the snapshot function's own
+LOCAL_ENDPOINTS=()       # --endpoint NAME=VALUE for the checker, with --local
 
-setting() { printf '%s' "${CFG[$1]:-${2:-}}"; }
-
-check() { # check NAME VALUE REGEX
-  [[ $2 =~ $3 ]] || die "config: $1 '$2' is not valid (expected $3)"
-}
-
-int_setting() { # int_setting KEY DEFAULT LOW HIGH -> the value, base 10
-  local raw
-  raw=$(setting "$1" "$2")
-  [[ $raw =~ $RE_INT ]] || die "config: $1 '$raw' is not a number"
-  ((10#$raw >= $3 && 10#$raw <= $4)) || die "config: $1 must be between $3 and $4"
-  printf '%d' "$((10#$raw))"
-}
-
-seconds_setting() { # seconds_setting KEY DEFAULT LOW HIGH -> seconds
-  local raw
-  raw=$(setting "$1" "$2")
-  [[ $raw =~ $RE_SECONDS ]] || die "config: $1 '$raw' is not a duration in seconds (e.g. 10s)"
-  local value=$((10#${BASH_REMATCH[1]}))
-  ((value >= $3 && value <= $4)) || die "config: $1 must be between $3s and $4s"
-  printf '%d' "$value"
-}
-
-# READY_WAIT_SECONDS: how long the snapshot function follows a snapshot to READY. Its
-# timeout is that plus READY_WAIT_MARGIN, which must fit the event-driven maximum.
-ready_wait_setting() {
-  local raw value
-  raw=$(setting READY_WAIT_SECONDS 420)
-  [[ $raw =~ $RE_INT ]] || die "config: READY_WAIT_SECONDS '$raw' is not a number of seconds"
-  value=$((10#$raw))
-  local most=$((EVENT_TIMEOUT_MAX - READY_WAIT_MARGIN))
-  ((value >= 10)) || die "config: READY_WAIT_SECONDS must be between 10 and $most"
-  ((value + READY_WAIT_MARGIN <= EVENT_TIMEOUT_MAX)) ||
-    die "config: READY_WAIT_SECONDS=$value does not fit the snapshot function's timeout: \
-${value}s + ${READY_WAIT_MARGIN}s margin is above ${EVENT_TIMEOUT_MAX}s, the longest an event-driven \
-function may run (READY_WAIT_SECONDS must be between 10 and $most)"
-  printf '%d' "$value"
-}
-
-# Cloud Run's rules for one instance: a concurrency above 1 needs at least 1 vCPU, and
-# 1 vCPU takes 512 MiB to 4 GiB of memory.
-check_instance_size() { # check_instance_size CPU MEMORY_MIB CONCURRENCY
-  if (($3 > 1 && $1 < 1)); then
-    die "config: SNAPSHOT_CONCURRENCY=$3 needs at least 1 vCPU per instance (has $1)"
-  fi
-  if (($1 == 1 && ($2 < 512 || $2 > 4096))); then
-    die "the snapshot function's ${2}Mi does not go with 1 vCPU (512Mi to 4Gi)"
-  fi
-  return 0
-}
-
-# The ack deadline of a push subscription: a push waits that long for the function's
-# answer, so at least the function's timeout (and FLOOR), at most Pub/Sub's maximum.
-ack_deadline_for() { # ack_deadline_for TIMEOUT_SECONDS [FLOOR]
-  local want=$1
-  ((want >= ${2:-0})) || want=$2
-  ((want <= ACK_DEADLINE_MAX)) || want=$ACK_DEADLINE_MAX
-  printf '%d' "$want"
-}
-
-# A stale window for the alert from the cron when the config gives none: the period of
-# the schedule plus slack for a late or retried run.
-default_stale() {
-  local -a f
-  read -r -a f <<<"$1"
-  if [[ ${f[2]} != '*' ]]; then
-    printf '32d'
-  elif [[ ${f[4]} != '*' ]]; then
-    printf '8d'
-  elif [[ ${f[1]} == '*' || ${f[1]} == *[/,-]* ]]; then
-    printf '3h'
-  else
-    printf '26h'
-  fi
-}
-
-validate_config() {
-  HOST_PROJECT=$(setting HOST_PROJECT)
-  check HOST_PROJECT "$HOST_PROJECT" "$RE_PROJECT"
-  REGION=$(setting REGION)
-  check REGION "$REGION" "$RE_REGION"
-  SCHEDULER_LOCATION=$(setting SCHEDULER_LOCATION "$REGION")
-  check SCHEDULER_LOCATION "$SCHEDULER_LOCATION" "$RE_REGION"
-
-  local project seen=" "
-  IFS=',' read -r -a TARGETS <<<"$(setting TARGET_PROJECTS)"
-  local -a cleaned=()
-  for project in "${TARGETS[@]}"; do
-    project=$(trim "$project")
-    [[ -n $project ]] || continue
-    check TARGET_PROJECTS "$project" "$RE_PROJECT"
-    [[ $seen == *" $project "* ]] || cleaned+=("$project")
-    seen+="$project "
+# read_records: the checker's NUL-terminated KEY=VALUE records on stdin into the settings
+# above; a repeated key is a list, in order.
+read_records() {
+  local record value
+  while IFS= read -r -d '' record; do
+    value=${record#*=}
+    case ${record%%=*} in
+      HOST_PROJECT) HOST_PROJECT=$value ;;
+      REGION) REGION=$value ;;
+      SCHEDULER_LOCATION) SCHEDULER_LOCATION=$value ;;
+      SNAPSHOT_PROJECT) SNAPSHOT_PROJECT=$value ;;
+      NOTIFICATION_CHANNELS_JSON) CHANNELS_JSON=$value ;;
+      TICK_TOPIC) TICKS_TOPIC=$value ;;
+      WORK_TOPIC) WORK_TOPIC=$value ;;
+      DEAD_LETTER_TOPIC) DEAD_LETTER_TOPIC=$value ;;
+      DEAD_LETTER_SUBSCRIPTION) DEAD_LETTER_SUB=$value ;;
+      MAX_DELIVERY_ATTEMPTS) MAX_ATTEMPTS=$value ;;
+      MIN_RETRY_DELAY_SECONDS) MIN_DELAY=$value ;;
+      MAX_RETRY_DELAY_SECONDS) MAX_DELAY=$value ;;
+      ACK_DEADLINE_SECONDS) ACK_DEADLINE=$value ;;
+      SNAPSHOT_MAX_INSTANCES) SNAPSHOT_MAX_INSTANCES=$value ;;
+      READY_WAIT_SECONDS) READY_WAIT=$value ;;
+      SNAPSHOT_TIMEOUT_SECONDS) SNAPSHOT_TIMEOUT=$value ;;
+      SNAPSHOT_CONCURRENCY) SNAPSHOT_CONCURRENCY=$value ;;
+      SNAPSHOT_CPU) SNAPSHOT_CPU=$value ;;
+      SNAPSHOT_MEMORY_MIB) SNAPSHOT_MEMORY_MIB=$value ;;
+      ENUMERATOR_TIMEOUT_SECONDS) ENUMERATOR_TIMEOUT=$value ;;
+      ENUMERATOR_ACK_DEADLINE_SECONDS) ENUMERATOR_ACK=$value ;;
+      SNAPSHOT_ACK_DEADLINE_SECONDS) SNAPSHOT_ACK=$value ;;
+      LOCAL_SNAPSHOT_ACK_DEADLINE_SECONDS) LOCAL_SNAPSHOT_ACK=$value ;;
+      TARGET_PROJECT) TARGETS+=("$value") ;;
+      ROLE_PROJECT) ROLE_PROJECTS+=("$value") ;;
+      SCHEDULE_NAME) SCHEDULE_NAMES+=("$value") ;;
+      SCHEDULE_CRON) SCHEDULE_CRONS+=("$value") ;;
+      SCHEDULE_TIME_ZONE) SCHEDULE_ZONES+=("$value") ;;
+      SCHEDULE_STALE_AFTER) SCHEDULE_STALE+=("$value") ;;
+      SCHEDULE_TICK) SCHEDULE_TICKS+=("$value") ;;
+      FUNCTION_ENV) FUNCTION_ENV+=("$value") ;;
+      SNAPSHOT_FUNCTION_ENV) SNAPSHOT_FUNCTION_ENV+=("$value") ;;
+      *) ;; # printed for people too (LABEL_PREFIX, ...): deploy.sh uses them in FUNCTION_ENV
+    esac
   done
-  ((${#cleaned[@]})) || die "config: TARGET_PROJECTS lists no project"
-  TARGETS=("${cleaned[@]}")
-  ROLE_PROJECTS=("${TARGETS[@]}")
-
-  SNAPSHOT_PROJECT=$(setting SNAPSHOT_PROJECT)
-  if [[ -n $SNAPSHOT_PROJECT ]]; then
-    check SNAPSHOT_PROJECT "$SNAPSHOT_PROJECT" "$RE_PROJECT"
-    [[ $seen == *" $SNAPSHOT_PROJECT "* ]] || ROLE_PROJECTS+=("$SNAPSHOT_PROJECT")
-  fi
-  STORAGE_LOCATION=$(setting DEFAULT_STORAGE_LOCATION)
-  [[ -z $STORAGE_LOCATION ]] || check DEFAULT_STORAGE_LOCATION "$STORAGE_LOCATION" "$RE_LOCATION"
-  LABEL_PREFIX=$(setting LABEL_PREFIX snapshot-)
-  check LABEL_PREFIX "$LABEL_PREFIX" "$RE_LABEL_PREFIX"
-  PRUNE_ORPHANS=$(setting PRUNE_ORPHANS false)
-  [[ $PRUNE_ORPHANS == true || $PRUNE_ORPHANS == false ]] ||
-    die "config: PRUNE_ORPHANS must be true or false"
-
-  MAX_ATTEMPTS=$(int_setting MAX_DELIVERY_ATTEMPTS 10 5 100) # Pub/Sub's range
-  MIN_DELAY=$(seconds_setting MIN_RETRY_DELAY 10 0 600)
-  MAX_DELAY=$(seconds_setting MAX_RETRY_DELAY 600 0 600)
-  ((MIN_DELAY <= MAX_DELAY)) || die "config: MIN_RETRY_DELAY is above MAX_RETRY_DELAY"
-  ACK_DEADLINE=$(int_setting ACK_DEADLINE_SECONDS 60 10 600)
-  SNAPSHOT_MAX_INSTANCES=$(int_setting SNAPSHOT_MAX_INSTANCES 50 1 1000)
-  READY_WAIT=$(ready_wait_setting)
-  SNAPSHOT_TIMEOUT=$((READY_WAIT + READY_WAIT_MARGIN))
-  SNAPSHOT_CONCURRENCY=$(int_setting SNAPSHOT_CONCURRENCY 20 1 1000)
-  check_instance_size "$SNAPSHOT_CPU" "$SNAPSHOT_MEMORY_MIB" "$SNAPSHOT_CONCURRENCY"
-
-  local channel channels=()
-  IFS=',' read -r -a channels <<<"$(setting NOTIFICATION_CHANNELS)"
-  CHANNELS_JSON=""
-  for channel in "${channels[@]}"; do
-    channel=$(trim "$channel")
-    [[ -n $channel ]] || continue
-    check NOTIFICATION_CHANNELS "$channel" "$RE_CHANNEL"
-    CHANNELS_JSON+="${CHANNELS_JSON:+, }\"$channel\""
-  done
-  CHANNELS_JSON="[$CHANNELS_JSON]"
-
-  # The local stack may run without Scheduler jobs (its tests publish ticks themselves).
-  ((${#SCHEDULE_LINES[@]} || LOCAL)) || die "config: no SCHEDULE line (name|cron|time zone)"
-  local line name cron zone stale names=" " parts=() fields=()
-  for line in ${SCHEDULE_LINES[@]+"${SCHEDULE_LINES[@]}"}; do
-    IFS='|' read -r -a parts <<<"$line"
-    ((${#parts[@]} == 3 || ${#parts[@]} == 4)) ||
-      die "config: SCHEDULE '$line' is not name|cron|time zone[|stale after]"
-    name=$(trim "${parts[0]}")
-    check "SCHEDULE name" "$name" "$RE_SCHEDULE_NAME"
-    case $name in exclude | location | guest | keep) die "config: schedule name '$name' is reserved" ;; esac
-    [[ $names != *" $name "* ]] || die "config: schedule '$name' is listed twice"
-    names+="$name "
-    read -r -a fields <<<"${parts[1]}" # split on blanks; never globbed
-    ((${#fields[@]} == 5)) || die "config: cron '${parts[1]}' of $name needs 5 fields"
-    for cron in "${fields[@]}"; do check "cron of $name" "$cron" "$RE_CRON_FIELD"; done
-    cron="${fields[*]}"
-    zone=$(trim "${parts[2]}")
-    check "time zone of $name" "$zone" "$RE_TIME_ZONE"
-    stale=$(trim "${parts[3]:-}")
-    [[ -n $stale ]] || stale=$(default_stale "$cron")
-    check "stale window of $name" "$stale" "$RE_STALE"
-    SCHEDULE_NAMES+=("$name")
-    SCHEDULE_CRONS+=("$cron")
-    SCHEDULE_ZONES+=("$zone")
-    SCHEDULE_STALE+=("$stale")
-  done
-  check_backoff
 }
 
-# Pub/Sub's exponential backoff (doubling from the minimum, capped at the maximum) over
-# all redeliveries must outlast the per-disk rate limit, or a disk snapshotted twice in
-# ten minutes (two schedules firing together) is dead-lettered instead of retried.
-check_backoff() {
-  local total=0 delay=$MIN_DELAY i
-  for ((i = 1; i < MAX_ATTEMPTS; i++)); do
-    total=$((total + (delay < MAX_DELAY ? delay : MAX_DELAY)))
-    delay=$((delay * 2))
-    if ((delay > 100000)); then delay=100000; fi
-  done
-  if ((total <= RATE_LIMIT_SECONDS)); then
-    local message="the retries span ${total}s: at most MAX_DELIVERY_ATTEMPTS=$MAX_ATTEMPTS with \
-MIN_RETRY_DELAY=${MIN_DELAY}s..MAX_RETRY_DELAY=${MAX_DELAY}s does not outlast the \
-${RATE_LIMIT_SECONDS}s per-disk snapshot rate limit"
-    if ((LOCAL)); then say "note: $message (fine for the local stack)"; else die "config: $message"; fi
+# load_config FILE: check it (every bad line is reported, with its number and key) and
+# read the settings; stops before any gcloud command when it is not valid.
+load_config() {
+  local file=$1 records status=0 args=(--null)
+  if ((LOCAL)); then args+=(--local ${LOCAL_ENDPOINTS[@]+"${LOCAL_ENDPOINTS[@]}"}); fi
+  records=$(mktemp "${TMPDIR:-/tmp}/snapkeeper-config.XXXXXX")
+  library_python "$PYTHON" -m snapkeeper.deployconfig "${args[@]}" -- "$file" >"$records" ||
+    status=$?
+  if ((status == 0)); then read_records <"$records"; fi
+  rm -f -- "$records"
+  ((status != 2)) || die "nothing was run: fix what is said above, then run deploy.sh again"
+  ((status == 0)) || die "checking $file with $PYTHON failed (exit status $status)"
+  [[ -n $HOST_PROJECT && ${#FUNCTION_ENV[@]} -gt 0 ]] ||
+    die "checking $file with $PYTHON printed no settings"
+}
+
+# With --local: the endpoints it needs, passed to the checker (which checks their form).
+local_endpoints() {
+  [[ -n ${PUBSUB_EMULATOR_HOST:-} ]] || die "--local needs PUBSUB_EMULATOR_HOST (host:port)"
+  LOCAL_ENDPOINTS=(--endpoint "PUBSUB_EMULATOR_HOST=$PUBSUB_EMULATOR_HOST")
+  if [[ -z ${CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER:-} && -n ${CLOUD_SCHEDULER_EMULATOR_HOST:-} ]]; then
+    LOCAL_ENDPOINTS+=(--endpoint "CLOUD_SCHEDULER_EMULATOR_HOST=$CLOUD_SCHEDULER_EMULATOR_HOST")
   fi
+  ((!TEARDOWN)) || return 0
+  [[ -n $ENUMERATOR_URL ]] || die "--local needs --enumerator-url (or ENUMERATOR_URL)"
+  [[ -n $SNAPSHOT_URL ]] || die "--local needs --snapshot-url (or SNAPSHOT_URL)"
+  LOCAL_ENDPOINTS+=(--endpoint "ENUMERATOR_URL=$ENUMERATOR_URL" --endpoint "SNAPSHOT_URL=$SNAPSHOT_URL")
 }
 
 # -- gcloud ---------------------------------------------------------------------------------
@@ -581,9 +455,8 @@ set_policy_flags() {
 # again, so a shorter one would run a disk twice at once while the first run still waits.
 # Only those fields are touched, in one update, and only the ones that fall short (a
 # longer ack deadline set by hand stays).
-ensure_trigger_subscription() { # ensure_trigger_subscription SUBSCRIPTION TIMEOUT_SECONDS
-  local name=$1 ack want have="" row flags=()
-  ack=$(ack_deadline_for "$2")
+ensure_trigger_subscription() { # ensure_trigger_subscription SUBSCRIPTION ACK_DEADLINE
+  local name=$1 ack=$2 want have="" row flags=()
   want=$'\t'"${MIN_DELAY}s"$'\t'"${MAX_DELAY}s"$'\t'"$(topic_path "$DEAD_LETTER_TOPIC")"$'\t'"$MAX_ATTEMPTS"
   row=$(subscription_row "$name")
   [[ -z $row ]] || have=$'\t'$(cut -f5- <<<"$row")
@@ -614,34 +487,20 @@ source_digest() { # a digest of the staged files (names and contents)
   done) | sha256
 }
 
-# write_env_file FILE [KEY VALUE]...: a function's environment as YAML (values are
-# validated: no quotes); the pairs are settings of that function alone.
+# write_env_file FILE NAME=VALUE...: a function's environment as YAML (single-quoted,
+# a quote doubled as YAML wants).
 write_env_file() {
-  local file=$1
+  local file=$1 pair value quote="'"
   shift
-  {
-    printf "GOOGLE_CLOUD_PROJECT: '%s'\n" "$HOST_PROJECT"
-    printf "TARGET_PROJECTS: '%s'\n" "$(IFS=,; printf '%s' "${TARGETS[*]}")"
-    printf "TICK_TOPIC: '%s'\n" "$TICKS_TOPIC"
-    printf "WORK_TOPIC: '%s'\n" "$WORK_TOPIC"
-    printf "DEAD_LETTER_TOPIC: '%s'\n" "$DEAD_LETTER_TOPIC"
-    printf "DEAD_LETTER_SUBSCRIPTION: '%s'\n" "$DEAD_LETTER_SUB"
-    printf "LABEL_PREFIX: '%s'\n" "$LABEL_PREFIX"
-    printf "MAX_DELIVERY_ATTEMPTS: '%s'\n" "$MAX_ATTEMPTS"
-    printf "PRUNE_ORPHANS: '%s'\n" "$PRUNE_ORPHANS"
-    printf "SCHEDULER_LOCATION: '%s'\n" "$SCHEDULER_LOCATION"
-    [[ -z $SNAPSHOT_PROJECT ]] || printf "SNAPSHOT_PROJECT: '%s'\n" "$SNAPSHOT_PROJECT"
-    [[ -z $STORAGE_LOCATION ]] || printf "DEFAULT_STORAGE_LOCATION: '%s'\n" "$STORAGE_LOCATION"
-    while (($# >= 2)); do
-      printf "%s: '%s'\n" "$1" "$2"
-      shift 2
-    done
-  } >"$file"
+  for pair in "$@"; do
+    value=${pair#*=}
+    printf "%s: '%s'\n" "${pair%%=*}" "${value//$quote/$quote$quote}"
+  done >"$file"
 }
 
-# deploy_function NAME DIR ENTRY_POINT TOPIC SA_ID SIZE_FLAG... [-- ENV_KEY ENV_VALUE...]
+# deploy_function NAME DIR ENTRY_POINT TOPIC SA_ID SIZE_FLAG... [-- NAME=VALUE...]
 # The size flags are the instance's (timeout, memory, cpu, concurrency, max instances);
-# the pairs go to this function's environment only.
+# the pairs go to this function's environment only, after FUNCTION_ENV.
 # Redeployed only when the source or a setting changed: the digest of both is kept in a
 # label of the function and compared first.
 deploy_function() {
@@ -651,7 +510,7 @@ deploy_function() {
   (($# == 0)) || shift
   local src=$WORK_DIR/source-$name env_file=$WORK_DIR/env-$name.yaml
   stage_source "$dir" "$src"
-  write_env_file "$env_file" "$@"
+  write_env_file "$env_file" "${FUNCTION_ENV[@]}" "$@"
   local settings=(
     --gen2 --project="$HOST_PROJECT" --region="$REGION" --runtime="$RUNTIME"
     --entry-point="$entry" --trigger-topic="$topic"
@@ -715,11 +574,6 @@ ensure_invoker() { # ensure_invoker FUNCTION
 }
 
 # -- steps: Scheduler -------------------------------------------------------------------------
-tick_payload() { # tick_payload INDEX: the message each tick of that schedule publishes
-  printf '{"schedule": "%s", "cron": "%s", "time_zone": "%s"}' \
-    "${SCHEDULE_NAMES[$1]}" "${SCHEDULE_CRONS[$1]}" "${SCHEDULE_ZONES[$1]}"
-}
-
 ensure_scheduler_jobs() {
   local where=(--location="$SCHEDULER_LOCATION" --project="$HOST_PROJECT")
   read_into_out scheduler jobs list "${where[@]}" \
@@ -728,7 +582,7 @@ ensure_scheduler_jobs() {
   for i in "${!SCHEDULE_NAMES[@]}"; do
     job=$JOB_PREFIX${SCHEDULE_NAMES[$i]}
     wanted+="$job "
-    payload=$(tick_payload "$i")
+    payload=${SCHEDULE_TICKS[$i]} # the message each tick of that schedule publishes
     want="$job"$'\t'"${SCHEDULE_CRONS[$i]}"$'\t'"${SCHEDULE_ZONES[$i]}"$'\t'"$(topic_path "$TICKS_TOPIC")"$'\t'"$(printf '%s' "$payload" | base64_line)"
     have=""
     while IFS= read -r row; do [[ ${row%%$'\t'*} == "$job" ]] && have=$row; done <<<"$jobs"
@@ -859,7 +713,7 @@ ${SNAPSHOT_TIMEOUT}s), SNAPSHOT_CONCURRENCY=$SNAPSHOT_CONCURRENCY messages per i
   deploy_function "$SNAPSHOT_FN" snapshot snapshot_disk "$WORK_TOPIC" \
     "$SNAPSHOT_SA_ID" --timeout="${SNAPSHOT_TIMEOUT}s" --memory="${SNAPSHOT_MEMORY_MIB}Mi" \
     --cpu="$SNAPSHOT_CPU" --concurrency="$SNAPSHOT_CONCURRENCY" \
-    --max-instances="$SNAPSHOT_MAX_INSTANCES" -- READY_WAIT_SECONDS "$READY_WAIT"
+    --max-instances="$SNAPSHOT_MAX_INSTANCES" -- "${SNAPSHOT_FUNCTION_ENV[@]}"
 
   # Pub/Sub forwards dead letters as its service agent: it must publish to the
   # dead-letter topic and subscribe to (ack on) the source subscriptions.
@@ -873,13 +727,13 @@ ${SNAPSHOT_TIMEOUT}s), SNAPSHOT_CONCURRENCY=$SNAPSHOT_CONCURRENCY messages per i
   ensure_binding roles/iam.serviceAccountTokenCreator "$agent" iam service-accounts -- \
     "$(sa_email "$TRIGGER_SA_ID")" --project="$HOST_PROJECT"
   read_subscriptions
-  local fn subscription timeout
+  local fn subscription ack
   for fn in "$ENUMERATOR_FN" "$SNAPSHOT_FN"; do
-    timeout=$ENUMERATOR_TIMEOUT
-    [[ $fn != "$SNAPSHOT_FN" ]] || timeout=$SNAPSHOT_TIMEOUT
+    ack=$ENUMERATOR_ACK
+    [[ $fn != "$SNAPSHOT_FN" ]] || ack=$SNAPSHOT_ACK
     trigger_subscription "$fn"
     subscription=$OUT
-    ensure_trigger_subscription "$subscription" "$timeout"
+    ensure_trigger_subscription "$subscription" "$ack"
     ensure_binding roles/pubsub.subscriber "$agent" pubsub subscriptions -- "$subscription" \
       --project="$HOST_PROJECT"
     ensure_invoker "$fn"
@@ -889,12 +743,9 @@ ${SNAPSHOT_TIMEOUT}s), SNAPSHOT_CONCURRENCY=$SNAPSHOT_CONCURRENCY messages per i
   ensure_monitoring
 }
 
-setup_local_env() {
-  [[ -n ${PUBSUB_EMULATOR_HOST:-} ]] || die "--local needs PUBSUB_EMULATOR_HOST (host:port)"
-  check PUBSUB_EMULATOR_HOST "$PUBSUB_EMULATOR_HOST" "$RE_HOST_PORT"
+setup_local_env() { # the endpoints were checked with the config (local_endpoints)
   export CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB="http://$PUBSUB_EMULATOR_HOST/"
   if [[ -z ${CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER:-} && -n ${CLOUD_SCHEDULER_EMULATOR_HOST:-} ]]; then
-    check CLOUD_SCHEDULER_EMULATOR_HOST "$CLOUD_SCHEDULER_EMULATOR_HOST" "$RE_HOST_PORT"
     export CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER="http://$CLOUD_SCHEDULER_EMULATOR_HOST/"
   fi
   # Local endpoints take any token; a config directory of its own keeps the user's
@@ -905,12 +756,6 @@ setup_local_env() {
   if [[ -z ${CLOUDSDK_CONFIG:-} ]]; then
     export CLOUDSDK_CONFIG=$WORK_DIR/gcloud-config
     mkdir -p "$CLOUDSDK_CONFIG"
-  fi
-  if ((!TEARDOWN)); then
-    [[ -n $ENUMERATOR_URL ]] || die "--local needs --enumerator-url (or ENUMERATOR_URL)"
-    [[ -n $SNAPSHOT_URL ]] || die "--local needs --snapshot-url (or SNAPSHOT_URL)"
-    check ENUMERATOR_URL "$ENUMERATOR_URL" "$RE_URL"
-    check SNAPSHOT_URL "$SNAPSHOT_URL" "$RE_URL"
   fi
 }
 
@@ -927,8 +772,7 @@ $WORK_SUB (SNAPSHOT_CONCURRENCY and the timeout apply in the cloud only)"
   ensure_subscription "$TICKS_SUB" "$TICKS_TOPIC" "$ENUMERATOR_URL" 1
   # functions-framework has no timeout, but the snapshot function still waits up to
   # READY_WAIT_SECONDS: its push must not be redelivered meanwhile, as in the cloud.
-  ensure_subscription "$WORK_SUB" "$WORK_TOPIC" "$SNAPSHOT_URL" 1 \
-    "$(ack_deadline_for "$SNAPSHOT_TIMEOUT" "$ACK_DEADLINE")"
+  ensure_subscription "$WORK_SUB" "$WORK_TOPIC" "$SNAPSHOT_URL" 1 "$LOCAL_SNAPSHOT_ACK"
   if [[ -n ${CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER:-} ]]; then
     ensure_scheduler_jobs
   else
@@ -1024,8 +868,9 @@ teardown() {
 
 main() {
   parse_args "$@"
+  find_python
+  if ((LOCAL)); then local_endpoints; fi
   load_config "$CONFIG_FILE"
-  validate_config
   set_policy_flags
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/snapkeeper-deploy.XXXXXX")
   if ((DRY_RUN)); then

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -40,6 +42,12 @@ LOCAL_SETTINGS = {  # the settings LocalStack deploys with
     "MAX_DELIVERY_ATTEMPTS": "5",
     "MIN_RETRY_DELAY": "1s",
     "MAX_RETRY_DELAY": "5s",
+}
+# What deploy.sh --local needs from its environment, for tests that stop before using it.
+UNUSED_ENDPOINTS = {
+    "PUBSUB_EMULATOR_HOST": "127.0.0.1:9",
+    "ENUMERATOR_URL": "http://127.0.0.1:9/",
+    "SNAPSHOT_URL": "http://127.0.0.1:9/",
 }
 
 pytestmark = pytest.mark.usefixtures("gcloud_cli")
@@ -336,18 +344,24 @@ def test_local_teardown_asks_then_removes_everything_it_made(
         ("SCHEDULE=daily|0 3 * * * $(touch {marker})|UTC", "cron"),
         ("LABEL_PREFIX='; touch {marker}; '", "LABEL_PREFIX"),
         ("NO_SUCH_KEY=1", "unknown key"),
-        ("SCHEDULE=keep|0 3 * * *|UTC", "reserved"),
-        ("SCHEDULE=daily|0 3 * *|UTC", "5 fields"),
-        ("MAX_DELIVERY_ATTEMPTS=4", "between 5 and 100"),
+        ("SCHEDULE=keep|0 3 * * *|UTC", "not be one of exclude, guest, keep, location"),
+        ("SCHEDULE=daily|0 3 * *|UTC", "is not a 5-field unix-cron expression"),
+        ("MAX_DELIVERY_ATTEMPTS=4", "4 is out of range; expected a whole number from 5 to 100"),
         ("MAX_DELIVERY_ATTEMPTS=5", "rate limit"),  # 10+20+40+80 s < 10 min
-        ("READY_WAIT_SECONDS=9", "READY_WAIT_SECONDS must be between 10 and 480"),
-        ("READY_WAIT_SECONDS=7m", "READY_WAIT_SECONDS '7m' is not a number"),
+        (
+            "READY_WAIT_SECONDS=9",
+            "9 is out of range; expected a whole number of seconds from 10 to 480",
+        ),
+        ("READY_WAIT_SECONDS=7m", "READY_WAIT_SECONDS: '7m' is not an integer"),
         ("READY_WAIT_SECONDS=$(touch {marker})", "READY_WAIT_SECONDS"),
         # 481 s + 60 s margin is above the 540 s an event-driven function may run.
-        ("READY_WAIT_SECONDS=481", "READY_WAIT_SECONDS=481 does not fit the snapshot function"),
-        ("SNAPSHOT_CONCURRENCY=0", "SNAPSHOT_CONCURRENCY must be between 1 and 1000"),
-        ("SNAPSHOT_CONCURRENCY=1001", "SNAPSHOT_CONCURRENCY must be between 1 and 1000"),
-        ("SNAPSHOT_CONCURRENCY=twenty", "SNAPSHOT_CONCURRENCY 'twenty' is not a number"),
+        ("READY_WAIT_SECONDS=481", "READY_WAIT_SECONDS: 481 does not fit the snapshot function"),
+        (
+            "SNAPSHOT_CONCURRENCY=0",
+            "SNAPSHOT_CONCURRENCY: 0 is out of range; expected a whole number from 1 to 1000",
+        ),
+        ("SNAPSHOT_CONCURRENCY=1001", "SNAPSHOT_CONCURRENCY: 1001 is out of range"),
+        ("SNAPSHOT_CONCURRENCY=twenty", "SNAPSHOT_CONCURRENCY: 'twenty' is not an integer"),
     ],
 )
 def test_config_values_are_validated_never_evaluated(
@@ -368,9 +382,156 @@ def test_config_values_are_validated_never_evaluated(
     config.write_text("\n".join(body) + "\n")
     run = run_deploy("--config", str(config), "--dry-run", env=gcloud_env(gcloud_config))
     assert run.returncode != 0
+    assert f"error: {config}:{len(body)}: " in run.stderr  # the bad line, the last one
     assert message in run.stderr
     assert run.stdout == ""  # stopped before any gcloud command
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        # The issue: both would fail only once the functions were deployed.
+        (
+            "SCHEDULE=daily|99 99 * * *|Asia/Tokyoo",
+            "SCHEDULE: cron '99 99 * * *' is not a 5-field unix-cron expression; "
+            "time zone 'Asia/Tokyoo' is not a known IANA time zone",
+        ),
+        (
+            "SCHEDULE=daily|0 3 * * *|Mars/Olympus",
+            "SCHEDULE: time zone 'Mars/Olympus' is not a known IANA time zone",
+        ),
+        (
+            "SCHEDULE=Daily|0 3 * * *|UTC",
+            "SCHEDULE: schedule name 'Daily' must match [a-z][a-z0-9]{0,19}",
+        ),
+        ("SNAPSHOT_PROJECT=Vault_1", "SNAPSHOT_PROJECT: 'Vault_1' is not a valid project id"),
+        (
+            "MIN_RETRY_DELAY=10 s",
+            "MIN_RETRY_DELAY: '10 s' is not a duration in s/m; expected a duration from 0s to 600s",
+        ),
+        ("MAX_RETRY_DELAY=700s", "MAX_RETRY_DELAY: '700s' is above 600s"),
+        ("READY_WAIT=30", "unknown key 'READY_WAIT': did you mean READY_WAIT_SECONDS?"),
+        (
+            "ACK_DEADLINE_SECONDS=601",
+            "ACK_DEADLINE_SECONDS: 601 is out of range; expected a whole number from 10 to 600",
+        ),
+        ("MAX_DELIVERY_ATTEMPTS=101", "MAX_DELIVERY_ATTEMPTS: 101 is out of range"),
+    ],
+)
+def test_a_bad_value_stops_deploy_before_any_gcloud_command_naming_line_and_key(
+    tmp_path: Path, gcloud_config: Path, line: str, message: str
+) -> None:
+    bin_dir, called = marking_gcloud(tmp_path)
+    env = gcloud_env(gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    config = write_config(tmp_path, unique_project(), schedules=("weekly|0 4 * * 0|UTC",))
+    config.write_text(config.read_text() + line + "\n")
+    line_number = len(config.read_text().splitlines())
+    for mode in ("--dry-run", "--local"):
+        run = run_deploy("--config", str(config), mode, env={**env, **UNUSED_ENDPOINTS})
+        assert run.returncode != 0
+        errors = [e for e in run.stderr.splitlines() if e.startswith("snapkeeper: error: ")]
+        assert errors == [
+            f"snapkeeper: error: {config}:{line_number}: {message}"
+            + errors[0].partition(message)[2],  # then what a good value looks like
+            "snapkeeper: error: nothing was run: fix what is said above, then run deploy.sh again",
+        ], mode
+        assert run.stdout == ""  # not one gcloud command printed, nor run
+        assert not called.exists()
+
+
+def python_checkout(directory: Path) -> Path:
+    """A checkout of deploy.sh without a .venv: its own copy, the rest linked."""
+    checkout = directory / "checkout"
+    checkout.mkdir()
+    shutil.copy2(DEPLOY, checkout / "deploy.sh")
+    for part in ("shared", "infra", "functions", "requirements.txt"):
+        (checkout / part).symlink_to(REPO_ROOT / part)
+    return checkout
+
+
+def failing_python(directory: Path) -> Path:
+    """A python3 without snapkeeper's requirements (as it fails to import them)."""
+    directory.mkdir(exist_ok=True)
+    python = directory / "python3"
+    python.write_text(
+        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+        "echo \"ModuleNotFoundError: No module named 'croniter'\" >&2\nexit 1\n"
+    )
+    python.chmod(0o755)
+    return python
+
+
+def test_deploy_finds_python3_without_a_venv_and_says_how_to_get_one(
+    tmp_path: Path, gcloud_config: Path
+) -> None:
+    checkout = python_checkout(tmp_path)
+    config = write_config(tmp_path, unique_project())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python3 = bin_dir / "python3"  # one that has the requirements (a venv's, so not a link)
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python3.chmod(0o755)
+    env = gcloud_env(gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    env.pop("SNAPKEEPER_PYTHON", None)
+    found = run_in_group(
+        [str(checkout / "deploy.sh"), "--config", str(config), "--dry-run"],
+        env=env,
+        timeout=DEPLOY_TIMEOUT_SECONDS,
+    )
+    assert found.returncode == 0, found.stderr
+    assert "gcloud pubsub topics create snapkeeper-ticks" in found.stdout
+
+    broken = failing_python(tmp_path / "broken")
+    env["PATH"] = f"{broken.parent}:{os.environ['PATH']}"
+    missing = run_in_group(
+        [str(checkout / "deploy.sh"), "--config", str(config), "--dry-run"],
+        env=env,
+        timeout=DEPLOY_TIMEOUT_SECONDS,
+    )
+    assert missing.returncode != 0 and missing.stdout == ""
+    assert (
+        f"no Python that can check the config ({checkout}/.venv/bin/python: not found; "
+        "python3: ModuleNotFoundError: No module named 'croniter'). Make one with: python3 -m "
+        f"venv {checkout}/.venv && {checkout}/.venv/bin/pip install -r "
+        f"{checkout}/requirements.txt"
+    ) in missing.stderr
+    assert "or set SNAPKEEPER_PYTHON" in missing.stderr
+
+
+@pytest.mark.parametrize("python", ["missing", "without-requirements"])
+def test_snapkeeper_python_chooses_the_python_and_must_work(
+    tmp_path: Path, gcloud_config: Path, python: str
+) -> None:
+    chosen = tmp_path / "missing-python"
+    reason = "not found"
+    if python == "without-requirements":
+        chosen = failing_python(tmp_path / "bin")
+        reason = "ModuleNotFoundError: No module named 'croniter'"
+    config = write_config(tmp_path, unique_project())
+    env = gcloud_env(gcloud_config, {"SNAPKEEPER_PYTHON": str(chosen)})
+    run = run_deploy("--config", str(config), "--dry-run", env=env)
+    assert run.returncode != 0 and run.stdout == ""
+    assert f"error: no Python that can check the config ({chosen}: {reason})" in run.stderr
+
+
+def test_the_checker_runs_on_this_checkouts_library_from_any_directory(
+    tmp_path: Path, gcloud_config: Path
+) -> None:
+    # A snapkeeper package in the working directory must not stand in for the library.
+    (tmp_path / "snapkeeper").mkdir()
+    (tmp_path / "snapkeeper" / "__init__.py").write_text("raise SystemExit('shadowed')\n")
+    write_config(tmp_path, "relative-proj")
+    env = gcloud_env(gcloud_config, {"SNAPKEEPER_PYTHON": sys.executable, "TMPDIR": str(tmp_path)})
+    run = run_in_group(
+        [str(DEPLOY), "--config", "relative-proj.env", "--dry-run"],
+        env=env,
+        timeout=DEPLOY_TIMEOUT_SECONDS,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "shadowed" not in run.stderr
+    assert "--project=relative-proj" in run.stdout
 
 
 def marking_gcloud(directory: Path) -> tuple[Path, Path]:
@@ -386,9 +547,9 @@ def marking_gcloud(directory: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("READY_WAIT_SECONDS=soon", "READY_WAIT_SECONDS 'soon' is not a number"),
-        ("READY_WAIT_SECONDS=500", "READY_WAIT_SECONDS=500 does not fit the snapshot function"),
-        ("SNAPSHOT_CONCURRENCY=5000", "SNAPSHOT_CONCURRENCY must be between 1 and 1000"),
+        ("READY_WAIT_SECONDS=soon", "READY_WAIT_SECONDS: 'soon' is not an integer"),
+        ("READY_WAIT_SECONDS=500", "READY_WAIT_SECONDS: 500 does not fit the snapshot function"),
+        ("SNAPSHOT_CONCURRENCY=5000", "SNAPSHOT_CONCURRENCY: 5000 is out of range"),
     ],
 )
 def test_a_bad_snapshot_setting_stops_a_real_deploy_before_any_gcloud_command(
@@ -400,7 +561,7 @@ def test_a_bad_snapshot_setting_stops_a_real_deploy_before_any_gcloud_command(
     env = gcloud_env(gcloud_config, {"PATH": f"{bin_dir}:{os.environ['PATH']}"})
     run = run_deploy("--config", str(config), env=env)
     assert run.returncode != 0
-    assert f"error: config: {message}" in run.stderr
+    assert f"error: {config}:" in run.stderr and message in run.stderr
     assert not called.exists()
 
 
