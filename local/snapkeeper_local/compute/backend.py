@@ -391,10 +391,7 @@ class Backend:
             path = f"projects/{project}/{scope}/disks/{name}"
             self._project(project, api_method, path)
             self._check_scope(scope)
-            disk = self.state.disks.get((project, scope, name))
-            if disk is None:
-                raise errors.NotFound.resource(path)
-            return self._disk_json(disk)
+            return self._disk_json(self._disk(project, scope, name))
 
     def delete_disk(
         self, project: str, scope: str, name: str, request_id: str | None, api_method: str
@@ -407,9 +404,7 @@ class Backend:
             replay = self._replayed(project, request_id)
             if replay is not None:
                 return replay
-            disk = self.state.disks.get((project, scope, name))
-            if disk is None:
-                raise errors.NotFound.resource(path)
+            disk = self._disk(project, scope, name)
             if disk.users:
                 raise errors.ComputeError(
                     f"The disk resource '{path}' is already being used by '{disk.users[0]}'",
@@ -435,18 +430,8 @@ class Backend:
             replay = self._replayed(project, request_id)
             if replay is not None:
                 return replay
-            disk = self.state.disks.get((project, scope, name))
-            if disk is None:
-                raise errors.NotFound.resource(path)
-            labels = validate_labels(body.get("labels"), "labels")
-            fingerprint = body.get("labelFingerprint")
-            if not fingerprint:
-                raise errors.Required.field("labelFingerprint")
-            if fingerprint != label_fingerprint(disk.labels):
-                raise errors.ConditionNotMet(
-                    "Labels fingerprint either invalid or resource labels have changed"
-                )
-            disk.labels = labels
+            disk = self._disk(project, scope, name)
+            _relabel(disk, body)
             return self._new_operation(project, scope, "setLabels", disk, self.now(), request_id)
 
     def aggregated_instances(
@@ -512,6 +497,12 @@ class Backend:
         with self._lock:
             self._project(project, "compute.snapshots.get", snapshot_path(project, name))
             return self._snapshot_json(self._snapshot(project, name))
+
+    def _disk(self, project: str, scope: str, name: str) -> Disk:
+        disk = self.state.disks.get((project, scope, name))
+        if disk is None:
+            raise errors.NotFound.resource(f"projects/{project}/{scope}/disks/{name}")
+        return disk
 
     def _snapshot(self, project: str, name: str) -> Snapshot:
         snapshot = self.state.snapshots.get((project, name))
@@ -651,15 +642,7 @@ class Backend:
             if replay is not None:
                 return replay
             snapshot = self._snapshot(project, name)
-            labels = validate_labels(body.get("labels"), "labels")
-            fingerprint = body.get("labelFingerprint")
-            if not fingerprint:
-                raise errors.Required.field("labelFingerprint")
-            if fingerprint != label_fingerprint(snapshot.labels):
-                raise errors.ConditionNotMet(
-                    "Labels fingerprint either invalid or resource labels have changed"
-                )
-            snapshot.labels = labels
+            _relabel(snapshot, body)
             return self._new_operation(
                 project, "global", "setLabels", snapshot, self.now(), request_id
             )
@@ -777,3 +760,16 @@ class Backend:
 
     def load_file(self, path: str) -> None:
         self.load(persistence.load_file(path))
+
+
+def _relabel(resource: Disk | Snapshot, body: Mapping[str, Any]) -> None:
+    """setLabels: the new labels, if the caller saw the current ones (labelFingerprint)."""
+    labels = validate_labels(body.get("labels"), "labels")
+    fingerprint = body.get("labelFingerprint")
+    if not fingerprint:
+        raise errors.Required.field("labelFingerprint")
+    if fingerprint != label_fingerprint(resource.labels):
+        raise errors.ConditionNotMet(
+            "Labels fingerprint either invalid or resource labels have changed"
+        )
+    resource.labels = labels
