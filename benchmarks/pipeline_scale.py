@@ -79,7 +79,7 @@ def pull_fan_out(stack: LocalStack, disks: int, concurrency: int, day: int) -> f
     publisher.create_topic(name=topic)
     subscriber.create_subscription(name=subscription, topic=topic, ack_deadline_seconds=60)
     stack.compute.admin.set_clock(START + timedelta(days=day))  # type: ignore[union-attr]
-    plan = plan_tick(tick(day), START, config, ComputeGateway(config.compute_emulator_host))
+    plan = plan_tick(tick(day), START, config, ComputeGateway.for_config(config))
     for future in [publisher.publish(topic, item.to_json()) for item in plan.work]:
         future.result(timeout=60)
 

@@ -16,12 +16,12 @@ from google.api_core import retry as gretry
 from google.cloud import compute_v1
 
 from snapkeeper import clients
+from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome
 from snapkeeper.labels import DISK_ID, MANAGED_BY, MANAGED_BY_VALUE, SCHEDULE, SLOT
 
 PAGE_SIZE = 500
-LIST_TIMEOUT = 30.0  # per HTTP request
-WRITE_TIMEOUT = 30.0
+CALL_TIMEOUT = 30.0  # per HTTP request (COMPUTE_TIMEOUT_SECONDS)
 # Lists are safe to retry, briefly: Pub/Sub redelivery does the long waits. (The client's
 # default would retry 503s for 600 s and never retry 429.)
 LIST_RETRY = gretry.Retry(
@@ -203,8 +203,13 @@ def _created(text: str) -> datetime | None:
 class ComputeGateway:
     """Every Compute Engine call snapkeeper makes. Raises ComputeError only."""
 
-    def __init__(self, emulator_host: str | None = None) -> None:
+    def __init__(self, emulator_host: str | None = None, timeout: float = CALL_TIMEOUT) -> None:
         self._clients = clients.compute(emulator_host)
+        self._timeout = timeout
+
+    @classmethod
+    def for_config(cls, config: Config) -> ComputeGateway:
+        return cls(config.compute_emulator_host, config.compute_timeout_seconds)
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -246,7 +251,7 @@ class ComputeGateway:
             lambda: client.aggregated_list(
                 request=_aggregated_request(project, label_filter),
                 retry=LIST_RETRY,
-                timeout=LIST_TIMEOUT,
+                timeout=self._timeout,
             ),
         )
         return _reachable_scopes(pager, action)
@@ -270,7 +275,7 @@ class ComputeGateway:
             lambda: [
                 _snapshot(project, s)
                 for s in self._clients.snapshots.list(
-                    request=request, retry=LIST_RETRY, timeout=LIST_TIMEOUT
+                    request=request, retry=LIST_RETRY, timeout=self._timeout
                 )
             ],
         )
@@ -286,7 +291,7 @@ class ComputeGateway:
         """The snapshot, or None when there is none by that name."""
         try:
             found = self._clients.snapshots.get(
-                project=project, snapshot=name, retry=LIST_RETRY, timeout=LIST_TIMEOUT
+                project=project, snapshot=name, retry=LIST_RETRY, timeout=self._timeout
             )
         except gexc.NotFound:
             return None
@@ -326,7 +331,7 @@ class ComputeGateway:
                     "request_id": request_id,
                 },
                 retry=None,  # Pub/Sub redelivers; requestId makes that safe
-                timeout=WRITE_TIMEOUT,
+                timeout=self._timeout,
             ),
         )
         _raise_operation_error(operation, f"create snapshot {name}")
@@ -378,7 +383,7 @@ class ComputeGateway:
         """Delete; False when it was already gone (a duplicate delivery got there first)."""
         try:
             self._clients.snapshots.delete_unary(
-                project=project, snapshot=name, retry=None, timeout=WRITE_TIMEOUT
+                project=project, snapshot=name, retry=None, timeout=self._timeout
             )
             return True
         except gexc.NotFound:
@@ -392,11 +397,11 @@ class ComputeGateway:
         try:
             if regional:
                 self._clients.region_disks.get(
-                    project=project, region=location, disk=name, timeout=LIST_TIMEOUT
+                    project=project, region=location, disk=name, timeout=self._timeout
                 )
             else:
                 self._clients.disks.get(
-                    project=project, zone=location, disk=name, timeout=LIST_TIMEOUT
+                    project=project, zone=location, disk=name, timeout=self._timeout
                 )
             return True
         except gexc.NotFound:
@@ -411,7 +416,7 @@ class ComputeGateway:
         disk = compute_v1.Disk(name=name, source_snapshot=snapshot_link, labels=dict(labels))
         try:
             operation = self._clients.disks.insert_unary(
-                project=project, zone=zone, disk_resource=disk, retry=None, timeout=WRITE_TIMEOUT
+                project=project, zone=zone, disk_resource=disk, retry=None, timeout=self._timeout
             )
         except (gexc.GoogleAPICallError, gexc.RetryError, requests.RequestException) as exc:
             raise as_compute_error(exc, f"create disk {name}") from exc

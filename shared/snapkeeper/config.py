@@ -26,6 +26,9 @@ DEFAULT_SCHEDULER_LOCATION = "us-central1"
 # functions may run 540 s at most), and the next delivery follows the same snapshot.
 DEFAULT_READY_WAIT_SECONDS = 420
 MAX_READY_WAIT_SECONDS = 3600
+# The bound of one Compute Engine HTTP request (a hung call fails, and is retried).
+DEFAULT_COMPUTE_TIMEOUT_SECONDS = 30
+MAX_COMPUTE_TIMEOUT_SECONDS = 300
 
 # Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
 _PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
@@ -49,6 +52,7 @@ class Config:
     label_prefix: str = DEFAULT_LABEL_PREFIX
     max_delivery_attempts: int = DEFAULT_MAX_DELIVERY_ATTEMPTS
     ready_wait_seconds: int = DEFAULT_READY_WAIT_SECONDS
+    compute_timeout_seconds: int = DEFAULT_COMPUTE_TIMEOUT_SECONDS
     prune_orphans: bool = False
     scheduler_location: str = DEFAULT_SCHEDULER_LOCATION
     compute_emulator_host: str | None = None
@@ -86,6 +90,9 @@ class Config:
             label_prefix=env.get("LABEL_PREFIX") or DEFAULT_LABEL_PREFIX,
             max_delivery_attempts=_int(env, "MAX_DELIVERY_ATTEMPTS", DEFAULT_MAX_DELIVERY_ATTEMPTS),
             ready_wait_seconds=_int(env, "READY_WAIT_SECONDS", DEFAULT_READY_WAIT_SECONDS),
+            compute_timeout_seconds=_int(
+                env, "COMPUTE_TIMEOUT_SECONDS", DEFAULT_COMPUTE_TIMEOUT_SECONDS
+            ),
             prune_orphans=_bool(env, "PRUNE_ORPHANS"),
             scheduler_location=env.get("SCHEDULER_LOCATION") or DEFAULT_SCHEDULER_LOCATION,
             compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
@@ -104,6 +111,10 @@ class Config:
         if not 1 <= config.ready_wait_seconds <= MAX_READY_WAIT_SECONDS:
             raise ConfigError(
                 f"READY_WAIT_SECONDS must be between 1 and {MAX_READY_WAIT_SECONDS} seconds"
+            )
+        if not 1 <= config.compute_timeout_seconds <= MAX_COMPUTE_TIMEOUT_SECONDS:
+            raise ConfigError(
+                f"COMPUTE_TIMEOUT_SECONDS must be between 1 and {MAX_COMPUTE_TIMEOUT_SECONDS}"
             )
         return config
 

@@ -119,7 +119,7 @@ def handle_work(cloud_event: Any) -> None:
     try:
         work = parse_work(delivery.payload)
         fields |= work.log_fields
-        gateway = ComputeGateway(config.compute_emulator_host)
+        gateway = ComputeGateway.for_config(config)
         # The wait bound counts from the delivery, so the function ends inside its timeout.
         deadline = started + config.ready_wait_seconds
         result = take_snapshot(work, config, gateway, deadline)
@@ -160,7 +160,7 @@ def handle_tick(cloud_event: Any) -> None:
     fields: dict[str, Any] = {"message_id": delivery.message_id, "schedule": tick.schedule}
     if not config.target_projects:
         logs.error("TARGET_PROJECTS is empty: this tick covers no project", **fields)
-    gateway = ComputeGateway(config.compute_emulator_host)
+    gateway = ComputeGateway.for_config(config)
     plan = plan_tick(tick, delivery.publish_time, config, gateway)
     try:
         published = publish_work(plan.work, config)

@@ -64,7 +64,7 @@ def test_enumeration_costs_one_page_per_500_disks(stack: LocalStack) -> None:
         daily(datetime(2027, 6, 1, 3, tzinfo=UTC), projects=("prod-app-1", "prod-db-2")),
         datetime.now(UTC),
         config,
-        ComputeGateway(config.compute_emulator_host),
+        ComputeGateway.for_config(config),
     )
 
     assert len(plan.work) == 2400 and not plan.failures

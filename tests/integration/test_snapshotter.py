@@ -57,7 +57,7 @@ def managed(fake: ComputeAdmin) -> list[dict[str, Any]]:
 def test_returns_only_once_the_snapshot_is_ready(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
-    gateway = ComputeGateway(config.compute_emulator_host)
+    gateway = ComputeGateway.for_config(config)
     result = take_snapshot(work(disk, 0), config, gateway)
     assert (result.action, result.status) == ("created", "READY")
     assert [s["status"] for s in managed(fake_compute)] == ["READY"]
@@ -67,7 +67,7 @@ def test_returns_only_once_the_snapshot_is_ready(
 def test_holds_exactly_n_after_each_run(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
-    gateway = ComputeGateway(config.compute_emulator_host)
+    gateway = ComputeGateway.for_config(config)
     fake_compute.configure(rate_limit_seconds=0)
     for day in range(5):
         result = take_snapshot(work(disk, day, keep=3), config, gateway)
@@ -80,7 +80,7 @@ def test_holds_exactly_n_after_each_run(
 def test_a_failed_snapshot_is_deleted_and_taken_again_with_a_fresh_request_id(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
-    gateway = ComputeGateway(config.compute_emulator_host)
+    gateway = ComputeGateway.for_config(config)
     fake_compute.configure(rate_limit_seconds=0)
     fake_compute.add_fault(kind="fail_snapshot", api_method=INSERT, count=1)
     with pytest.raises(ComputeError) as caught:
@@ -99,7 +99,7 @@ def test_a_failed_snapshot_is_deleted_and_taken_again_with_a_fresh_request_id(
 def test_still_in_progress_raises_and_the_next_delivery_follows_it(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
-    gateway = ComputeGateway(config.compute_emulator_host)
+    gateway = ComputeGateway.for_config(config)
     fake_compute.configure(creating_seconds=3600)
     started = time.monotonic()
     with pytest.raises(SnapshotInProgress, match="still CREATING"):
@@ -116,7 +116,7 @@ def test_still_in_progress_raises_and_the_next_delivery_follows_it(
 def test_a_409_of_our_own_snapshot_is_followed_but_a_strangers_is_a_collision(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
-    gateway = ComputeGateway(config.compute_emulator_host)
+    gateway = ComputeGateway.for_config(config)
     item = work(disk, 0)
     name = plan_snapshot(item, [], config.label_prefix).name
     fake_compute.seed_snapshot(PROJECT, name, source_disk=disk["selfLink"], labels={"a": "b"})

@@ -54,7 +54,7 @@ class App:
 
     @functools.cached_property
     def gateway(self) -> ComputeGateway:
-        return ComputeGateway(self.config.compute_emulator_host)
+        return ComputeGateway.for_config(self.config)
 
     @functools.cached_property
     def out(self) -> Console:
