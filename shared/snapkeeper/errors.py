@@ -28,6 +28,11 @@ class InvalidMessage(SnapkeeperError):
     """A tick or work message that does not match its schema: retrying cannot help."""
 
 
+class OptionError(InvalidMessage):
+    """A schedule option that is unknown or has a bad value, in the deploy config or in a
+    tick: a tick carrying one is dead-lettered, never half applied."""
+
+
 class NotAllowed(SnapkeeperError):
     """A message names a project outside TARGET_PROJECTS."""
 
