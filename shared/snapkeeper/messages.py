@@ -2,8 +2,10 @@
 
 Tick (Cloud Scheduler -> enumerator), version 1:
     {"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo",
-     "time": "2026-01-02T03:00:00Z" (optional), "projects": ["p1"] (optional subset)}
-Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot.
+     "time": "2026-01-02T03:00:00Z" (optional), "projects": ["p1"] (optional subset),
+     "options": {"type": "ARCHIVE", "max-age": "400d"} (optional, snapkeeper.options)}
+Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot, and
+the schedule's options.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 from snapkeeper import labels, slots
 from snapkeeper.errors import InvalidMessage, LabelError
+from snapkeeper.options import ScheduleOptions
+from snapkeeper.options import from_mapping as parse_options
 
 SCHEMA_VERSION = 1
-TICK_FIELDS = frozenset({"version", "schedule", "cron", "time_zone", "time", "projects"})
+TICK_FIELDS = frozenset({"version", "schedule", "cron", "time_zone", "time", "projects", "options"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Tick:
     time_zone: str | None = None
     time: datetime | None = None
     projects: tuple[str, ...] = ()
+    options: ScheduleOptions = field(default_factory=ScheduleOptions)
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = {"schedule": self.schedule}
@@ -39,6 +44,8 @@ class Tick:
             body["time"] = self.time.isoformat()
         if self.projects:
             body["projects"] = list(self.projects)
+        if self.options.to_mapping():  # a schedule without options: the payload as before
+            body["options"] = self.options.to_mapping()
         return json.dumps(body).encode()
 
 
@@ -56,7 +63,12 @@ class WorkItem:
     storage_location: str | None = None
     guest_flush: bool = False
     disk_labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
     version: int = SCHEMA_VERSION
+
+    @property
+    def schedule_options(self) -> ScheduleOptions:
+        return parse_options(self.options, "work message")
 
     @property
     def disk_path(self) -> str:
@@ -134,6 +146,7 @@ def parse_tick(data: bytes) -> Tick:
         time_zone=time_zone,
         time=slots.parse_time(raw_time) if raw_time else None,
         projects=tuple(projects),
+        options=parse_options(body.get("options", {}), "tick"),
     )
 
 
@@ -165,4 +178,5 @@ def parse_work(data: bytes) -> WorkItem:
     if not isinstance(body.get("guest_flush", False), bool):
         raise InvalidMessage("field 'guest_flush' must be true or false")
     _string(body, "storage_location", required=False)
+    parse_options(body.get("options", {}), "work message")
     return WorkItem(**body)

@@ -7,6 +7,7 @@ import pytest
 
 from snapkeeper.errors import InvalidMessage
 from snapkeeper.messages import Tick, WorkItem, parse_tick, parse_work
+from snapkeeper.options import ScheduleOptions, parse_text
 
 WORK = WorkItem(
     project="prod-db-1",
@@ -80,3 +81,41 @@ def test_bad_work(change: dict[str, object], why: str) -> None:
     body = {**json.loads(WORK.to_json()), **change}
     with pytest.raises(InvalidMessage, match=why):
         parse_work(json.dumps(body).encode())
+
+
+def test_a_tick_carries_its_schedules_options() -> None:
+    chosen = parse_text("type=ARCHIVE,max-age=400d,min-keep=2")
+    tick = Tick("monthly", "0 5 1 * *", "Etc/UTC", options=chosen)
+    body = json.loads(tick.to_json())
+    assert body["options"] == {"type": "ARCHIVE", "max-age": "400d", "min-keep": "2"}
+    assert parse_tick(tick.to_json()) == tick
+    # A schedule without options publishes the payload it always did.
+    assert "options" not in json.loads(Tick("daily", "0 3 * * *", "UTC").to_json())
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"type": "COLD"}, "type 'COLD'"),
+        ({"keep-forever": "yes"}, "unknown option 'keep-forever'"),
+        ({"min-keep": "2"}, "min-keep only limits max-age"),
+        ({"max-age": 30}, "text values"),
+        ("type=ARCHIVE", "text values"),
+    ],
+)
+def test_a_tick_with_a_bad_option_is_refused(options: object, why: str) -> None:
+    payload = json.dumps({"schedule": "daily", "options": options}).encode()
+    with pytest.raises(InvalidMessage, match=why):
+        parse_tick(payload)
+
+
+def test_work_carries_the_options_and_older_messages_still_parse() -> None:
+    item = WorkItem(**{**WORK.__dict__, "options": {"type": "ARCHIVE", "max-age": "30d"}})
+    assert parse_work(item.to_json()) == item
+    assert item.schedule_options.snapshot_type == "ARCHIVE"
+    older = json.loads(WORK.to_json())
+    del older["options"]
+    assert parse_work(json.dumps(older).encode()).schedule_options == ScheduleOptions()
+    bad = {**older, "options": {"type": "TAPE"}}
+    with pytest.raises(InvalidMessage, match="type 'TAPE'"):
+        parse_work(json.dumps(bad).encode())
