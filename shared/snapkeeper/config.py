@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from snapkeeper.errors import ConfigError
+from snapkeeper.labels import DEFAULT_DEPLOYMENT, MAX_KEEP
 
 DEFAULT_TICK_TOPIC = "snapkeeper-ticks"
 DEFAULT_WORK_TOPIC = "snapkeeper-work"
@@ -30,10 +31,20 @@ MAX_READY_WAIT_SECONDS = 3600
 DEFAULT_COMPUTE_TIMEOUT_SECONDS = 30
 MAX_COMPUTE_TIMEOUT_SECONDS = 300
 
+# With a vault (SNAPSHOT_PROJECT), no label takes a disk below this many READY snapshots.
+DEFAULT_MIN_KEEP = 3
+# The brake: at most this many READY snapshots deleted per disk and schedule in one run.
+# Each run adds one snapshot, so with fewer than 2 a lowered N would never shrink.
+DEFAULT_MAX_DELETES_PER_RUN = 3
+MIN_MAX_DELETES_PER_RUN = 2
+MAX_MAX_DELETES_PER_RUN = 1000
+
 # Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
 _PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
 _LABEL_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+# A label value and a part of every snapshot name: short, so names stay within 63.
+_DEPLOYMENT_ID = re.compile(r"^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 _T = TypeVar("_T")
@@ -54,6 +65,9 @@ class Config:
     ready_wait_seconds: int = DEFAULT_READY_WAIT_SECONDS
     compute_timeout_seconds: int = DEFAULT_COMPUTE_TIMEOUT_SECONDS
     prune_orphans: bool = False
+    deployment_id: str = DEFAULT_DEPLOYMENT
+    min_keep: int = DEFAULT_MIN_KEEP
+    max_deletes_per_run: int = DEFAULT_MAX_DELETES_PER_RUN
     scheduler_location: str = DEFAULT_SCHEDULER_LOCATION
     compute_emulator_host: str | None = None
     scheduler_emulator_host: str | None = None
@@ -94,6 +108,11 @@ class Config:
                 env, "COMPUTE_TIMEOUT_SECONDS", DEFAULT_COMPUTE_TIMEOUT_SECONDS
             ),
             prune_orphans=_bool(env, "PRUNE_ORPHANS"),
+            deployment_id=_named(
+                "DEPLOYMENT_ID", check_deployment_id, env.get("DEPLOYMENT_ID") or DEFAULT_DEPLOYMENT
+            ),
+            min_keep=_int(env, "MIN_KEEP", DEFAULT_MIN_KEEP),
+            max_deletes_per_run=_int(env, "MAX_DELETES_PER_RUN", DEFAULT_MAX_DELETES_PER_RUN),
             scheduler_location=env.get("SCHEDULER_LOCATION") or DEFAULT_SCHEDULER_LOCATION,
             compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
             scheduler_emulator_host=env.get("CLOUD_SCHEDULER_EMULATOR_HOST") or None,
@@ -116,7 +135,21 @@ class Config:
             raise ConfigError(
                 f"COMPUTE_TIMEOUT_SECONDS must be between 1 and {MAX_COMPUTE_TIMEOUT_SECONDS}"
             )
+        if not 1 <= config.min_keep <= MAX_KEEP:
+            raise ConfigError(f"MIN_KEEP must be between 1 and {MAX_KEEP}")
+        if not MIN_MAX_DELETES_PER_RUN <= config.max_deletes_per_run <= MAX_MAX_DELETES_PER_RUN:
+            raise ConfigError(
+                f"MAX_DELETES_PER_RUN must be between {MIN_MAX_DELETES_PER_RUN} and "
+                f"{MAX_MAX_DELETES_PER_RUN}: each run adds a snapshot, so below "
+                f"{MIN_MAX_DELETES_PER_RUN} a lowered N would never take effect"
+            )
         return config
+
+    @property
+    def keep_floor(self) -> int:
+        """The fewest READY snapshots pruning may leave a disk and schedule: MIN_KEEP in
+        a vault, whatever its label says; elsewhere 1."""
+        return self.min_keep if self.snapshot_project else 1
 
     def allows(self, project: str) -> bool:
         return project in self.target_projects
@@ -145,6 +178,15 @@ def check_topic_id(value: str) -> str:
 def check_label_prefix(value: str) -> str:
     if not _LABEL_PREFIX.match(value):
         raise ConfigError(f"{value!r} is not a valid label-key prefix")
+    return value
+
+
+def check_deployment_id(value: str) -> str:
+    if not _DEPLOYMENT_ID.match(value):
+        raise ConfigError(
+            f"{value!r} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
+            "starting with a letter"
+        )
     return value
 
 

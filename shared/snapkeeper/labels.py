@@ -27,7 +27,15 @@ MANAGED_BY_VALUE = "snapkeeper"
 DISK_ID = "snapkeeper-disk-id"
 SCHEDULE = "snapkeeper-schedule"
 SLOT = "snapkeeper-slot"
-MANAGED_KEYS = (MANAGED_BY, DISK_ID, SCHEDULE, SLOT)
+DEPLOYMENT = "snapkeeper-deployment"
+MANAGED_KEYS = (MANAGED_BY, DISK_ID, SCHEDULE, SLOT, DEPLOYMENT)
+# The deployment whose snapshots predate deployment ids: one without the label is its.
+DEFAULT_DEPLOYMENT = "default"
+# The pin a person puts on a snapshot. Honoured under this literal key whatever
+# LABEL_PREFIX is (and under the prefixed key too), so a config change never unpins.
+PIN = "snapshot-keep"
+# Disk labels under this prefix are never copied to a snapshot, whatever LABEL_PREFIX is.
+DEFAULT_PREFIX = "snapshot-"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,16 @@ def is_true(value: str | None) -> bool:
     return (value or "").lower() in TRUE_VALUES
 
 
+def is_pinned(labels: Mapping[str, str], prefix: str) -> bool:
+    """`snapshot-keep: "true"`, or the same under this LABEL_PREFIX."""
+    return is_true(labels.get(PIN)) or is_true(labels.get(ControlLabels(prefix).keep))
+
+
+def deployment_of(labels: Mapping[str, str]) -> str:
+    """The deployment a managed snapshot belongs to (one older than ids: the default)."""
+    return labels.get(DEPLOYMENT) or DEFAULT_DEPLOYMENT
+
+
 def schedules_in(labels: Mapping[str, str], prefix: str) -> list[str]:
     """Every schedule name that `labels` opt into (for `plan` and `status`)."""
     keys = ControlLabels(prefix)
@@ -169,16 +187,28 @@ def resolve_policies(
 
 
 def snapshot_labels(
-    disk_labels: Mapping[str, str], disk_id: str, schedule: str, slot: str, prefix: str
+    disk_labels: Mapping[str, str],
+    disk_id: str,
+    schedule: str,
+    slot: str,
+    prefix: str,
+    deployment: str = DEFAULT_DEPLOYMENT,
 ) -> dict[str, str]:
     """Labels for a new snapshot: ours first, then the disk's own where room allows,
-    never its control labels (a copied `snapshot-keep` would pin every snapshot)."""
-    labels = {MANAGED_BY: MANAGED_BY_VALUE, DISK_ID: disk_id, SCHEDULE: schedule, SLOT: slot}
+    never its control labels nor `snapshot-*` ones (a copied `snapshot-keep` would pin
+    every snapshot)."""
+    labels = {
+        MANAGED_BY: MANAGED_BY_VALUE,
+        DISK_ID: disk_id,
+        SCHEDULE: schedule,
+        SLOT: slot,
+        DEPLOYMENT: deployment,
+    }
     keys = ControlLabels(prefix)
     for key, value in sorted(disk_labels.items()):
         if len(labels) >= MAX_LABELS:
             break
-        if key in labels or keys.is_control(key) or key.startswith("snapkeeper-"):
+        if key in labels or keys.is_control(key) or key.startswith((DEFAULT_PREFIX, "snapkeeper-")):
             continue
         labels[key] = value
     return labels

@@ -1,8 +1,10 @@
 """Deterministic snapshot names and request ids.
 
-The key (disk project, disk location, disk id, schedule, slot) decides both, so a
-redelivered message makes the same name (409 means done) and the same requestId (the API
-deduplicates a retried insert).
+The key (disk project, disk location, disk id, schedule, slot, deployment) decides both,
+so a redelivered message makes the same name (409 means done) and the same requestId (the
+API deduplicates a retried insert). The default deployment's names and requestIds are
+those made before deployments had ids; any other deployment's name carries its id, so two
+deployments snapshotting one disk never meet on a name or a requestId.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+
+from snapkeeper.labels import DEFAULT_DEPLOYMENT
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 63
@@ -30,10 +34,14 @@ class SnapshotKey:
     disk_name: str
     schedule: str
     slot: str  # yyyymmdd-hhmm
+    deployment: str = DEFAULT_DEPLOYMENT
 
     @property
     def canonical(self) -> str:
-        return "/".join((self.project, self.location, self.disk_id, self.schedule, self.slot))
+        parts = [self.project, self.location, self.disk_id, self.schedule, self.slot]
+        if self.deployment != DEFAULT_DEPLOYMENT:
+            parts.append(self.deployment)
+        return "/".join(parts)
 
 
 def _short_hash(text: str) -> str:
@@ -46,8 +54,11 @@ def _short_hash(text: str) -> str:
 
 
 def snapshot_name(key: SnapshotKey) -> str:
-    """`<disk-name-truncated>-<schedule>-<yyyymmdd-hhmm>-<hash>`, always a valid name."""
-    suffix = f"-{key.schedule}-{key.slot}-{_short_hash(key.canonical)}"
+    """`<disk-name-truncated>-<schedule>-[<deployment>-]<yyyymmdd-hhmm>-<hash>`, always a
+    valid name (a deployment id has at most 12 characters, so at least 6 of the disk's
+    name are left); the default deployment's part is left out."""
+    own = "" if key.deployment == DEFAULT_DEPLOYMENT else f"-{key.deployment}"
+    suffix = f"-{key.schedule}{own}-{key.slot}-{_short_hash(key.canonical)}"
     stem = re.sub(r"[^-a-z0-9]", "-", key.disk_name.lower())
     stem = stem[: MAX_NAME - len(suffix)].rstrip("-")
     if not stem or not stem[0].isalpha():

@@ -54,3 +54,29 @@ def test_overrides() -> None:
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         Config.from_env(env)
+
+
+def test_retention_settings_and_their_defaults() -> None:
+    config = Config.from_env(BASE)
+    assert (config.deployment_id, config.min_keep, config.max_deletes_per_run) == ("default", 3, 3)
+    assert config.keep_floor == 1  # MIN_KEEP is the vault's floor only
+    vault = Config.from_env({**BASE, "SNAPSHOT_PROJECT": "vault-01", "MIN_KEEP": "5"})
+    assert vault.keep_floor == 5
+    other = Config.from_env({**BASE, "DEPLOYMENT_ID": "dr-2", "MAX_DELETES_PER_RUN": "10"})
+    assert (other.deployment_id, other.max_deletes_per_run) == ("dr-2", 10)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"DEPLOYMENT_ID": "Prod"}, "DEPLOYMENT_ID: 'Prod' is not a deployment id"),
+        ({"DEPLOYMENT_ID": "a-very-long-one"}, "1-12 lowercase letters"),
+        ({"MIN_KEEP": "0"}, "MIN_KEEP must be between 1 and 1000"),
+        ({"MAX_DELETES_PER_RUN": "1"}, "a lowered N would never take effect"),
+        ({"MAX_DELETES_PER_RUN": "lots"}, "MAX_DELETES_PER_RUN"),
+    ],
+)
+def test_bad_retention_settings_say_what_to_do(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**BASE, **env})
+    assert says in str(caught.value)

@@ -6,6 +6,8 @@ from snapkeeper.errors import LabelError
 from snapkeeper.labels import (
     DiskPolicy,
     Skip,
+    deployment_of,
+    is_pinned,
     parse_keep,
     resolve_policy,
     schedules_in,
@@ -103,6 +105,7 @@ def test_snapshot_labels_copy_own_labels_but_never_controls() -> None:
         "snapkeeper-disk-id": "42",
         "snapkeeper-schedule": "daily",
         "snapkeeper-slot": "20260102-0300",
+        "snapkeeper-deployment": "default",
         "env": "prod",
     }
 
@@ -110,3 +113,24 @@ def test_snapshot_labels_copy_own_labels_but_never_controls() -> None:
 def test_snapshot_labels_stop_at_64() -> None:
     disk = {f"k{i:03d}": "v" for i in range(100)}
     assert len(snapshot_labels(disk, "1", "daily", "20260102-0300", P)) == 64
+
+
+def test_the_pin_is_honoured_under_the_literal_key_whatever_the_prefix() -> None:
+    assert is_pinned({"snapshot-keep": "true"}, "snapshot-")
+    assert is_pinned({"snapshot-keep": "true"}, "backup-")  # a changed prefix never unpins
+    assert is_pinned({"backup-keep": "yes"}, "backup-")
+    assert not is_pinned({"backup-keep": "true"}, "snapshot-")
+    assert not is_pinned({"snapshot-keep": "false"}, "backup-")
+
+
+def test_snapshot_labels_name_the_deployment_and_never_copy_a_pin() -> None:
+    disk = {"snapshot-keep": "true", "snapshot-daily": "3", "backup-daily": "2", "env": "prod"}
+    labels = snapshot_labels(disk, "42", "daily", "20260102-0300", "backup-", "dr")
+    assert labels["snapkeeper-deployment"] == "dr"
+    assert {"snapshot-keep", "snapshot-daily", "backup-daily"}.isdisjoint(labels)
+    assert labels["env"] == "prod"
+
+
+def test_a_snapshot_without_a_deployment_label_is_the_default_deployments() -> None:
+    assert deployment_of({"managed-by": "snapkeeper"}) == "default"
+    assert deployment_of({"snapkeeper-deployment": "dr"}) == "dr"

@@ -81,3 +81,34 @@ def test_a_retake_gets_a_fresh_request_id_that_duplicates_share() -> None:
     assert retake != first
     assert request_id(key, retake_of="1234") == retake  # two deliveries agree
     assert request_id(key, retake_of="5678") not in (first, retake)
+
+
+deployments = st.from_regex(r"[a-z]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+
+
+@given(keys, deployments)
+def test_a_deployments_names_are_valid_and_its_own(key: SnapshotKey, deployment: str) -> None:
+    theirs = SnapshotKey(**{**key.__dict__, "deployment": deployment})
+    name = snapshot_name(theirs)
+    assert len(name) <= MAX_NAME and NAME.match(name), name
+    if deployment != "default":
+        assert f"-{key.schedule}-{deployment}-{key.slot}-" in name
+        # Two deployments on one disk never meet on a name, nor on a requestId.
+        assert name != snapshot_name(key)
+        assert request_id(theirs) != request_id(key)
+
+
+def test_the_default_deployment_keeps_the_names_made_before_deployment_ids() -> None:
+    key = SnapshotKey("prod-db", "us-central1-a", "42", "db-data", "daily", "20260102-0300")
+    explicit = SnapshotKey(*key.__dict__.values())
+    assert key.deployment == explicit.deployment == "default"
+    assert snapshot_name(key) == "db-data-daily-20260102-0300-" + snapshot_name(key)[-8:]
+    assert key.canonical == "prod-db/us-central1-a/42/daily/20260102-0300"
+
+
+def test_the_longest_deployment_and_schedule_leave_room_for_the_disk_name() -> None:
+    key = SnapshotKey(
+        "p-123456", "us-central1-a", "1", "x" * 63, "a" * 20, "20260102-0300", "b" * 12
+    )
+    name = snapshot_name(key)
+    assert len(name) <= MAX_NAME and name.startswith("xxxxxx-" + "a" * 20 + "-" + "b" * 12)
