@@ -1,8 +1,8 @@
 """A fake Compute Engine API that the unmodified `google-cloud-compute` REST client talks
 to over plain HTTP, in moto's shape: `routes` (the route table) → `responses` (thin
 handlers) → `backend` (the API's rules over the resources of `models`, with `clock`,
-`views`, `listing`, `permissions`, `faults`, `request_log` and `persistence`) → `errors`
-(the real API's error bodies).
+`views`, `listing`, `permissions`, `faults`, `storage` (incremental storageBytes),
+`request_log` and `persistence`) → `errors` (the real API's error bodies).
 
 API methods served (v1):
 

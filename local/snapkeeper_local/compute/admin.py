@@ -147,8 +147,11 @@ class ComputeAdmin:
         storage_locations: Sequence[str] | None = None,
         source_disk_id: str | None = None,
         id: int | None = None,
+        snapshot_type: str | None = None,
+        chain_name: str | None = None,
     ) -> dict[str, Any]:
-        """A snapshot that keeps the given status (it never moves on with the clock)."""
+        """A snapshot that keeps the given status (it never moves on with the clock);
+        `snapshot_type` STANDARD (default) or ARCHIVE."""
         if isinstance(creation_timestamp, datetime):
             if creation_timestamp.tzinfo is None:
                 raise ValueError("creation_timestamp needs a time zone")
@@ -165,6 +168,8 @@ class ComputeAdmin:
                 "storage_locations": list(storage_locations) if storage_locations else None,
                 "source_disk_id": source_disk_id,
                 "id": id,
+                "snapshot_type": snapshot_type,
+                "chain_name": chain_name,
             }
         )
         result: list[dict[str, Any]] = self._call("POST", "snapshots", [spec])

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from . import errors, faults, listing, persistence, views
+from . import errors, faults, listing, persistence, storage, views
 from .clock import FakeClock, Timings, parse_time, rfc3339
 from .faults import SNAPSHOT_INSERT, FaultDecision, FaultRule
 from .models import Disk, Instance, Operation, Project, Snapshot, State, snapshot_path
@@ -39,8 +39,11 @@ from .validation import (
     self_link,
     split_resource_url,
     split_zone,
+    validate_chain_name,
+    validate_encryption_key,
     validate_labels,
     validate_name,
+    validate_snapshot_type,
 )
 
 # Names other modules imported from here before the split.
@@ -250,6 +253,8 @@ class Backend:
                 ),
                 labels=validate_labels(spec.get("labels")),
                 fixed_status=status,
+                snapshot_type=validate_snapshot_type(spec.get("snapshotType")),
+                chain_name=validate_chain_name(spec.get("chainName")),
             )
             self.state.snapshots[(project, name)] = snapshot
             return self._snapshot_json(snapshot)
@@ -589,6 +594,11 @@ class Backend:
                 raise errors.Invalid.field(
                     "resource.storageLocations", locations, "At most one location is allowed."
                 )
+            snapshot_type = validate_snapshot_type(body.get("snapshotType"))
+            chain_name = validate_chain_name(body.get("chainName"))
+            key = validate_encryption_key(
+                body.get("snapshotEncryptionKey"), "resource.snapshotEncryptionKey"
+            )
             now = self.now()
             last = self.state.last_snapshot_at.get(disk_path)
             if last is not None and now - last < self.timings.rate_limit_seconds:
@@ -606,6 +616,13 @@ class Backend:
                 fails=fail is not None,
                 guest_flush=guest_flush or bool(body.get("guestFlush")),
                 description=str(body.get("description") or ""),
+                snapshot_type=snapshot_type,
+                chain_name=chain_name,
+                kms_key_name=key.kms_key_name if key else None,
+                raw_key_sha256=key.raw_key_sha256 if key else None,
+            )
+            snapshot.stored_bytes = storage.stored_at_creation(
+                snapshot, self.state.snapshots.values()
             )
             error = None
             if fail is not None:
@@ -629,6 +646,7 @@ class Backend:
             if snapshot.status(self.now(), self.timings) in ("CREATING", "UPLOADING"):
                 raise errors.ResourceNotReady.resource(snapshot.path)
             del self.state.snapshots[(project, name)]
+            storage.after_delete(snapshot, self.state.snapshots.values())
             return self._new_operation(
                 project, "global", "delete", snapshot, self.now(), request_id
             )

@@ -79,10 +79,24 @@ class Snapshot:
     failure_message: str = "Internal error. Please try again or contact Google Support."
     guest_flush: bool = False
     description: str = ""
+    snapshot_type: str = "STANDARD"
+    chain_name: str | None = None
+    kms_key_name: str | None = None  # with its key version, as the API answers it
+    raw_key_sha256: str | None = None  # a customer-supplied key is never kept, its hash is
+    stored_bytes: int | None = None  # None (seeded, or an older state file): the disk's size
 
     @property
     def path(self) -> str:
         return snapshot_path(self.project, self.name)
+
+    @property
+    def chain(self) -> tuple[str, str, str]:
+        """Snapshots of one disk in one project and chain share their data incrementally."""
+        return (self.project, self.source_disk_id, self.chain_name or "")
+
+    @property
+    def full_bytes(self) -> int:
+        return self.disk_size_gb * 2**30
 
     def status(self, now: float, timings: Timings) -> str:
         if self.fixed_status:

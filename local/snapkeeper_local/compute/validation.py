@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from . import errors
 
@@ -17,6 +19,13 @@ _NAME = re.compile(NAME_PATTERN)
 # Label keys and values: lowercase letters (international ones too), digits, _ and -.
 _LABEL_KEY = re.compile(r"[^\W\dA-Z_][\w-]{0,62}")
 _LABEL_VALUE = re.compile(r"[\w-]{0,63}")
+SNAPSHOT_TYPES = ("ARCHIVE", "STANDARD")
+_KMS_KEY = re.compile(
+    r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+(/cryptoKeyVersions/[0-9]+)?"
+)
+ENCRYPTION_KEY_FIELDS = frozenset(
+    {"kmsKeyName", "kmsKeyServiceAccount", "rawKey", "rsaEncryptedKey"}
+)
 ZONE = re.compile(r"[a-z]+-[a-z]+[0-9]+-[a-z]")
 REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
 _RESOURCE_URL = re.compile(
@@ -137,3 +146,74 @@ def split_resource_url(
     if match is None or match["collection"] != collection:
         raise errors.Invalid.field(field_name, text, f"Must be a URL to a {collection[:-1]}.")
     return match["project"], match["scope"], match["name"]
+
+
+def validate_snapshot_type(value: object) -> str:
+    """snapshotType: STANDARD (the default) or ARCHIVE; anything else is a 400."""
+    if value is None or value == "":
+        return "STANDARD"
+    if value not in SNAPSHOT_TYPES:
+        raise errors.Invalid.field(
+            "resource.snapshotType", value, f"Must be one of {', '.join(SNAPSHOT_TYPES)}."
+        )
+    return str(value)
+
+
+def validate_chain_name(value: object) -> str | None:
+    """chainName: 1-63 characters, RFC 1035."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise errors.Invalid.field(
+            "resource.chainName",
+            value,
+            "The chain name must be 1-63 characters long and comply with RFC1035.",
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class EncryptionKey:
+    kms_key_name: str | None = None  # with its version
+    raw_key_sha256: str | None = None
+
+
+def validate_encryption_key(value: object, field_name: str) -> EncryptionKey | None:
+    """A CustomerEncryptionKey: a Cloud KMS key name, or a raw AES-256 key (of which only
+    the SHA-256 is ever kept or answered); exactly one of them."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise errors.Invalid.field(field_name, value, "Must be a CustomerEncryptionKey.")
+    unknown = set(value) - ENCRYPTION_KEY_FIELDS
+    if unknown:
+        raise errors.Invalid.field(f"{field_name}.{sorted(unknown)[0]}", "", "Unknown field.")
+    given = [k for k in ("kmsKeyName", "rawKey", "rsaEncryptedKey") if value.get(k)]
+    if len(given) != 1:
+        raise errors.Invalid.field(
+            field_name, "", "Exactly one of kmsKeyName, rawKey and rsaEncryptedKey is required."
+        )
+    if given[0] == "rsaEncryptedKey":
+        raise errors.Invalid.field(
+            f"{field_name}.rsaEncryptedKey", "", "RSA-wrapped keys are not supported by the fake."
+        )
+    if given[0] == "kmsKeyName":
+        name = value["kmsKeyName"]
+        if not isinstance(name, str) or not _KMS_KEY.fullmatch(name):
+            raise errors.Invalid.field(
+                f"{field_name}.kmsKeyName",
+                name,
+                "Must be projects/P/locations/L/keyRings/R/cryptoKeys/K.",
+            )
+        if "/cryptoKeyVersions/" not in name:
+            name += "/cryptoKeyVersions/1"  # the API answers with the version it used
+        return EncryptionKey(kms_key_name=name)
+    try:
+        raw = base64.b64decode(str(value["rawKey"]), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise errors.Invalid.field(
+            f"{field_name}.rawKey", "", "Must be a base64-encoded 256-bit key."
+        )
+    return EncryptionKey(raw_key_sha256=base64.b64encode(hashlib.sha256(raw).digest()).decode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import storage
 from .clock import Timings, rfc3339
 from .models import Disk, Instance, Operation, Snapshot
 from .validation import label_fingerprint, self_link
@@ -89,7 +90,7 @@ def instance_json(instance: Instance, disk_sizes: Mapping[str, int]) -> dict[str
 
 def snapshot_json(snapshot: Snapshot, now: float, timings: Timings) -> dict[str, Any]:
     status = snapshot.status(now, timings)
-    stored = snapshot.disk_size_gb * 2**30 if status == "READY" else 0
+    stored = storage.stored(snapshot) if status == "READY" else 0
     body: dict[str, Any] = {
         "kind": "compute#snapshot",
         "id": str(snapshot.id),
@@ -105,8 +106,15 @@ def snapshot_json(snapshot: Snapshot, now: float, timings: Timings) -> dict[str,
         "labelFingerprint": label_fingerprint(snapshot.labels),
         "selfLink": self_link(snapshot.path),
         "autoCreated": False,
-        "snapshotType": "STANDARD",
+        "snapshotType": snapshot.snapshot_type,
     }
+    if snapshot.chain_name:
+        body["chainName"] = snapshot.chain_name
+    # Never the key itself: the KMS key's name (with its version), or the raw key's hash.
+    if snapshot.kms_key_name:
+        body["snapshotEncryptionKey"] = {"kmsKeyName": snapshot.kms_key_name}
+    elif snapshot.raw_key_sha256:
+        body["snapshotEncryptionKey"] = {"sha256": snapshot.raw_key_sha256}
     if snapshot.labels:
         body["labels"] = dict(snapshot.labels)
     if snapshot.guest_flush:
