@@ -18,7 +18,16 @@ from google.cloud import compute_v1
 from snapkeeper import clients
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome
-from snapkeeper.labels import DISK_ID, MANAGED_BY, MANAGED_BY_VALUE, SCHEDULE, SLOT
+from snapkeeper.labels import (
+    DEFAULT_DEPLOYMENT,
+    DEPLOYMENT,
+    DISK_ID,
+    MANAGED_BY,
+    MANAGED_BY_VALUE,
+    SCHEDULE,
+    SLOT,
+    deployment_of,
+)
 
 PAGE_SIZE = 500
 CALL_TIMEOUT = 30.0  # per HTTP request (COMPUTE_TIMEOUT_SECONDS)
@@ -63,6 +72,7 @@ IN_FLIGHT = frozenset({"CREATING", "UPLOADING"})
 _SCOPE = re.compile(r"^(zones|regions)/([-a-z0-9]+)$")
 _REQUEST_PREFIX = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")
 _DISK_PATH = re.compile(r"projects/([^/]+)/(zones|regions)/([^/]+)/disks/([^/]+)$")
+_INSTANCE_PATH = re.compile(r"projects/([^/]+)/zones/([^/]+)/instances/([^/]+)$")
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class Disk:
     id: str
     labels: Mapping[str, str] = field(default_factory=dict)
     size_gb: int = 0
+    users: tuple[str, ...] = ()  # URLs of the instances it is attached to
 
     @property
     def path(self) -> str:
@@ -101,17 +112,20 @@ class Snapshot:
     source_disk_id: str
     storage_bytes: int = 0
     id: str = ""
+    snapshot_type: str = "STANDARD"
 
     @property
     def slot(self) -> str:
         return self.labels.get(SLOT, "")
 
-    def is_managed(self, disk_id: str, schedule: str) -> bool:
-        """Made by snapkeeper for this disk and schedule, by its labels."""
+    def is_managed(self, disk_id: str, schedule: str, deployment: str | None = None) -> bool:
+        """Made by snapkeeper for this disk and schedule (and deployment, if given), by
+        its labels."""
         return (
             self.labels.get(MANAGED_BY) == MANAGED_BY_VALUE
             and self.labels.get(DISK_ID) == disk_id
             and self.labels.get(SCHEDULE) == schedule
+            and (deployment is None or deployment_of(self.labels) == deployment)
         )
 
 
@@ -280,12 +294,15 @@ class ComputeGateway:
             ],
         )
 
-    def managed_snapshots(self, project: str, disk_id: str, schedule: str) -> list[Snapshot]:
-        """This disk's snapshots of this schedule that snapkeeper made: the only ones it
-        may ever prune (matched on labels, never on names). The server's filter is
-        checked again here: a snapshot whose labels do not match is never returned."""
-        listed = self.snapshots(project, managed_filter(disk_id=disk_id, schedule=schedule))
-        return [s for s in listed if s.is_managed(disk_id, schedule)]
+    def managed_snapshots(
+        self, project: str, disk_id: str, schedule: str, deployment: str = DEFAULT_DEPLOYMENT
+    ) -> list[Snapshot]:
+        """This disk's snapshots of this schedule that this deployment made: the only
+        ones it may ever prune (matched on labels, never on names). The server's filter
+        is checked again here: a snapshot whose labels do not match is never returned."""
+        label_filter = managed_filter(disk_id=disk_id, schedule=schedule, deployment=deployment)
+        listed = self.snapshots(project, label_filter)
+        return [s for s in listed if s.is_managed(disk_id, schedule, deployment)]
 
     def get_snapshot(self, project: str, name: str) -> Snapshot | None:
         """The snapshot, or None when there is none by that name."""
@@ -310,6 +327,9 @@ class ComputeGateway:
         storage_location: str | None = None,
         guest_flush: bool = False,
         description: str = "",
+        snapshot_type: str | None = None,
+        kms_key: str | None = None,
+        chain_name: str | None = None,
     ) -> str:
         """Start a snapshot; returns the name of its global operation."""
         resource = compute_v1.Snapshot(
@@ -322,6 +342,14 @@ class ComputeGateway:
             resource.storage_locations = [storage_location]
         if guest_flush:
             resource.guest_flush = True
+        if snapshot_type:
+            resource.snapshot_type = snapshot_type
+        if kms_key:
+            resource.snapshot_encryption_key = compute_v1.CustomerEncryptionKey(
+                kms_key_name=kms_key
+            )
+        if chain_name:
+            resource.chain_name = chain_name
         operation = self._call(
             f"create snapshot {name}",
             lambda: self._clients.snapshots.insert_unary(
@@ -391,6 +419,59 @@ class ComputeGateway:
         except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, f"delete snapshot {name}") from exc
 
+    # -- the disk as it is now -------------------------------------------------------------
+
+    def get_disk(self, project: str, location: str, regional: bool, name: str) -> Disk | None:
+        """The disk with its current labels and users; None when it is gone."""
+        try:
+            if regional:
+                found = self._clients.region_disks.get(
+                    project=project,
+                    region=location,
+                    disk=name,
+                    retry=LIST_RETRY,
+                    timeout=self._timeout,
+                )
+            else:
+                found = self._clients.disks.get(
+                    project=project,
+                    zone=location,
+                    disk=name,
+                    retry=LIST_RETRY,
+                    timeout=self._timeout,
+                )
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, f"read disk {name}") from exc
+        return Disk(
+            project=project,
+            location=location,
+            regional=regional,
+            name=found.name,
+            id=str(found.id),
+            labels=dict(found.labels),
+            size_gb=int(found.size_gb or 0),
+            users=tuple(found.users),
+        )
+
+    def instance_labels(self, url: str) -> Mapping[str, str] | None:
+        """The current labels of the instance at `url` (a disk's user); None when it is
+        gone or the URL is not an instance's."""
+        match = _INSTANCE_PATH.search(url)
+        if not match:
+            return None
+        project, zone, name = match.groups()
+        try:
+            found = self._clients.instances.get(
+                project=project, zone=zone, instance=name, retry=LIST_RETRY, timeout=self._timeout
+            )
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, f"read instance {name}") from exc
+        return dict(found.labels)
+
     # -- restore ---------------------------------------------------------------------------
 
     def disk_exists(self, project: str, location: str, regional: bool, name: str) -> bool:
@@ -434,12 +515,19 @@ class ComputeGateway:
         return str(result.status.name if hasattr(result.status, "name") else result.status)
 
 
-def managed_filter(*, disk_id: str | None = None, schedule: str | None = None) -> str:
+def managed_filter(
+    *, disk_id: str | None = None, schedule: str | None = None, deployment: str | None = None
+) -> str:
+    """The list filter of managed snapshots. The default deployment's filter names no
+    deployment: its snapshots made before deployment ids carry none (callers check the
+    label in Python)."""
     terms = [(MANAGED_BY, MANAGED_BY_VALUE)]
     if disk_id:
         terms.append((DISK_ID, disk_id))
     if schedule:
         terms.append((SCHEDULE, schedule))
+    if deployment and deployment != DEFAULT_DEPLOYMENT:
+        terms.append((DEPLOYMENT, deployment))
     # Compute's grammar: one bare expression, or every expression in its own parentheses.
     return " ".join(f'(labels.{key} = "{value}")' for key, value in terms)
 
@@ -509,4 +597,5 @@ def _snapshot(project: str, snapshot: compute_v1.Snapshot) -> Snapshot:
         source_disk_id=str(snapshot.source_disk_id or ""),
         storage_bytes=int(snapshot.storage_bytes or 0),
         id=str(snapshot.id or ""),
+        snapshot_type=snapshot.snapshot_type or "STANDARD",
     )

@@ -108,10 +108,15 @@ def labelled_disks(project: str, config: Config, gateway: ComputeGateway) -> lis
     return found
 
 
-def managed_snapshots(project: str, gateway: ComputeGateway) -> SnapshotIndex:
-    """Every managed snapshot of a project, in one (paged) list call."""
+def managed_snapshots(
+    project: str, gateway: ComputeGateway, deployment: str = labels.DEFAULT_DEPLOYMENT
+) -> SnapshotIndex:
+    """Every managed snapshot of a project that this deployment made, in one (paged)
+    list call: another deployment's generations are its own to count."""
     index: SnapshotIndex = defaultdict(list)
-    for snapshot in gateway.snapshots(project, managed_filter()):
+    for snapshot in gateway.snapshots(project, managed_filter(deployment=deployment)):
+        if labels.deployment_of(snapshot.labels) != deployment:
+            continue
         key = (snapshot.labels.get(labels.DISK_ID, ""), snapshot.labels.get(labels.SCHEDULE, ""))
         index[key].append(snapshot)
     return dict(index)
@@ -142,7 +147,7 @@ def survey(
             for project in (projects if with_disks else [])
         }
         snapshot_jobs = {
-            pool.submit(managed_snapshots, project, gateway): project
+            pool.submit(managed_snapshots, project, gateway, config.deployment_id): project
             for project in snapshot_projects(projects, config)
         }
         pending: dict[Future[Any], str] = {**disk_jobs, **snapshot_jobs}
@@ -184,8 +189,10 @@ def assess(
     now: datetime,
     grace: timedelta,
     prefix: str,
+    keep_floor: int = 1,
 ) -> Coverage:
-    """The coverage of one disk by one schedule at `now`."""
+    """The coverage of one disk by one schedule at `now`; `keep_floor`: MIN_KEEP in a
+    vault, which raises what a disk wants."""
     disk = labelled.disk
     policy = labelled.policies[schedule]
     ready = [s for s in snapshots if s.status == READY]
@@ -201,7 +208,7 @@ def assess(
         excluded = labels.is_true(disk.labels.get(labels.ControlLabels(prefix).exclude))
         state, reason, wanted = (EXCLUDED if excluded else INVALID), policy.reason, None
     else:
-        wanted = policy.keep
+        wanted = max(policy.keep, keep_floor)
         if timing is None:
             state, reason = NO_JOB, f"no Cloud Scheduler job for schedule {schedule}"
         elif newest_taken is None:
@@ -237,6 +244,7 @@ def coverage(
     grace: timedelta,
     prefix: str,
     schedules: Iterable[str] = (),
+    keep_floor: int = 1,
 ) -> list[Coverage]:
     """Every (disk, schedule) of a survey, problems first (never, stale, ...)."""
     only = set(schedules)
@@ -249,6 +257,7 @@ def coverage(
             now=now,
             grace=grace,
             prefix=prefix,
+            keep_floor=keep_floor,
         )
         for labelled in result.disks
         for schedule in labelled.policies

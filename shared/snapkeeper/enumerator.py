@@ -20,6 +20,7 @@ from snapkeeper.compute import ComputeGateway, Disk, has_label_filter
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome, TransientError
 from snapkeeper.messages import Tick, WorkItem
+from snapkeeper.options import ScheduleOptions
 
 MAX_PARALLEL_PROJECTS = 16
 PUBLISH_TIMEOUT = 60.0
@@ -65,9 +66,17 @@ def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFa
 
 
 def discover(
-    project: str, schedule: str, slot: str, config: Config, gateway: ComputeGateway
+    project: str,
+    schedule: str,
+    slot: str,
+    config: Config,
+    gateway: ComputeGateway,
+    options: ScheduleOptions | None = None,
 ) -> tuple[list[WorkItem], list[SkippedDisk], int]:
     """One project's work items and skipped disks for a schedule."""
+    options = options or ScheduleOptions()
+    # A disk's snapshot-location label wins, then the schedule's, then the deployment's.
+    default_location = options.storage_location or config.default_storage_location
     key = labels.ControlLabels(config.label_prefix).schedule(schedule)
     opted_instances = list(gateway.instances(project, has_label_filter(key)))
     by_disk: dict[str, dict[str, dict[str, str]]] = {}
@@ -83,16 +92,18 @@ def discover(
             disk.labels,
             by_disk.get(disk.path, {}),
             config.label_prefix,
-            config.default_storage_location,
+            default_location,
         )
         if isinstance(policy, labels.Skip):
             skipped.append(SkippedDisk(project, disk.location, disk.name, policy.reason))
         elif policy is not None:
-            work.append(_work_item(disk, policy, slot))
+            work.append(_work_item(disk, policy, slot, options))
     return work, skipped, seen
 
 
-def _work_item(disk: Disk, policy: labels.DiskPolicy, slot: str) -> WorkItem:
+def _work_item(
+    disk: Disk, policy: labels.DiskPolicy, slot: str, options: ScheduleOptions
+) -> WorkItem:
     return WorkItem(
         project=disk.project,
         location=disk.location,
@@ -106,6 +117,7 @@ def _work_item(disk: Disk, policy: labels.DiskPolicy, slot: str) -> WorkItem:
         storage_location=policy.storage_location,
         guest_flush=policy.guest_flush,
         disk_labels=dict(disk.labels),
+        options=options.to_mapping(),
     )
 
 
@@ -119,7 +131,9 @@ def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway)
     workers = min(MAX_PARALLEL_PROJECTS, len(projects))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enumerate") as pool:
         futures = {
-            project: pool.submit(discover, project, tick.schedule, slot, config, gateway)
+            project: pool.submit(
+                discover, project, tick.schedule, slot, config, gateway, tick.options
+            )
             for project in projects
         }
         for project, future in futures.items():

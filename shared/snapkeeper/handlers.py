@@ -126,10 +126,23 @@ def handle_work(cloud_event: Any) -> None:
     except Exception as exc:  # classified in there: nothing escapes unexamined
         _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
         return
+    if result.held_back:
+        # A change that would delete more than the brake allows takes effect over
+        # several runs; say what waits, so that a surprise is seen before it is done.
+        logs.warning(
+            f"pruning held back: {len(result.held_back)} snapshots beyond the "
+            f"{config.max_deletes_per_run} a run may delete (MAX_DELETES_PER_RUN) are "
+            "left for later runs",
+            held_back=list(result.held_back),
+            deleted=list(result.deleted),
+            snapshot_project=result.snapshot_project,
+            **fields,
+        )
     message = {
         Action.CREATED: f"snapshot {result.snapshot} created and READY",
         Action.EXISTS: f"snapshot {result.snapshot} is READY",
         Action.GONE: f"disk {work.disk} is gone; nothing to snapshot",
+        Action.SKIPPED: f"disk {work.disk} skipped, nothing created or pruned: {result.reason}",
     }[result.action]
     logs.info(
         message,
@@ -140,7 +153,9 @@ def handle_work(cloud_event: Any) -> None:
         snapshot_status=result.status or None,
         deleted=list(result.deleted),
         held=result.held,
-        wanted=work.keep,
+        wanted=result.wanted or None,
+        held_back=len(result.held_back),
+        reason=result.reason or None,
         duration_seconds=round(time.monotonic() - started, 3),
         **fields,
     )

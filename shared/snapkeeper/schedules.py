@@ -1,7 +1,7 @@
 """Schedules as Cloud Scheduler jobs: one job `snapkeeper-<schedule>` per schedule in the
-host project, publishing the tick payload {"schedule", "cron", "time_zone"} to the ticks
-topic. The payload's cron and time zone always match the job's own (the slot of a tick
-comes from them)."""
+host project, publishing the tick payload {"schedule", "cron", "time_zone"[, "options"]}
+to the ticks topic. The payload's cron and time zone always match the job's own (the slot
+of a tick comes from them); a change of cron or time zone keeps the payload's options."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from snapkeeper import clients, labels, slots
 from snapkeeper.config import Config
 from snapkeeper.errors import InvalidMessage, LabelError, ScheduleNotFound, ScheduleStateError
 from snapkeeper.messages import Tick, parse_tick
+from snapkeeper.options import ScheduleOptions
 
 JOB_PREFIX = "snapkeeper-"
 DEFAULT_TIME_ZONE = "Etc/UTC"
@@ -38,8 +39,19 @@ class ScheduleJob:
 
     @property
     def in_step(self) -> bool:
-        """Whether the payload's schedule, cron and time zone match the job's."""
-        return self.payload == Tick(self.schedule, self.cron, self.time_zone)
+        """Whether the payload's schedule, cron and time zone match the job's (and it
+        pins no time or projects); its options are its own."""
+        return self.payload == self.tick
+
+    @property
+    def options(self) -> ScheduleOptions:
+        return self.payload.options if self.payload else ScheduleOptions()
+
+    @property
+    def tick(self) -> Tick:
+        """The tick this job publishes on schedule: its cron and time zone, and the
+        options of its payload."""
+        return Tick(self.schedule, self.cron, self.time_zone, options=self.options)
 
 
 def parent(config: Config) -> str:
@@ -131,25 +143,31 @@ def timing(config: Config, schedule: str) -> tuple[str, str] | None:
 
 
 def set_job(
-    config: Config, schedule: str, cron: str | None, time_zone: str | None
+    config: Config,
+    schedule: str,
+    cron: str | None,
+    time_zone: str | None,
+    options: ScheduleOptions | None = None,
 ) -> tuple[ScheduleJob, list[str]]:
     """Create the job, or update only what changed; returns it and the changed fields
-    (["created"] for a new job, [] when nothing changed)."""
+    (["created"] for a new job, [] when nothing changed). `options` None keeps the
+    payload's options as they are."""
     current = get_job(config, schedule)
     cron = cron or (current.cron if current else None)
     if not cron:
         raise InvalidMessage(f"schedule {schedule!r} has no job yet: --cron is required")
     time_zone = time_zone or (current.time_zone if current else DEFAULT_TIME_ZONE)
     validate(schedule, cron, time_zone)
+    if options is None:
+        options = current.options if current else ScheduleOptions()
+    payload = Tick(schedule, cron, time_zone, options=options)
     topic = config.topic_path(config.tick_topic)
     job = scheduler_v1.Job(
         name=job_name(config, schedule),
         description=f"snapkeeper: ticks of the {schedule} schedule",
         schedule=cron,
         time_zone=time_zone,
-        pubsub_target=scheduler_v1.PubsubTarget(
-            topic_name=topic, data=Tick(schedule, cron, time_zone).to_json()
-        ),
+        pubsub_target=scheduler_v1.PubsubTarget(topic_name=topic, data=payload.to_json()),
     )
     client = _client(config)
     if current is None:
@@ -161,7 +179,7 @@ def set_job(
         changed.append("schedule")
     if current.time_zone != time_zone:
         changed.append("time_zone")
-    if current.payload != Tick(schedule, cron, time_zone):
+    if current.payload != payload:
         changed.append("pubsub_target.data")
     if current.topic != topic:
         changed.append("pubsub_target.topic_name")

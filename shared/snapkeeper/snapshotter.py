@@ -1,12 +1,18 @@
-"""The snapshot step for one work item: make this slot's snapshot, follow it until it
-is READY, then prune the disk's managed snapshots of the schedule to exactly N.
+"""The snapshot step for one work item: read the disk's policy as it is now, make this
+slot's snapshot, follow it until it is READY, then prune the disk's managed snapshots of
+the schedule (this deployment's) to N, within the rules of `retention`.
 
 Done means READY: the step returns only once the slot's snapshot reads back READY (or
-the disk is gone). Otherwise it raises, and the error table decides between
-redelivery and a dead letter. Nothing is deleted on an attempt whose snapshot is not
-READY, so a disk whose new snapshots keep failing still holds its N good ones.
+the disk is gone, or no longer takes part in the schedule). Otherwise it raises, and the
+error table decides between redelivery and a dead letter. Nothing is deleted on an
+attempt whose snapshot is not READY, so a disk whose new snapshots keep failing still
+holds its N good ones.
 
-Compute calls in steady state: one list, one insert, one operation wait or more (each
+N is read from the disk's labels at run time (its instance's when the disk has none of
+its own), never taken from the message: a replayed old message cannot prune to an old N.
+
+Compute calls in steady state: one list, one disk read (plus one instance read when the
+schedule's label is on the instance), one insert, one operation wait or more (each
 answers within about two minutes), one read back, and one delete per snapshot that
 falls out of retention (usually one).
 """
@@ -16,9 +22,10 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
-from snapkeeper import labels
-from snapkeeper.compute import IN_FLIGHT, ComputeGateway, Snapshot
+from snapkeeper import labels, slots
+from snapkeeper.compute import IN_FLIGHT, ComputeGateway, Disk, Snapshot
 from snapkeeper.config import Config
 from snapkeeper.errors import (
     ComputeError,
@@ -30,7 +37,15 @@ from snapkeeper.errors import (
 )
 from snapkeeper.messages import WorkItem
 from snapkeeper.naming import SnapshotKey, request_id, snapshot_name
-from snapkeeper.retention import FAILED, READY, RetentionPlan, SnapshotInfo, plan_retention
+from snapkeeper.retention import (
+    FAILED,
+    READY,
+    STANDARD,
+    RetentionPlan,
+    Rules,
+    SnapshotInfo,
+    plan_retention,
+)
 
 
 class Action(enum.StrEnum):
@@ -39,6 +54,7 @@ class Action(enum.StrEnum):
     CREATED = "created"  # inserted now, and READY
     EXISTS = "exists"  # found READY under its name (a redelivery, or our own 409)
     GONE = "gone"  # the disk was deleted since enumeration
+    SKIPPED = "skipped"  # the disk no longer takes part in the schedule: nothing done
 
 
 @dataclass(frozen=True)
@@ -46,14 +62,17 @@ class SnapshotResult:
     action: Action
     snapshot: str
     snapshot_project: str
-    status: str  # READY, except for "gone"
+    status: str  # READY, except for "gone" and "skipped"
     deleted: tuple[str, ...]
     held: int  # READY managed snapshots of this disk and schedule after pruning (pins aside)
+    wanted: int = 0  # the N pruning kept to (the vault's floor applied); 0: not pruned
+    held_back: tuple[str, ...] = ()  # due for deletion, left for later runs by the brake
+    reason: str = ""  # why nothing was made or pruned ("gone", "skipped")
 
 
-def snapshot_key(work: WorkItem) -> SnapshotKey:
+def snapshot_key(work: WorkItem, deployment: str = labels.DEFAULT_DEPLOYMENT) -> SnapshotKey:
     w = work
-    return SnapshotKey(w.project, w.location, w.disk_id, w.disk, w.schedule, w.slot)
+    return SnapshotKey(w.project, w.location, w.disk_id, w.disk, w.schedule, w.slot, deployment)
 
 
 def to_info(snapshot: Snapshot, prefix: str) -> SnapshotInfo:
@@ -62,7 +81,8 @@ def to_info(snapshot: Snapshot, prefix: str) -> SnapshotInfo:
         status=snapshot.status,
         slot=snapshot.slot,
         created=snapshot.created,
-        pinned=labels.is_true(snapshot.labels.get(labels.ControlLabels(prefix).keep)),
+        pinned=labels.is_pinned(snapshot.labels, prefix),
+        snapshot_type=snapshot.snapshot_type,
     )
 
 
@@ -74,24 +94,76 @@ class SnapshotPlan:
     name: str
     exists: bool
     retention: RetentionPlan  # once the slot's snapshot is READY
+    wanted: int  # N, with the vault's floor
 
 
-def plan_snapshot(work: WorkItem, existing: list[Snapshot], prefix: str) -> SnapshotPlan:
+def retention_rules(
+    work: WorkItem, config: Config, now: datetime | None, protected: frozenset[str]
+) -> Rules:
+    """The schedule's options and the deployment's floor and brake, as retention rules."""
+    options = work.schedule_options
+    return Rules(
+        max_age=options.max_age,
+        age_floor=max(options.age_floor, config.keep_floor),
+        max_deletes=config.max_deletes_per_run,
+        now=now,
+        protected=protected,
+    )
+
+
+def plan_snapshot(
+    work: WorkItem,
+    existing: list[Snapshot],
+    config: Config,
+    *,
+    keep: int | None = None,
+    now: datetime | None = None,
+) -> SnapshotPlan:
     """Pure: shared by the snapshot function and `snapkeeper plan`. The retention plan
     counts the slot's snapshot as READY (pruning waits until it is) and never deletes
-    it; only snapshots whose labels say they are this disk's and schedule's count."""
-    name = snapshot_name(snapshot_key(work))
-    ours = [s for s in existing if s.is_managed(work.disk_id, work.schedule)]
-    infos = [to_info(s, prefix) for s in ours if s.name != name]
+    it; only snapshots whose labels say they are this disk's, schedule's and
+    deployment's count. `keep` is the disk's N (default: the message's); ages are
+    measured to `now` (default: the slot's snapshot's creation, else the slot)."""
+    deployment = config.deployment_id
+    name = snapshot_name(snapshot_key(work, deployment))
+    ours = [s for s in existing if s.is_managed(work.disk_id, work.schedule, deployment)]
+    infos = [to_info(s, config.label_prefix) for s in ours if s.name != name]
     slot = next((s for s in ours if s.name == name), None)
-    infos.append(SnapshotInfo(name, READY, work.slot, slot.created if slot else None, pinned=False))
-    retention = plan_retention(infos, work.keep)
-    protected = tuple(s for s in retention.delete if s.name == name)  # a late catch-up slot
-    retention = RetentionPlan(
-        keep=retention.keep + protected,
-        delete=tuple(s for s in retention.delete if s.name != name),
-    )
-    return SnapshotPlan(name=name, exists=slot is not None, retention=retention)
+    own_type = slot.snapshot_type if slot else work.schedule_options.snapshot_type or STANDARD
+    created = slot.created if slot else None
+    infos.append(SnapshotInfo(name, READY, work.slot, created, snapshot_type=own_type))
+    wanted = max(keep or work.keep, config.keep_floor)
+    reference = now or created or slots.parse_slot(work.slot)
+    rules = retention_rules(work, config, reference, frozenset({name}))
+    return SnapshotPlan(name, slot is not None, plan_retention(infos, wanted, rules), wanted)
+
+
+def current_policy(
+    work: WorkItem, config: Config, gateway: ComputeGateway
+) -> labels.DiskPolicy | labels.Skip | None:
+    """The disk's policy for the schedule as its labels say now (the instance's labels
+    when the disk has no label of the schedule itself). Raises a ComputeError with
+    outcome GONE when the disk is gone (or its name now belongs to another disk)."""
+    disk = gateway.get_disk(work.project, work.location, work.regional, work.disk)
+    if disk is None or disk.id != work.disk_id:
+        raise ComputeError(
+            f"disk {work.disk_path} (id {work.disk_id}) is gone",
+            outcome=Outcome.GONE,
+            status=404,
+            reason="notFound",
+        )
+    key = labels.ControlLabels(config.label_prefix).schedule(work.schedule)
+    attached = {} if key in disk.labels else _instance_labels(disk, gateway)
+    return labels.resolve_policy(work.schedule, disk.labels, attached, config.label_prefix)
+
+
+def _instance_labels(disk: Disk, gateway: ComputeGateway) -> dict[str, dict[str, str]]:
+    found = {}
+    for url in disk.users:
+        instance = gateway.instance_labels(url)
+        if instance is not None:
+            found[url.rsplit("/", 1)[-1]] = dict(instance)
+    return found
 
 
 def take_snapshot(
@@ -105,9 +177,19 @@ def take_snapshot(
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
     target = config.snapshot_project or work.project
-    existing = gateway.managed_snapshots(target, work.disk_id, work.schedule)
-    plan = plan_snapshot(work, existing, config.label_prefix)
-    name = plan.name
+    deployment = config.deployment_id
+    existing = gateway.managed_snapshots(target, work.disk_id, work.schedule, deployment)
+    name = snapshot_name(snapshot_key(work, deployment))
+    try:
+        policy = current_policy(work, config, gateway)
+    except ComputeError as exc:
+        if exc.outcome is not Outcome.GONE:
+            raise
+        return _gone(work, config, gateway, target, existing, name)
+    if not isinstance(policy, labels.DiskPolicy):
+        key = labels.ControlLabels(config.label_prefix).schedule(work.schedule)
+        why = policy.reason if policy else f"the disk no longer carries {key}"
+        return SnapshotResult(Action.SKIPPED, name, target, "", (), _ready(existing), reason=why)
     current = next((s for s in existing if s.name == name), None)
     action = Action.EXISTS
     if current is None or current.status == FAILED:
@@ -116,13 +198,10 @@ def take_snapshot(
             action = Action.CREATED
         except ComputeError as exc:
             if exc.outcome is Outcome.GONE:
-                if not config.prune_orphans:
-                    # The disk is gone: its snapshots are kept (like KEEP_AUTO_SNAPSHOTS).
-                    return SnapshotResult(Action.GONE, name, target, "", (), _ready(existing))
-                return _prune_orphan(work, config, gateway, target, existing, name)
+                return _gone(work, config, gateway, target, existing, name)
             if exc.status != 409:
                 raise
-            _check_ours(work, gateway, target, name)  # a duplicate delivery made it
+            _check_ours(work, config, gateway, target, name)  # a duplicate delivery made it
     snapshot = gateway.wait_for_snapshot(target, name, deadline)
     if snapshot is None:
         raise SnapshotFailed(f"snapshot {name} disappeared before it was READY")
@@ -136,9 +215,19 @@ def take_snapshot(
             f"snapshot {name} in {target} ended {snapshot.status}; "
             "the next delivery deletes it and takes it again"
         )
+    # Ages count to the server's own clock: this snapshot's creation, never later than now.
+    plan = plan_snapshot(work, existing, config, keep=policy.keep, now=snapshot.created)
     deleted = _prune(gateway, target, plan.retention)
-    held = sum(1 for s in plan.retention.keep if s.status == READY and not s.pinned)
-    return SnapshotResult(action, name, target, READY, deleted, held)
+    return SnapshotResult(
+        action,
+        name,
+        target,
+        READY,
+        deleted,
+        _held(plan.retention),
+        wanted=plan.wanted,
+        held_back=tuple(s.name for s in plan.retention.held_back),
+    )
 
 
 def _create(
@@ -152,7 +241,8 @@ def _create(
 ) -> None:
     """Insert the slot's snapshot (after deleting a FAILED one under our name, with a
     fresh requestId) and follow its operation until DONE or the deadline."""
-    key = snapshot_key(work)
+    key = snapshot_key(work, config.deployment_id)
+    options = work.schedule_options
     retake_of = None
     if failed is not None:
         gateway.delete_snapshot(target, name)
@@ -162,26 +252,38 @@ def _create(
         name=name,
         source_disk=work.disk_path,
         labels=labels.snapshot_labels(
-            work.disk_labels, work.disk_id, work.schedule, work.slot, config.label_prefix
+            work.disk_labels,
+            work.disk_id,
+            work.schedule,
+            work.slot,
+            config.label_prefix,
+            config.deployment_id,
         ),
         request_id=request_id(key, retake_of),
         storage_location=work.storage_location,
         guest_flush=work.guest_flush,
         description=f"snapkeeper {work.schedule} snapshot of {work.disk_path}",
+        snapshot_type=options.snapshot_type,
+        kms_key=options.kms_key,
+        chain_name=options.chain_name,
     )
     gateway.follow_operation(target, operation, deadline)
 
 
-def _check_ours(work: WorkItem, gateway: ComputeGateway, target: str, name: str) -> None:
-    """A 409 is done only if the snapshot under our name is this disk's, of this slot."""
+def _check_ours(
+    work: WorkItem, config: Config, gateway: ComputeGateway, target: str, name: str
+) -> None:
+    """A 409 is done only if the snapshot under our name is this disk's, of this slot
+    and deployment."""
     found = gateway.get_snapshot(target, name)
     if found is None:
         raise SnapshotFailed(f"snapshot {name} answered 409 but cannot be read back")
-    if not (found.is_managed(work.disk_id, work.schedule) and found.slot == work.slot):
+    ours = found.is_managed(work.disk_id, work.schedule, config.deployment_id)
+    if not (ours and found.slot == work.slot):
         raise NameCollision(
             f"a snapshot named {name} already exists in {target} and is not this disk's "
-            f"(disk id {work.disk_id}, slot {work.slot}): its labels are "
-            f"{dict(found.labels)}; rename or delete it"
+            f"(disk id {work.disk_id}, slot {work.slot}, deployment {config.deployment_id}): "
+            f"its labels are {dict(found.labels)}; rename or delete it"
         )
 
 
@@ -195,7 +297,7 @@ def _prune(gateway: ComputeGateway, target: str, retention: RetentionPlan) -> tu
     return tuple(deleted)
 
 
-def _prune_orphan(
+def _gone(
     work: WorkItem,
     config: Config,
     gateway: ComputeGateway,
@@ -203,12 +305,34 @@ def _prune_orphan(
     existing: list[Snapshot],
     name: str,
 ) -> SnapshotResult:
-    """PRUNE_ORPHANS: the disk is gone; keep its newest N READY snapshots."""
+    """The disk is gone: its snapshots are kept (like KEEP_AUTO_SNAPSHOTS), unless
+    PRUNE_ORPHANS, which keeps the newest N of the message (the disk's labels are gone
+    with it), within the same floor, max-age and brake."""
+    why = f"disk {work.disk_path} (id {work.disk_id}) is gone"
+    if not config.prune_orphans:
+        return SnapshotResult(Action.GONE, name, target, "", (), _ready(existing), reason=why)
     infos = [to_info(s, config.label_prefix) for s in existing]
-    retention = plan_retention(infos, work.keep)
+    wanted = max(work.keep, config.keep_floor)
+    # No new snapshot to read the server's clock from: the newest one's creation is a
+    # time no later than now, so ages are never overstated.
+    now = max((s.created for s in existing if s.created), default=None)
+    retention = plan_retention(infos, wanted, retention_rules(work, config, now, frozenset()))
     deleted = _prune(gateway, target, retention)
-    held = sum(1 for s in retention.keep if s.status == READY and not s.pinned)
-    return SnapshotResult(Action.GONE, name, target, "", deleted, held)
+    return SnapshotResult(
+        Action.GONE,
+        name,
+        target,
+        "",
+        deleted,
+        _held(retention),
+        wanted=wanted,
+        held_back=tuple(s.name for s in retention.held_back),
+        reason=why,
+    )
+
+
+def _held(retention: RetentionPlan) -> int:
+    return sum(1 for s in retention.keep if s.status == READY and not s.pinned)
 
 
 def _ready(snapshots: list[Snapshot]) -> int:

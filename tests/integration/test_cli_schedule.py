@@ -44,8 +44,8 @@ def test_set_creates_then_updates_only_what_changed(
     assert job["name"] == JOB.format(host=stack.host_project, schedule="daily")
     assert (job["cron"], job["time_zone"], job["state"]) == ("0 3 * * *", "Asia/Tokyo", "ENABLED")
     assert job["topic"] == f"projects/{stack.host_project}/topics/snapkeeper-ticks"
-    assert job["payload"] == {"schedule": "daily", "cron": "0 3 * * *",
-                              "time_zone": "Asia/Tokyo", "time": None, "projects": []}  # fmt: skip
+    assert job["payload"] == {"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo",
+                              "time": None, "projects": [], "options": {}}  # fmt: skip
     assert job["in_step"] is True
 
     moved = run_cli("schedule", "set", "daily", "--time-zone", "Europe/Paris", "--json")
@@ -59,6 +59,29 @@ def test_set_creates_then_updates_only_what_changed(
     same = run_cli("schedule", "set", "daily", "--time-zone", "Europe/Paris")
     assert same.exit_code == 0 and "nothing changed" in same.stdout
     assert [r["method"] for r in scheduler.requests()[calls:]] == ["GET"]
+
+
+def test_set_keeps_the_payloads_options_unless_told(
+    stack: LocalStack, run_cli: Cli, scheduler: SchedulerAdmin
+) -> None:
+    made = run_cli(
+        "schedule", "set", "monthly", "--cron", "0 5 1 * *",
+        "--options", "type=ARCHIVE,max-age=400d,min-keep=2", "--json",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    options = {"type": "ARCHIVE", "max-age": "400d", "min-keep": "2"}
+    assert output_json(made)["job"]["payload"]["options"] == options
+
+    moved = run_cli("schedule", "set", "monthly", "--time-zone", "Asia/Tokyo", "--json")
+    assert output_json(moved)["job"]["payload"]["options"] == options  # kept
+    assert output_json(moved)["job"]["in_step"] is True
+
+    cleared = run_cli("schedule", "set", "monthly", "--options", "", "--json")
+    assert output_json(cleared)["changed"] == ["pubsub_target.data"]
+    assert output_json(cleared)["job"]["payload"]["options"] == {}
+
+    bad = run_cli("schedule", "set", "monthly", "--options", "type=COLD")
+    assert bad.exit_code == ExitCode.USAGE and "type 'COLD'" in bad.stderr
 
 
 def test_set_validates_before_calling(run_cli: Cli, scheduler: SchedulerAdmin) -> None:
@@ -146,3 +169,9 @@ def test_tick_catches_up_a_slot_with_the_jobs_cron(
     manual = run_cli("tick", "weekly", "--project", "prod-db-2", "--json")
     assert manual.exit_code == 0 and "no Scheduler job" in manual.stderr
     assert json.loads(manual.stdout)["tick"] == {"schedule": "weekly", "projects": ["prod-db-2"]}
+
+    # A tick by hand carries the job's options, as the job's own ticks do.
+    run_cli("schedule", "set", "daily", "--options", "type=ARCHIVE")
+    archive = run_cli("tick", "daily", "--manual", "--project", "prod-db-2", "--json")
+    assert json.loads(archive.stdout)["tick"]["options"] == {"type": "ARCHIVE"}
+    assert "cron" not in json.loads(archive.stdout)["tick"]

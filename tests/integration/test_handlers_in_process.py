@@ -327,3 +327,81 @@ def test_an_unreachable_zone_is_retried_as_a_tick_for_that_project_alone(
     assert deliver(enumerator_fn, envelope("eventarc-binary", retry.data, attempt=5)) == 200
     [letter] = published.on(DEAD_LETTER_TOPIC)
     assert letter.body == retry.body and f"unreachable: zones/{ZONE}" in letter.attributes["error"]
+
+
+def test_a_brake_on_pruning_is_logged_at_warning_with_what_it_holds_back(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    for day in range(1, 7):  # N was 6; the label says 1 now
+        slot = f"202702{day:02d}-0300"
+        env.seed_snapshot(
+            PROJECT,
+            f"old-{day}",
+            source_disk=disk["selfLink"],
+            creation_timestamp=f"2027-02-{day:02d}T03:00:00Z",
+            labels={
+                "managed-by": "snapkeeper",
+                "snapkeeper-disk-id": disk["id"],
+                "snapkeeper-schedule": "daily",
+                "snapkeeper-slot": slot,
+            },
+        )
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk, keep=6))) == 200
+
+    lines = log_lines(capsys)
+    [brake] = [e for e in lines if e["message"].startswith("pruning held back")]
+    assert brake["severity"] == "WARNING" and "MAX_DELETES_PER_RUN" in brake["message"]
+    assert sorted(brake["held_back"]) == ["old-4", "old-5", "old-6"]
+    assert sorted(brake["deleted"]) == ["old-1", "old-2", "old-3"]
+    [done] = [e for e in lines if e.get("action")]
+    assert done["severity"] == "INFO" and done["snapshot_status"] == "READY"
+    assert (done["wanted"], done["held"], done["held_back"]) == (1, 4, 3)
+
+
+def test_a_disk_that_left_the_schedule_is_acknowledged_and_says_why(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"env": "prod"})
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk))) == 200
+
+    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    assert line["action"] == "skipped" and line["severity"] == "INFO"
+    assert "no longer carries snapshot-daily" in line["reason"]
+    assert "snapshot_status" not in line and env.snapshots() == []
+    assert published.messages == []
+
+
+def test_a_ticks_options_travel_with_each_work_message(
+    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
+) -> None:
+    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-monthly": "2"})
+    tick = b'{"schedule": "monthly", "cron": "0 3 1 * *", "time_zone": "Etc/UTC", '
+    tick += b'"options": {"type": "ARCHIVE", "max-age": "400d"}}'
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick)) == 200
+
+    [item] = published.on(WORK_TOPIC)
+    assert item.body["options"] == {"type": "ARCHIVE", "max-age": "400d"}
+
+
+def test_a_tick_with_an_unknown_option_is_dead_lettered_at_once(
+    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
+) -> None:
+    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    tick = b'{"schedule": "daily", "options": {"keep-forever": "true"}}'
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick, attempt=1)) == 200
+
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.attributes["error_class"] == "OptionError"
+    assert "unknown option 'keep-forever'" in letter.attributes["error"]
+    assert published.on(WORK_TOPIC) == [] and env.counts() == {}

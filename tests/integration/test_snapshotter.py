@@ -1,5 +1,6 @@
 """The snapshot step against the fake Compute Engine through the real client, without
-Pub/Sub: done means READY, retakes of FAILED snapshots, 409s, exactly N."""
+Pub/Sub: done means READY, retakes of FAILED snapshots, 409s, exactly N (the disk's N, read
+from its labels at run time)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from google.cloud import compute_v1
 
+from snapkeeper import clients
 from snapkeeper.compute import ComputeGateway, Snapshot
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, NameCollision, Outcome, SnapshotInProgress
@@ -26,7 +29,21 @@ INSERT = "compute.snapshots.insert"
 def disk(fake_compute: ComputeAdmin) -> dict[str, Any]:
     fake_compute.set_clock(DAY)
     fake_compute.configure(creating_seconds=0.2, uploading_seconds=0.2, wait_seconds=0.5)
-    return fake_compute.seed_disk(PROJECT, "web-data", zone=ZONE)
+    return fake_compute.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+
+
+def relabel(config: Config, disk: dict[str, Any], labels: dict[str, str]) -> None:
+    """Set the disk's labels through the real API (as a person would)."""
+    client = clients.compute(config.compute_emulator_host).disks
+    current = client.get(project=PROJECT, zone=ZONE, disk=disk["name"])
+    client.set_labels(
+        project=PROJECT,
+        zone=ZONE,
+        resource=disk["name"],
+        zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
+            labels=labels, label_fingerprint=current.label_fingerprint
+        ),
+    )
 
 
 @pytest.fixture
@@ -69,6 +86,7 @@ def test_holds_exactly_n_after_each_run(
 ) -> None:
     gateway = ComputeGateway.for_config(config)
     fake_compute.configure(rate_limit_seconds=0)
+    relabel(config, disk, {"snapshot-daily": "3"})
     for day in range(5):
         result = take_snapshot(work(disk, day, keep=3), config, gateway)
         assert result.held == min(day + 1, 3)
@@ -118,14 +136,14 @@ def test_a_409_of_our_own_snapshot_is_followed_but_a_strangers_is_a_collision(
 ) -> None:
     gateway = ComputeGateway.for_config(config)
     item = work(disk, 0)
-    name = plan_snapshot(item, [], config.label_prefix).name
+    name = plan_snapshot(item, [], config).name
     fake_compute.seed_snapshot(PROJECT, name, source_disk=disk["selfLink"], labels={"a": "b"})
     with pytest.raises(NameCollision, match=name):
         take_snapshot(item, config, gateway)
     assert calls(fake_compute, "compute.snapshots.delete") == 0
 
 
-def test_pruning_never_trusts_the_server_filter_alone(disk: dict[str, Any]) -> None:
+def test_pruning_never_trusts_the_server_filter_alone(disk: dict[str, Any], config: Config) -> None:
     def snap(name: str, slot: str, **labels: str) -> Snapshot:
         return Snapshot(PROJECT, name, "READY", {"snapkeeper-slot": slot, **labels}, None, "", "")
 
@@ -137,5 +155,5 @@ def test_pruning_never_trusts_the_server_filter_alone(disk: dict[str, Any]) -> N
         snap("unmanaged", "20200101-0300", **{"snapkeeper-schedule": "daily"}),
         snap("old", "20200101-0300", **ours, **{"snapkeeper-schedule": "daily"}),
     ]
-    plan = plan_snapshot(work(disk, 0, keep=1), listed, "snapshot-")
+    plan = plan_snapshot(work(disk, 0, keep=1), listed, config)
     assert [s.name for s in plan.retention.delete] == ["old"]

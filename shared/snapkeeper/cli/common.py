@@ -9,7 +9,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from snapkeeper import slots
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, SnapkeeperError, TransientError
+from snapkeeper.options import ScheduleOptions
 
 
 class ExitCode(enum.IntEnum):
@@ -111,8 +112,10 @@ def json_option(function: F) -> F:
 
 
 def to_jsonable(value: Any) -> Any:
+    if isinstance(value, ScheduleOptions):
+        return value.to_mapping()  # as the config and the ticks write them
     if is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(asdict(value))
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

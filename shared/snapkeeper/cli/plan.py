@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,7 @@ class DiskAction:
     snapshot: str
     exists: bool  # the slot's snapshot is there already: nothing new would be created
     prune: tuple[str, ...]
+    held_back: tuple[str, ...] = ()  # due, but beyond MAX_DELETES_PER_RUN: a later run's
 
 
 @dataclass
@@ -50,12 +53,12 @@ class SchedulePlan:
 
 
 def _tick(app: App, schedule: str, at: datetime | None, projects: tuple[str, ...]) -> Tick:
-    """The tick the schedule's job would send (its cron and time zone), or a manual one
-    when the schedule has no job."""
+    """The tick the schedule's job would send (its cron, time zone and options), or a
+    manual one when the schedule has no job."""
     labels.validate_schedule_name(schedule)
-    timing = schedules.timing(app.config, schedule)
-    cron, time_zone = timing or (None, None)
-    return Tick(schedule, cron, time_zone, at, tuple(projects))
+    job = schedules.get_job(app.config, schedule)
+    sent = job.tick if job else Tick(schedule)
+    return dataclasses.replace(sent, time=at, projects=tuple(projects))
 
 
 def dry_run(app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex) -> SchedulePlan:
@@ -65,17 +68,18 @@ def dry_run(app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex) -
     planned.skipped, planned.failed_projects = result.skipped, result.failures
     for work in result.work:
         existing = index.get((work.disk_id, work.schedule), [])
-        step = plan_snapshot(work, existing, app.config.label_prefix)
+        step = plan_snapshot(work, existing, app.config)
         planned.disks.append(
             DiskAction(
                 project=work.project,
                 location=work.location,
                 disk=work.disk,
-                keep=work.keep,
+                keep=step.wanted,
                 source=work.source,
                 snapshot=step.name,
                 exists=step.exists,
                 prune=tuple(s.name for s in step.retention.delete),
+                held_back=tuple(s.name for s in step.retention.held_back),
             )
         )
     return planned
@@ -128,6 +132,8 @@ def _render(app: App, planned: SchedulePlan) -> None:
     for action in planned.disks:
         name = f"{action.snapshot} (exists)" if action.exists else action.snapshot
         prune = "\n".join(action.prune) or "-"
+        if action.held_back:
+            prune += f"\n(+{len(action.held_back)} held back by MAX_DELETES_PER_RUN)"
         grid.add_row(action.project, action.location, action.disk, str(action.keep), name, prune)
     app.out.print(grid)
     if planned.skipped or planned.failed_projects:
@@ -178,13 +184,11 @@ def tick(
       snapkeeper tick hourly --manual
     """
     config = app.config
-    if manual:
-        labels.validate_schedule_name(schedule_name)
-        message = Tick(schedule_name, time=at, projects=projects)
-    else:
-        message = _tick(app, schedule_name, at, projects)
-        if not message.cron:
-            app.note(f"no Scheduler job for {schedule_name}: a manual tick (slot: its minute)")
+    message = _tick(app, schedule_name, at, projects)
+    if manual:  # its own slot, still with the job's options (an ARCHIVE schedule stays so)
+        message = dataclasses.replace(message, cron=None, time_zone=None)
+    elif not message.cron:
+        app.note(f"no Scheduler job for {schedule_name}: a manual tick (slot: its minute)")
     refused = tick_projects(message, config)[1]
     if refused:
         raise click.UsageError("; ".join(f.error for f in refused))
@@ -192,7 +196,7 @@ def tick(
     future = publisher.publish(config.topic_path(config.tick_topic), message.to_json())
     message_id = str(future.result(timeout=PUBLISH_TIMEOUT))
     result: dict[str, Any] = {"message_id": message_id, "topic": config.tick_topic}
-    result["tick"] = {k: v for k, v in vars(message).items() if v}
+    result["tick"] = json.loads(message.to_json())
     if as_json:
         print_json(result)
     else:

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import click
 
-from snapkeeper import schedules
+from snapkeeper import options, schedules
 from snapkeeper.cli.common import App, json_option, pass_app, print_json, table, when
 from snapkeeper.config import Config
+from snapkeeper.options import ScheduleOptions
 
 
 def _render(app: App, jobs: list[schedules.ScheduleJob]) -> None:
@@ -71,18 +72,36 @@ def show(app: App, name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--cron", help='Unix cron, e.g. "0 3 * * *" (required for a new schedule).')
 @click.option("--time-zone", help="IANA time zone, e.g. Asia/Tokyo (new schedules: Etc/UTC).")
+@click.option(
+    "--options",
+    "option_text",
+    help='Schedule options, e.g. "type=ARCHIVE,max-age=400d" ("" removes them; default: '
+    "keep the job's).",
+)
 @json_option
 @pass_app
-def set_(app: App, name: str, cron: str | None, time_zone: str | None, as_json: bool) -> None:
-    """Create the schedule's job, or change its cron and time zone (only what changed;
-    the tick payload follows the job's schedule).
+def set_(
+    app: App,
+    name: str,
+    cron: str | None,
+    time_zone: str | None,
+    option_text: str | None,
+    as_json: bool,
+) -> None:
+    """Create the schedule's job, or change its cron, time zone or options (only what
+    changed; the tick payload follows the job's schedule and keeps its options unless
+    --options is given).
 
     \b
     Examples:
       snapkeeper schedule set daily --cron "0 3 * * *" --time-zone Asia/Tokyo
       snapkeeper schedule set daily --time-zone Europe/Paris
+      snapkeeper schedule set monthly --options "type=ARCHIVE,max-age=400d,min-keep=2"
     """
-    job, changed = schedules.set_job(app.config, name, cron, time_zone)
+    chosen = None
+    if option_text is not None:
+        chosen = options.parse_text(option_text) if option_text.strip() else ScheduleOptions()
+    job, changed = schedules.set_job(app.config, name, cron, time_zone, chosen)
     if as_json:
         print_json({"job": {**vars(job), "in_step": job.in_step}, "changed": changed})
         return

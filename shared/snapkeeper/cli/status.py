@@ -112,7 +112,13 @@ def status(
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     rows = coverage.coverage(
-        found, cadence, now=at, grace=grace, prefix=config.label_prefix, schedules=schedule_names
+        found,
+        cadence,
+        now=at,
+        grace=grace,
+        prefix=config.label_prefix,
+        schedules=schedule_names,
+        keep_floor=config.keep_floor,
     )
     shown = [row for row in rows if row.problem] if problems else rows
     if as_json:
