@@ -130,6 +130,9 @@ class DeployConfig:
     default_storage_location: str
     label_prefix: str
     prune_orphans: bool
+    deployment_id: str
+    min_keep: int
+    max_deletes_per_run: int
     max_delivery_attempts: int
     min_retry_delay: int
     max_retry_delay: int
@@ -168,6 +171,9 @@ class DeployConfig:
             "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
             "PRUNE_ORPHANS": "true" if self.prune_orphans else "false",
             "SCHEDULER_LOCATION": self.scheduler_location,
+            "DEPLOYMENT_ID": self.deployment_id,
+            "MIN_KEEP": str(self.min_keep),
+            "MAX_DELETES_PER_RUN": str(self.max_deletes_per_run),
         }
         if self.snapshot_project:
             env["SNAPSHOT_PROJECT"] = self.snapshot_project
@@ -188,6 +194,9 @@ class DeployConfig:
             "DEFAULT_STORAGE_LOCATION": self.default_storage_location,
             "LABEL_PREFIX": self.label_prefix,
             "PRUNE_ORPHANS": "true" if self.prune_orphans else "false",
+            "DEPLOYMENT_ID": self.deployment_id,
+            "MIN_KEEP": self.min_keep,
+            "MAX_DELETES_PER_RUN": self.max_deletes_per_run,
             "MAX_DELIVERY_ATTEMPTS": self.max_delivery_attempts,
             "MIN_RETRY_DELAY_SECONDS": self.min_retry_delay,
             "MAX_RETRY_DELAY_SECONDS": self.max_retry_delay,
@@ -217,6 +226,7 @@ class DeployConfig:
                 ("SCHEDULE_CRON", each.cron),
                 ("SCHEDULE_TIME_ZONE", each.time_zone),
                 ("SCHEDULE_STALE_AFTER", each.stale_after),
+                ("SCHEDULE_OPTIONS", each.options.to_text()),
                 ("SCHEDULE_TICK", each.tick),
             ]
         for key, env in (

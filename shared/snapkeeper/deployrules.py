@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from snapkeeper import config, labels, slots
+from snapkeeper import config, labels, options, slots
 from snapkeeper.errors import ConfigError, SnapkeeperError
 from snapkeeper.messages import Tick
+from snapkeeper.options import ScheduleOptions
 
 # Limits of the platform.
 EVENT_TIMEOUT_MAX = 540  # the longest an event-driven function may run
@@ -39,7 +40,10 @@ _HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
 SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60}
 STALE_UNITS = ("m", "h", "d")  # what a PromQL range (the stale-disk alert's) takes
 STALE_MAX_COUNT = 99999
-SCHEDULE_FORM = "name|cron|time zone[|stale after], e.g. daily|0 3 * * *|Asia/Tokyo"
+SCHEDULE_FORM = (
+    "name|cron|time zone[|stale after][|options], e.g. daily|0 3 * * *|Asia/Tokyo or "
+    "monthly|0 5 1 * *|Etc/UTC|type=ARCHIVE,max-age=400d"
+)
 
 Check = Callable[[str], object]
 
@@ -140,33 +144,50 @@ class Schedule:
     cron: str
     time_zone: str
     stale_after: str
+    options: ScheduleOptions = field(default_factory=ScheduleOptions)
 
     @property
     def tick(self) -> str:
         """What its Scheduler job publishes: the message the enumerator parses."""
-        return Tick(self.name, self.cron, self.time_zone).to_json().decode()
+        return Tick(self.name, self.cron, self.time_zone, options=self.options).to_json().decode()
+
+
+def _stale_and_options(value: str, rest: list[str]) -> tuple[str, str]:
+    """The fields after the time zone: a stale window (no "="), then options (with "="),
+    each optional: `|26h`, `|type=ARCHIVE`, `|26h|type=ARCHIVE`, `||type=ARCHIVE`."""
+    while rest and not rest[-1]:
+        rest = rest[:-1]  # "name|cron|zone|": nothing given
+    if len(rest) == 1:
+        return ("", rest[0]) if "=" in rest[0] else (rest[0], "")
+    if len(rest) == 2 and "=" not in rest[0] and "=" in rest[1]:
+        return rest[0], rest[1]
+    if not rest:
+        return "", ""
+    raise ConfigError(f"{value!r} is not {SCHEDULE_FORM}")
 
 
 def schedule(value: str) -> Schedule:
     """A SCHEDULE line's value, every bad field of it in one error."""
     parts = [part.strip() for part in value.split("|")]
-    if len(parts) == 4 and not parts[3]:
-        parts.pop()  # "name|cron|zone|": no stale window given
-    if len(parts) not in (3, 4):
+    if len(parts) < 3:
         raise ConfigError(f"{value!r} is not {SCHEDULE_FORM}")
+    stale_text, option_text = _stale_and_options(value, parts[3:])
     name, cron, time_zone = parts[0], " ".join(parts[1].split()), parts[2]
     checks: list[tuple[Check, str]] = [
         (labels.validate_schedule_name, name),
         (slots.validate_cron, cron),
         (slots.zone, time_zone),
     ]
-    if len(parts) == 4:
-        checks.append((stale_after, parts[3]))
+    if stale_text:
+        checks.append((stale_after, stale_text))
+    if option_text:
+        checks.append((options.parse_text, option_text))
     bad = failures(checks)
     if bad:
         raise ConfigError("; ".join(bad))
-    stale = stale_after(parts[3]) if len(parts) == 4 else default_stale_after(cron)
-    return Schedule(name, cron, time_zone, stale)
+    stale = stale_after(stale_text) if stale_text else default_stale_after(cron)
+    chosen = options.parse_text(option_text) if option_text else ScheduleOptions()
+    return Schedule(name, cron, time_zone, stale, chosen)
 
 
 def ready_wait(value: str) -> int:
@@ -241,6 +262,20 @@ RULES: dict[str, Rule] = {
         config.DEFAULT_LABEL_PREFIX,
     ),
     "PRUNE_ORPHANS": Rule(config.parse_bool, "true or false, default false", False),
+    "DEPLOYMENT_ID": Rule(
+        config.check_deployment_id,
+        f"1-12 lowercase letters, digits and dashes, default {labels.DEFAULT_DEPLOYMENT}",
+        labels.DEFAULT_DEPLOYMENT,
+    ),
+    "MIN_KEEP": integer(
+        1, labels.MAX_KEEP, config.DEFAULT_MIN_KEEP, " (the floor of N with SNAPSHOT_PROJECT)"
+    ),
+    "MAX_DELETES_PER_RUN": integer(
+        config.MIN_MAX_DELETES_PER_RUN,
+        config.MAX_MAX_DELETES_PER_RUN,
+        config.DEFAULT_MAX_DELETES_PER_RUN,
+        " (per disk and schedule)",
+    ),
     "MAX_DELIVERY_ATTEMPTS": integer(
         config.DELIVERY_ATTEMPTS_MIN,
         config.DELIVERY_ATTEMPTS_MAX,

@@ -51,7 +51,9 @@ CHANNEL = "projects/{project}/notificationChannels/42"
 ENUMERATOR_PERMISSIONS = ["compute.disks.list", "compute.instances.list"]
 SNAPSHOT_PERMISSIONS = [
     "compute.disks.createSnapshot",
+    "compute.disks.get",  # N is read from the disk's labels before pruning
     "compute.globalOperations.get",  # follows the insert's operation to READY
+    "compute.instances.get",  # ...or from its instance's
     "compute.snapshots.create",
     "compute.snapshots.delete",
     "compute.snapshots.get",
@@ -111,7 +113,7 @@ def deployment(
             "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS),
             "SNAPSHOT_CONCURRENCY": str(SNAPSHOT_CONCURRENCY),
         },
-        ("daily|0 3 * * *|Asia/Tokyo", "weekly|0 4 * * 0|UTC"),
+        ("daily|0 3 * * *|Asia/Tokyo", "weekly|0 4 * * 0|UTC|type=ARCHIVE,max-age=400d"),
     )
     with Recorder(
         pubsub_emulator.host, trigger_ack_deadline_seconds=EVENTARC_ACK_DEADLINE
@@ -180,6 +182,9 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         "MAX_DELIVERY_ATTEMPTS": "10",
         "PRUNE_ORPHANS": "false",
         "SCHEDULER_LOCATION": LOCATION,
+        "DEPLOYMENT_ID": "default",
+        "MIN_KEEP": "3",
+        "MAX_DELETES_PER_RUN": "3",
         "SNAPSHOT_PROJECT": VAULT,
         "DEFAULT_STORAGE_LOCATION": "eu",
     }
@@ -345,7 +350,10 @@ def test_one_scheduler_job_per_schedule(
         "schedule": "weekly",
         "cron": "0 4 * * 0",
         "time_zone": "UTC",
+        "options": {"type": "ARCHIVE", "max-age": "400d"},  # the schedule's options
     }
+    daily = scheduled["snapkeeper-daily"]
+    assert "options" not in json.loads(base64.b64decode(daily["pubsubTarget"]["data"]))
 
 
 def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:

@@ -586,7 +586,7 @@ def test_cloud_dry_run_lists_every_step_without_running_gcloud(
         "gcloud pubsub topics create snapkeeper-dead-letter",
         "gcloud functions deploy snapkeeper-snapshot",
         "gcloud pubsub subscriptions update EVENTARC_SUBSCRIPTION_OF_snapkeeper-snapshot",
-        "gcloud scheduler jobs create pubsub snapkeeper-weekly",
+        "gcloud scheduler jobs create pubsub snapkeeper-monthly",
         "gcloud logging metrics create snapkeeper_snapshots_ready",
         "gcloud alpha monitoring policies create",
     ):

@@ -14,6 +14,7 @@ from snapkeeper.config import Config
 from snapkeeper.deployconfig import DeployConfig, Problem, main, render, validate
 from snapkeeper.deployrules import (
     RULES,
+    SCHEDULE_FORM,
     ack_deadline_for,
     default_stale_after,
     instance_size_problem,
@@ -62,7 +63,10 @@ def test_the_example_config_is_valid() -> None:
     result = validate(EXAMPLE.read_text())
     assert result.problems == [] and result.notes == []
     assert result.config is not None
-    assert [s.name for s in result.config.schedules] == ["hourly", "daily", "weekly"]
+    assert [s.name for s in result.config.schedules] == ["hourly", "daily", "monthly"]
+    # A grandfather-father-son set: the monthly generations as ARCHIVE snapshots.
+    types = [s.options.snapshot_type for s in result.config.schedules]
+    assert types == ["STANDARD", "STANDARD", "ARCHIVE"]
 
 
 def test_defaults_and_derived_settings() -> None:
@@ -233,6 +237,79 @@ def test_a_bad_schedule_line_names_every_bad_field(value: str, message: str) -> 
     assert "expected name|cron|time zone[|stale after]" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("value", "stale", "options"),
+    [
+        ("monthly|0 5 1 * *|Etc/UTC|type=ARCHIVE", "32d", {"type": "ARCHIVE"}),
+        ("monthly|0 5 1 * *|Etc/UTC|40d|type=ARCHIVE", "40d", {"type": "ARCHIVE"}),
+        ("monthly|0 5 1 * *|Etc/UTC||type=ARCHIVE", "32d", {"type": "ARCHIVE"}),
+        (
+            "monthly|0 5 1 * *|Etc/UTC| type=archive , max-age=400d,min-keep=2 |",
+            "32d",
+            {"type": "ARCHIVE", "max-age": "400d", "min-keep": "2"},
+        ),
+        ("monthly|0 5 1 * *|Etc/UTC|40d", "40d", {}),
+    ],
+)
+def test_a_schedule_line_takes_options_after_the_stale_window(
+    value: str, stale: str, options: dict[str, str]
+) -> None:
+    [_, monthly] = valid(f"SCHEDULE={value}").schedules
+    assert (monthly.stale_after, monthly.options.to_mapping()) == (stale, options)
+    # The Scheduler job's tick carries them to the enumerator, and on to each disk.
+    assert parse_tick(monthly.tick.encode()).options == monthly.options
+    assert records(valid(f"SCHEDULE={value}"))["SCHEDULE_OPTIONS"][1] == monthly.options.to_text()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("monthly|0 5 1 * *|UTC|type=COLD", "type 'COLD' is not one of STANDARD, ARCHIVE"),
+        ("monthly|0 5 1 * *|UTC|typo=ARCHIVE", "unknown option 'typo': did you mean type?"),
+        ("monthly|0 5 1 * *|UTC|min-keep=2", "min-keep only limits max-age"),
+        ("monthly|0 5 1 * *|UTC|type=ARCHIVE|40d", "is not name|cron|time zone"),
+        ("monthly|0 5 1 * *|UTC|40d|41d", "is not name|cron|time zone"),
+        ("monthly|0 5 1 * *|Mars/Base|type=COLD", "is not a known IANA time zone; type 'COLD'"),
+    ],
+)
+def test_a_bad_option_is_named_with_its_line(value: str, message: str) -> None:
+    problem = only_problem(f"SCHEDULE={value}")
+    assert (problem.line, problem.key) == (len(BASE) + 1, "SCHEDULE")
+    assert message in problem.message
+    assert f"expected {SCHEDULE_FORM}" in problem.message
+
+
+def test_retention_keys_reach_the_functions() -> None:
+    deploy = valid(
+        "SNAPSHOT_PROJECT=vault-backups-1",
+        "MIN_KEEP=5",
+        "MAX_DELETES_PER_RUN=10",
+        "DEPLOYMENT_ID=dr",
+    )
+    function = Config.from_env(deploy.function_env())
+    assert (function.keep_floor, function.max_deletes_per_run) == (5, 10)
+    assert function.deployment_id == "dr"
+    defaults = Config.from_env(valid().function_env())
+    assert (defaults.deployment_id, defaults.min_keep, defaults.max_deletes_per_run) == (
+        "default",
+        config.DEFAULT_MIN_KEEP,
+        config.DEFAULT_MAX_DELETES_PER_RUN,
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("DEPLOYMENT_ID=Prod", "DEPLOYMENT_ID", "'Prod' is not a deployment id"),
+        ("MIN_KEEP=0", "MIN_KEEP", "0 is out of range"),
+        ("MAX_DELETES_PER_RUN=1", "MAX_DELETES_PER_RUN", "1 is out of range"),
+    ],
+)
+def test_bad_retention_keys(line: str, key: str, message: str) -> None:
+    problem = only_problem(line)
+    assert problem.key == key and message in problem.message
+
+
 @pytest.mark.parametrize("name", sorted(labels.RESERVED_SCHEDULES))
 def test_reserved_schedule_names_are_refused(name: str) -> None:
     problem = only_problem(f"SCHEDULE={name}|0 3 * * *|UTC")
@@ -281,8 +358,7 @@ def test_no_schedule_is_an_error_except_for_the_local_stack() -> None:
     base = BASE[:3]
     result = validate(text(base=base))
     assert [p.render("x.env") for p in result.problems] == [
-        "x.env: SCHEDULE: no SCHEDULE line: add one per schedule, name|cron|time zone"
-        "[|stale after], e.g. daily|0 3 * * *|Asia/Tokyo"
+        f"x.env: SCHEDULE: no SCHEDULE line: add one per schedule, {SCHEDULE_FORM}"
     ]
     assert validate(text(base=base), local=True).config is not None
 
@@ -458,7 +534,7 @@ def test_main_prints_records_or_every_problem(
     assert captured.err.splitlines() == [
         f"snapkeeper: error: {bad}:5: SCHEDULE: cron '99 99 * * *' is not a 5-field unix-cron "
         "expression; time zone 'Asia/Tokyoo' is not a known IANA time zone; expected "
-        "name|cron|time zone[|stale after], e.g. daily|0 3 * * *|Asia/Tokyo",
+        f"{SCHEDULE_FORM}",
         f"snapkeeper: error: {bad}:6: MAX_RETRY_DELAY: '1h' is not a duration in s/m; expected "
         "a duration from 0s to 600s such as 10s or 2m, default 600s",
     ]
