@@ -74,6 +74,7 @@ class LocalStack(Service):
         emulator: PubSubEmulator | None = None,
         run_cron: bool = False,
         schedules: dict[str, tuple[str, str]] | None = None,
+        compute: ComputeServer | None = None,
     ) -> None:
         self.target_projects = sorted(target_projects)
         self.host_project = host_project  # one per stack keeps stacks on one emulator apart
@@ -85,6 +86,9 @@ class LocalStack(Service):
         self.emulator = emulator or PubSubEmulator(project=host_project)
         self.run_cron = run_cron
         self.schedules = schedules or {}  # name -> (cron, time zone): Scheduler jobs
+        # A fake Compute Engine shared with another stack (a second deployment on the
+        # same disks) is that stack's to stop.
+        self._shared_compute = compute
         self.compute: ComputeServer | None = None
         self.scheduler: SchedulerServer | None = None
         self.enumerator: FunctionServer | None = None
@@ -97,7 +101,7 @@ class LocalStack(Service):
         try:
             if self._own_emulator:
                 self.emulator.start()
-            self.compute = ComputeServer()
+            self.compute = self._shared_compute or ComputeServer()
             self.scheduler = SchedulerServer(self.emulator.host, run_cron=self.run_cron).start()
             self.enumerator = FunctionServer(ENUMERATOR, self.env).start()
             self.snapshotter = FunctionServer(SNAPSHOTTER, self.env).start()
@@ -162,7 +166,7 @@ class LocalStack(Service):
                 function.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
-        if self.compute is not None:
+        if self.compute is not None and self._shared_compute is None:
             self.compute.stop()
         if self._own_emulator:
             self.emulator.stop()
