@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 from collections import Counter
 
@@ -83,6 +84,8 @@ def report(console: Console, settings: Settings, outcome: Outcome) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so the stack stops everything it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console()
     settings = parse(argv)
     console.rule(f"[bold]snapkeeper chaos soak, seed {settings.seed}")

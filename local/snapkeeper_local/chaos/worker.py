@@ -1,7 +1,10 @@
-"""A pull worker: the snapshot function's handler driven by a streaming-pull subscriber,
-as Cloud Functions' fan-out would drive it (the emulator's push delivers about two at a
+"""A pull worker: the snapshot function's handler driven from a pull subscription, as
+Cloud Functions' fan-out would drive it (the emulator's push delivers about two at a
 time). Each message becomes the CloudEvent Eventarc would send, `deliveryAttempt`
 included; a return acks it, an exception nacks it, as the function's HTTP answer does.
+
+Synchronous pull, so that a worker killed mid-message leaves nothing behind but leases
+that run out: the message comes back on its own, as it would to another instance.
 
     python -m snapkeeper_local.chaos.worker SUBSCRIPTION [--concurrency N]
 
@@ -19,17 +22,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cloudevents.http import CloudEvent
+from google.api_core import exceptions as gexc
 from google.cloud.pubsub_v1 import SubscriberClient
-from google.cloud.pubsub_v1.subscriber.message import Message
-from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
-from google.cloud.pubsub_v1.types import FlowControl
+from google.pubsub_v1.types import ReceivedMessage
 
 from snapkeeper.handlers import handle_work
 
 EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
+PULL_TIMEOUT = 10.0
 
 
-def as_cloud_event(message: Message, subscription: str) -> CloudEvent:
+def as_cloud_event(received: ReceivedMessage, subscription: str) -> CloudEvent:
+    message = received.message
     publish_time = message.publish_time.isoformat()
     data: dict[str, Any] = {
         "message": {
@@ -40,8 +44,8 @@ def as_cloud_event(message: Message, subscription: str) -> CloudEvent:
         },
         "subscription": subscription,
     }
-    if message.delivery_attempt:
-        data["deliveryAttempt"] = message.delivery_attempt
+    if received.delivery_attempt:
+        data["deliveryAttempt"] = received.delivery_attempt
     attributes = {
         "type": EVENT_TYPE,
         "source": f"//pubsub.googleapis.com/{subscription}",
@@ -51,13 +55,40 @@ def as_cloud_event(message: Message, subscription: str) -> CloudEvent:
     return CloudEvent(attributes, data)
 
 
-def handle(message: Message, subscription: str) -> None:
-    try:
-        handle_work(as_cloud_event(message, subscription))
-    except Exception:  # the function's 500: Pub/Sub redelivers with backoff
-        message.nack()
-        return
-    message.ack()
+class Worker:
+    def __init__(self, subscription: str, concurrency: int) -> None:
+        self.subscription = subscription
+        self.subscriber = SubscriberClient()
+        self.slots = threading.Semaphore(concurrency)
+        self.pool = ThreadPoolExecutor(max_workers=concurrency)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.slots.acquire()
+            self.slots.release()
+            try:
+                response = self.subscriber.pull(
+                    subscription=self.subscription, max_messages=1, timeout=PULL_TIMEOUT
+                )
+            except (gexc.DeadlineExceeded, gexc.ServiceUnavailable):
+                continue
+            for received in response.received_messages:
+                self.slots.acquire()
+                self.pool.submit(self.handle, received)
+        self.pool.shutdown(wait=True)
+
+    def handle(self, received: ReceivedMessage) -> None:
+        try:
+            handle_work(as_cloud_event(received, self.subscription))
+        except Exception:  # the function's 500: Pub/Sub redelivers with backoff
+            self.subscriber.modify_ack_deadline(
+                subscription=self.subscription, ack_ids=[received.ack_id], ack_deadline_seconds=0
+            )
+        else:
+            self.subscriber.acknowledge(subscription=self.subscription, ack_ids=[received.ack_id])
+        finally:
+            self.slots.release()
 
 
 def main() -> None:
@@ -65,19 +96,10 @@ def main() -> None:
     parser.add_argument("subscription", help="projects/P/subscriptions/S")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    subscriber = SubscriberClient()
-    future = subscriber.subscribe(
-        args.subscription,
-        lambda message: handle(message, args.subscription),
-        flow_control=FlowControl(max_messages=args.concurrency),
-        scheduler=ThreadScheduler(ThreadPoolExecutor(max_workers=args.concurrency)),
-    )
+    worker = Worker(args.subscription, args.concurrency)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     print(f"worker pulling {args.subscription}", file=sys.stderr, flush=True)
-    stop.wait()
-    future.cancel()
-    future.result(timeout=30)
+    worker.run()
 
 
 if __name__ == "__main__":
