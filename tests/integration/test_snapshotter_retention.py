@@ -245,6 +245,19 @@ def test_n_is_read_from_the_disk_not_from_an_old_message(fake: ComputeAdmin) -> 
     assert set(result.deleted) == {"old-standard-ready-5", "old-standard-ready-6"}
 
 
+def test_a_regional_disks_n_is_read_with_region_disks_get(fake: ComputeAdmin) -> None:
+    disk = fake.seed_disk(PROJECT, "pg-data", region="us-central1", labels={"snapshot-daily": "2"})
+    seed_history(fake, disk, [1, 2, 3])
+    slot = NOW.strftime("%Y%m%d-%H%M")
+    work = WorkItem(PROJECT, "us-central1", True, "pg-data", disk["id"], "daily", slot, 9)
+
+    result = run(work, settings(fake))
+
+    assert (result.wanted, result.held) == (2, 2)
+    reads = [r for r in fake.requests() if r["api_method"] == "compute.regionDisks.get"]
+    assert len(reads) == 1
+
+
 def test_an_instance_sourced_n_is_read_from_the_instance_now(fake: ComputeAdmin) -> None:
     disk = seed_disk(fake, keep=None)
     fake.seed_instance(
