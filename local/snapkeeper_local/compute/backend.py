@@ -13,7 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from . import errors, faults, listing, persistence, storage, views
 from .clock import FakeClock, Timings, parse_time, rfc3339
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 SNAPSHOT_STATUSES = ("CREATING", "UPLOADING", "READY", "FAILED", "DELETING")
+_Target = TypeVar("_Target", Disk, Snapshot)
 
 
 class Backend:
@@ -402,22 +404,19 @@ class Backend:
         self, project: str, scope: str, name: str, request_id: str | None, api_method: str
     ) -> dict[str, Any]:
         """Delete a disk; like the real API, not while an instance has it attached."""
-        with self._lock:
-            path = f"projects/{project}/{scope}/disks/{name}"
-            self._project(project, api_method, path)
-            self._check_scope(scope)
-            replay = self._replayed(project, request_id)
-            if replay is not None:
-                return replay
-            disk = self._disk(project, scope, name)
+
+        def delete(disk: Disk) -> None:
             if disk.users:
                 raise errors.ComputeError(
-                    f"The disk resource '{path}' is already being used by '{disk.users[0]}'",
+                    f"The disk resource '{disk.path}' is already being used by '{disk.users[0]}'",
                     code=400,
                     reason="resourceInUseByAnotherResource",
                 )
             del self.state.disks[(project, scope, name)]
-            return self._new_operation(project, scope, "delete", disk, self.now(), request_id)
+
+        path = f"projects/{project}/{scope}/disks/{name}"
+        find = partial(self._disk, project, scope, name)
+        return self._change(project, scope, api_method, path, request_id, "delete", find, delete)
 
     def set_disk_labels(
         self,
@@ -428,16 +427,12 @@ class Backend:
         request_id: str | None,
         api_method: str,
     ) -> dict[str, Any]:
-        with self._lock:
-            path = f"projects/{project}/{scope}/disks/{name}"
-            self._project(project, api_method, path)
-            self._check_scope(scope)
-            replay = self._replayed(project, request_id)
-            if replay is not None:
-                return replay
-            disk = self._disk(project, scope, name)
-            _relabel(disk, body)
-            return self._new_operation(project, scope, "setLabels", disk, self.now(), request_id)
+        path = f"projects/{project}/{scope}/disks/{name}"
+        find = partial(self._disk, project, scope, name)
+        relabel = partial(_relabel, body=body)
+        return self._change(
+            project, scope, api_method, path, request_id, "setLabels", find, relabel
+        )
 
     def aggregated_instances(
         self, project: str, query: Mapping[str, str], unreachable: Sequence[str] = ()
@@ -554,6 +549,31 @@ class Backend:
         op = self.state.operations.get(key) if key else None
         return self._operation_json(op) if op else None
 
+    def _change(
+        self,
+        project: str,
+        scope: str,
+        api_method: str,
+        path: str,
+        request_id: str | None,
+        op_type: str,
+        find: Callable[[], _Target],
+        change: Callable[[_Target], None],
+    ) -> dict[str, Any]:
+        """A change to one existing disk or snapshot (`scope` "global"), in the order the
+        real API checks: permission, scope, a repeated requestId (its earlier operation,
+        and nothing changed again), the resource, then the change; done at once."""
+        with self._lock:
+            self._project(project, api_method, path)
+            if scope != "global":
+                self._check_scope(scope)
+            replay = self._replayed(project, request_id)
+            if replay is not None:
+                return replay
+            target = find()
+            change(target)
+            return self._new_operation(project, scope, op_type, target, self.now(), request_id)
+
     def insert_snapshot(
         self,
         project: str,
@@ -637,33 +657,25 @@ class Backend:
             )
 
     def delete_snapshot(self, project: str, name: str, request_id: str | None) -> dict[str, Any]:
-        with self._lock:
-            self._project(project, "compute.snapshots.delete", snapshot_path(project, name))
-            replay = self._replayed(project, request_id)
-            if replay is not None:
-                return replay
-            snapshot = self._snapshot(project, name)
+        def delete(snapshot: Snapshot) -> None:
             if snapshot.status(self.now(), self.timings) in ("CREATING", "UPLOADING"):
                 raise errors.ResourceNotReady.resource(snapshot.path)
             del self.state.snapshots[(project, name)]
             storage.after_delete(snapshot, self.state.snapshots.values())
-            return self._new_operation(
-                project, "global", "delete", snapshot, self.now(), request_id
-            )
+
+        api_method, path = "compute.snapshots.delete", snapshot_path(project, name)
+        find = partial(self._snapshot, project, name)
+        return self._change(project, "global", api_method, path, request_id, "delete", find, delete)
 
     def set_snapshot_labels(
         self, project: str, name: str, body: Mapping[str, Any], request_id: str | None
     ) -> dict[str, Any]:
-        with self._lock:
-            self._project(project, "compute.snapshots.setLabels", snapshot_path(project, name))
-            replay = self._replayed(project, request_id)
-            if replay is not None:
-                return replay
-            snapshot = self._snapshot(project, name)
-            _relabel(snapshot, body)
-            return self._new_operation(
-                project, "global", "setLabels", snapshot, self.now(), request_id
-            )
+        api_method, path = "compute.snapshots.setLabels", snapshot_path(project, name)
+        find = partial(self._snapshot, project, name)
+        relabel = partial(_relabel, body=body)
+        return self._change(
+            project, "global", api_method, path, request_id, "setLabels", find, relabel
+        )
 
     def insert_disk(
         self,

@@ -7,7 +7,7 @@ the right class (NotFound, Conflict, ...) with `.errors[0]["reason"]` filled in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
 ERROR_INFO_DOMAIN = "compute.googleapis.com"
@@ -23,6 +23,8 @@ class ComputeError(Exception):
     reason: str = "backendError"
     domain: str = "global"
     error_info: str | None = None
+    # How `resource(path)` words this error, for the classes raised about one resource.
+    resource_message: ClassVar[str] = "An error on the resource '{path}'"
 
     def __init__(
         self,
@@ -45,6 +47,10 @@ class ComputeError(Exception):
         if error_info is not None:
             self.error_info = error_info
         self.metadata = dict(metadata or {})
+
+    @classmethod
+    def resource(cls, path: str) -> Self:
+        return cls(cls.resource_message.format(path=path))
 
     def details(self) -> list[dict[str, Any]]:
         """google.rpc details: an ErrorInfo when the error has one."""
@@ -74,19 +80,13 @@ class ComputeError(Exception):
 class NotFound(ComputeError):
     code = 404
     reason = "notFound"
-
-    @classmethod
-    def resource(cls, path: str) -> NotFound:
-        return cls(f"The resource '{path}' was not found")
+    resource_message = "The resource '{path}' was not found"
 
 
 class AlreadyExists(ComputeError):
     code = 409
     reason = "alreadyExists"
-
-    @classmethod
-    def resource(cls, path: str) -> AlreadyExists:
-        return cls(f"The resource '{path}' already exists")
+    resource_message = "The resource '{path}' already exists"
 
 
 class Invalid(ComputeError):
@@ -127,10 +127,7 @@ class ResourceNotReady(ComputeError):
 
     code = 400
     reason = "resourceNotReady"
-
-    @classmethod
-    def resource(cls, path: str) -> ResourceNotReady:
-        return cls(f"The resource '{path}' is not ready")
+    resource_message = "The resource '{path}' is not ready"
 
 
 class ResourceRateExceeded(ComputeError):
@@ -140,13 +137,10 @@ class ResourceRateExceeded(ComputeError):
     reason = "RESOURCE_OPERATION_RATE_EXCEEDED"
     domain = "usageLimits"
     error_info = "RESOURCE_OPERATION_RATE_EXCEEDED"
-
-    @classmethod
-    def resource(cls, path: str) -> ResourceRateExceeded:
-        return cls(
-            f"Operation rate exceeded for resource '{path}'. "
-            "Too frequent operations from the source resource."
-        )
+    resource_message = (
+        "Operation rate exceeded for resource '{path}'. "
+        "Too frequent operations from the source resource."
+    )
 
 
 class MethodNotFound(ComputeError):
