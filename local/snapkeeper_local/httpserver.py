@@ -55,4 +55,33 @@ class ServerThread(Service):
             self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
 
 
-__all__ = ["Request", "Response", "ServerThread", "WSGIApp"]
+class ServedFake(Service):
+    """A fake whose HTTP server is the `ServerThread` in `_server`: its address is the
+    server's."""
+
+    _server: ServerThread
+
+    @property
+    def host(self) -> str:
+        """host:port, the value of the fake's *_EMULATOR_HOST variable."""
+        return self._server.host
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+
+class DispatchingApp:
+    """A WSGI application that answers each request with `dispatch(request)`."""
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        response = self.dispatch(Request(environ))
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        raise NotImplementedError
+
+
+__all__ = ["DispatchingApp", "Request", "Response", "ServedFake", "ServerThread", "WSGIApp"]

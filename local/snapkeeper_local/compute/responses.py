@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
+from ..httpserver import DispatchingApp
 from . import errors
 from .backend import Backend
 from .faults import FaultRule
@@ -234,18 +235,12 @@ def _parse_body(request: Request) -> Any:
         ) from exc
 
 
-class ComputeApp:
+class ComputeApp(DispatchingApp):
     """WSGI application serving the Compute API and the admin API of one backend."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.url_map = build_map()
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        response = self.dispatch(Request(environ))
-        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from ..httpserver import ServerThread
-from ..lifecycle import Service
+from ..httpserver import ServedFake, ServerThread
 from .admin import ComputeAdmin
 from .backend import Backend
 from .responses import ComputeApp
@@ -20,7 +19,7 @@ def quiet_werkzeug() -> None:
         logger.setLevel(logging.WARNING)
 
 
-class ComputeServer(Service):
+class ComputeServer(ServedFake):
     """A started, ready fake on `host:port` (port 0: a free one) until `stop()`.
 
     With `state_path`, state is loaded from that JSON file when it exists and saved to it
@@ -43,15 +42,6 @@ class ComputeServer(Service):
         self._server = ServerThread(ComputeApp(self.backend), host, port).start()
         self.admin = ComputeAdmin(self._server.url)
         self._stopped = False
-
-    @property
-    def host(self) -> str:
-        """host:port, the value of COMPUTE_EMULATOR_HOST."""
-        return self._server.host
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     def save(self) -> None:
         if self.state_path:

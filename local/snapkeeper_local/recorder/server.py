@@ -15,8 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from ..httpserver import ServerThread
-from ..lifecycle import Service
+from ..httpserver import ServedFake, ServerThread
 from ..routing import rules, url_map
 from . import (
     cloudbuild,
@@ -118,7 +117,7 @@ def _parse_body(api: str, raw: bytes) -> Any:
         return raw
 
 
-class Recorder(Service):
+class Recorder(ServedFake):
     """The recording endpoint on a free loopback port (see the package docstring)."""
 
     def __init__(
@@ -140,10 +139,6 @@ class Recorder(Service):
         return self.backend.state
 
     # -- lifecycle -----------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     def start(self) -> Self:
         self._server.start()

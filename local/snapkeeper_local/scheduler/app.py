@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from ..httpserver import DispatchingApp
 from . import wire
 from .backend import Job, SchedulerBackend, parse_timestamp
 from .errors import Internal, InvalidArgument, NotFound, SchedulerError
@@ -175,7 +176,7 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, mimetype="application/json")
 
 
-class SchedulerApp:
+class SchedulerApp(DispatchingApp):
     """WSGI application serving the Cloud Scheduler API and the admin API of one backend."""
 
     def __init__(self, backend: SchedulerBackend, request_log: RequestLog) -> None:
@@ -189,12 +190,6 @@ class SchedulerApp:
             "requests": lambda _: {"requests": request_log.entries()},
             "fire": self._fire,
         }
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        response = self.dispatch(Request(environ))
-        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         if not request.path.startswith(ADMIN_PREFIX):

@@ -6,8 +6,7 @@ import os
 import time
 from typing import Self
 
-from ..httpserver import ServerThread
-from ..lifecycle import Service
+from ..httpserver import ServedFake, ServerThread
 from .admin import SchedulerAdmin
 from .app import RequestLog, create_app
 from .backend import Clock, SchedulerBackend, utc_now
@@ -17,7 +16,7 @@ from .publisher import EmulatorPublisher
 READY_TIMEOUT_SECONDS = 10.0
 
 
-class SchedulerServer(Service):
+class SchedulerServer(ServedFake):
     """The fake Cloud Scheduler, firing into the Pub/Sub emulator at
     `pubsub_emulator_host` (default: PUBSUB_EMULATOR_HOST; with neither, attempts fail
     with FAILED_PRECONDITION rather than reach Google).
@@ -41,15 +40,6 @@ class SchedulerServer(Service):
         self._cron = CronLoop(self.backend) if run_cron else None
         self.admin = SchedulerAdmin(self._server.url)
         self._started = False
-
-    @property
-    def host(self) -> str:
-        """host:port, the value of CLOUD_SCHEDULER_EMULATOR_HOST."""
-        return self._server.host
-
-    @property
-    def url(self) -> str:
-        return self._server.url
 
     @property
     def cron_alive(self) -> bool:
