@@ -162,6 +162,34 @@ class Backend:
 Handler = Callable[[Backend, Call], Any]
 
 
+@dataclass(frozen=True)
+class Resources:
+    """One kind of resource an API keeps in the state, named in request paths by `path`
+    ("projects/{project}/metrics/{metric}", filled in from the path parameters): its
+    Collection, and the handlers such APIs answer alike."""
+
+    kind: str  # what messages call it: "Role", "Metric", ...
+    items: Callable[[State], dict[str, Json]]
+    path: str
+
+    def of(self, backend: Backend) -> Collection:
+        return Collection(self.items(backend.state), self.kind)
+
+    def name(self, call: Call) -> str:
+        return self.path.format(**call.args)
+
+    def get(self, backend: Backend, call: Call) -> Json:
+        return self.of(backend).get(self.name(call))
+
+    def replace(self, backend: Backend, call: Call) -> Json:
+        return self.of(backend).replace(self.name(call), call.json())
+
+    def delete(self, backend: Backend, call: Call) -> Json:
+        """Delete, answered with an empty body (as IAM, Logging and Monitoring do)."""
+        self.of(backend).delete(self.name(call))
+        return {}
+
+
 def get_path(data: Any, path: str) -> Any:
     """The value at a field mask path ("serviceConfig.timeoutSeconds"), or None."""
     for part in path.split("."):

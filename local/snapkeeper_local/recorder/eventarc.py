@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Mapping
 
 from ..routing import RouteTable
-from .backend import Backend, Collection, Handler, Json
+from .backend import Backend, Handler, Json, Resources
 from .pubsub import call_emulator
 
 API = "eventarc"
@@ -20,8 +20,11 @@ ROUTES: RouteTable = (
 )
 
 
-def _triggers(backend: Backend) -> Collection:
-    return Collection(backend.state.triggers, "Trigger")
+_triggers = Resources(
+    "Trigger",
+    lambda state: state.triggers,
+    "projects/{project}/locations/{location}/triggers/{trigger}",
+)
 
 
 def create_trigger(
@@ -64,7 +67,5 @@ def delete_trigger(backend: Backend, name: str) -> None:
 
 
 HANDLERS: Mapping[str, Handler] = {
-    "eventarc.projects.locations.triggers.get": lambda backend, call: _triggers(backend).get(
-        "projects/{project}/locations/{location}/triggers/{trigger}".format(**call.args)
-    ),
+    "eventarc.projects.locations.triggers.get": _triggers.get,
 }

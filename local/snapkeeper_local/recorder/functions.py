@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ..routing import RouteTable
 from . import eventarc
-from .backend import Backend, Call, Collection, Handler, Json, project_number
+from .backend import Backend, Call, Collection, Handler, Json, Resources, project_number
 
 API = "cloudfunctions"
 UPLOAD_API = "upload"  # the path prefix of upload URLs: not a Google API
@@ -30,16 +30,15 @@ ROUTES: RouteTable = (
 UPLOAD_ROUTES: RouteTable = (("/<path:object>", "PUT", "upload.put"),)
 
 
-def _functions(backend: Backend) -> Collection:
-    return Collection(backend.state.functions, "Function")
+_functions = Resources(
+    "Function",
+    lambda state: state.functions,
+    "projects/{project}/locations/{location}/functions/{function}",
+)
 
 
 def _parent(call: Call) -> str:
     return "projects/{project}/locations/{location}".format(**call.args)
-
-
-def _name(call: Call) -> str:
-    return f"{_parent(call)}/functions/{call.args['function']}"
 
 
 def runtimes(backend: Backend, call: Call) -> Json:
@@ -69,19 +68,21 @@ def create_function(backend: Backend, call: Call) -> Json:
     function_id = call.query.get("functionId") or ""
     name = f"{_parent(call)}/functions/{function_id}"
     function = {**call.json(), "name": name}
-    _functions(backend).create(name, function)
+    _functions.of(backend).create(name, function)
     _settle(backend, function, call.args["project"], call.args["location"], function_id)
     return backend.operation(_parent(call), function, "create")
 
 
 def update_function(backend: Backend, call: Call) -> Json:
-    function = _functions(backend).update(_name(call), call.json(), call.query.get("updateMask"))
+    function = _functions.of(backend).update(
+        _functions.name(call), call.json(), call.query.get("updateMask")
+    )
     _settle(backend, function, call.args["project"], call.args["location"], call.args["function"])
     return backend.operation(_parent(call), function, "update")
 
 
 def delete_function(backend: Backend, call: Call) -> Json:
-    function = _functions(backend).delete(_name(call))
+    function = _functions.of(backend).delete(_functions.name(call))
     eventarc.delete_trigger(backend, function["eventTrigger"].get("trigger", ""))
     return backend.operation(_parent(call), None, "delete")
 
@@ -107,7 +108,7 @@ HANDLERS: Mapping[str, Handler] = {
     f"{METHOD}.runtimes.list": runtimes,
     f"{METHOD}.functions.generateUploadUrl": upload_url,
     f"{METHOD}.functions.create": create_function,
-    f"{METHOD}.functions.get": lambda backend, call: _functions(backend).get(_name(call)),
+    f"{METHOD}.functions.get": _functions.get,
     f"{METHOD}.functions.patch": update_function,
     f"{METHOD}.functions.delete": delete_function,
     f"{METHOD}.operations.get": get_operation,

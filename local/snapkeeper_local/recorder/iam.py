@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..routing import RouteTable
-from .backend import Backend, Call, Collection, Handler, Json, etag
+from .backend import Backend, Call, Handler, Json, Resources, etag
 
 API = "iam"
 ACCOUNTS = "/v1/projects/<project>/serviceAccounts"
@@ -23,16 +23,8 @@ ROUTES: RouteTable = (
 )
 
 
-def _accounts(backend: Backend) -> Collection:
-    return Collection(backend.state.accounts, "Service account")
-
-
-def _roles(backend: Backend) -> Collection:
-    return Collection(backend.state.roles, "Role")
-
-
-def _role_name(call: Call) -> str:
-    return f"projects/{call.args['project']}/roles/{call.args['role']}"
+_accounts = Resources("Service account", lambda state: state.accounts, "{email}")
+_roles = Resources("Role", lambda state: state.roles, "projects/{project}/roles/{role}")
 
 
 def list_accounts(backend: Backend, call: Call) -> Json:
@@ -51,36 +43,31 @@ def create_account(backend: Backend, call: Call) -> Json:
         "email": email,
         "oauth2ClientId": str(10**20 + backend.new_id()),
     }
-    return _accounts(backend).create(email, account)
-
-
-def delete_account(backend: Backend, call: Call) -> Json:
-    _accounts(backend).delete(call.args["email"])
-    return {}
+    return _accounts.of(backend).create(email, account)
 
 
 def create_role(backend: Backend, call: Call) -> Json:
     body = call.json()
     name = f"projects/{call.args['project']}/roles/{body['roleId']}"
     role = {**body.get("role", {}), "name": name, "etag": etag(backend.new_id())}
-    return _roles(backend).create(name, role)
+    return _roles.of(backend).create(name, role)
 
 
 def update_role(backend: Backend, call: Call) -> Json:
-    role = _roles(backend).update(_role_name(call), call.json(), call.query.get("updateMask"))
+    role = _roles.of(backend).update(_roles.name(call), call.json(), call.query.get("updateMask"))
     role["etag"] = etag(backend.new_id())
     return role
 
 
 def delete_role(backend: Backend, call: Call) -> Json:
     # As IAM does: a deleted custom role is kept, marked, and can be undeleted for a while.
-    role = _roles(backend).get(_role_name(call))
+    role = _roles.get(backend, call)
     role["deleted"] = True
     return role
 
 
 def undelete_role(backend: Backend, call: Call) -> Json:
-    role = _roles(backend).get(_role_name(call))
+    role = _roles.get(backend, call)
     role.pop("deleted", None)
     return role
 
@@ -88,12 +75,10 @@ def undelete_role(backend: Backend, call: Call) -> Json:
 HANDLERS: Mapping[str, Handler] = {
     "iam.projects.serviceAccounts.list": list_accounts,
     "iam.projects.serviceAccounts.create": create_account,
-    "iam.projects.serviceAccounts.get": lambda backend, call: _accounts(backend).get(
-        call.args["email"]
-    ),
-    "iam.projects.serviceAccounts.delete": delete_account,
+    "iam.projects.serviceAccounts.get": _accounts.get,
+    "iam.projects.serviceAccounts.delete": _accounts.delete,
     "iam.projects.roles.create": create_role,
-    "iam.projects.roles.get": lambda backend, call: _roles(backend).get(_role_name(call)),
+    "iam.projects.roles.get": _roles.get,
     "iam.projects.roles.patch": update_role,
     "iam.projects.roles.delete": delete_role,
     "iam.projects.roles.undelete": undelete_role,

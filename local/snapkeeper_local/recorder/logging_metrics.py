@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..routing import RouteTable
-from .backend import Backend, Call, Collection, Handler, Json
+from .backend import Backend, Call, Handler, Json, Resources
 
 API = "logging"
 METRICS = "/v2/projects/<project>/metrics"
@@ -17,29 +17,18 @@ ROUTES: RouteTable = (
 )
 
 
-def _metrics(backend: Backend) -> Collection:
-    return Collection(backend.state.metrics, "Metric")
-
-
-def _name(call: Call) -> str:
-    return "projects/{project}/metrics/{metric}".format(**call.args)
+_metrics = Resources("Metric", lambda state: state.metrics, "projects/{project}/metrics/{metric}")
 
 
 def create_metric(backend: Backend, call: Call) -> Json:
     body = call.json()
-    return _metrics(backend).create(f"projects/{call.args['project']}/metrics/{body['name']}", body)
-
-
-def delete_metric(backend: Backend, call: Call) -> Json:
-    _metrics(backend).delete(_name(call))
-    return {}
+    name = f"projects/{call.args['project']}/metrics/{body['name']}"
+    return _metrics.of(backend).create(name, body)
 
 
 HANDLERS: Mapping[str, Handler] = {
     "logging.projects.metrics.create": create_metric,
-    "logging.projects.metrics.get": lambda backend, call: _metrics(backend).get(_name(call)),
-    "logging.projects.metrics.update": lambda backend, call: _metrics(backend).replace(
-        _name(call), call.json()
-    ),
-    "logging.projects.metrics.delete": delete_metric,
+    "logging.projects.metrics.get": _metrics.get,
+    "logging.projects.metrics.update": _metrics.replace,
+    "logging.projects.metrics.delete": _metrics.delete,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..routing import RouteTable
-from .backend import Backend, Call, Collection, Handler, Json
+from .backend import Backend, Call, Handler, Json, Resources
 
 API = "monitoring"
 POLICIES = "/v3/projects/<project>/alertPolicies"
@@ -17,12 +17,9 @@ ROUTES: RouteTable = (
 )
 
 
-def _policies(backend: Backend) -> Collection:
-    return Collection(backend.state.alert_policies, "Alert policy")
-
-
-def _name(call: Call) -> str:
-    return "projects/{project}/alertPolicies/{policy}".format(**call.args)
+_policies = Resources(
+    "Alert policy", lambda state: state.alert_policies, "projects/{project}/alertPolicies/{policy}"
+)
 
 
 def list_policies(backend: Backend, call: Call) -> Json:
@@ -33,24 +30,19 @@ def list_policies(backend: Backend, call: Call) -> Json:
 
 def create_policy(backend: Backend, call: Call) -> Json:
     name = f"projects/{call.args['project']}/alertPolicies/{10**15 + backend.new_id()}"
-    return _policies(backend).create(name, {**call.json(), "name": name})
+    return _policies.of(backend).create(name, {**call.json(), "name": name})
 
 
 def update_policy(backend: Backend, call: Call) -> Json:
-    mask = call.query.get("updateMask")
+    name, mask = _policies.name(call), call.query.get("updateMask")
     if mask:
-        return _policies(backend).update(_name(call), call.json(), mask)
-    return _policies(backend).replace(_name(call), {**call.json(), "name": _name(call)})
-
-
-def delete_policy(backend: Backend, call: Call) -> Json:
-    _policies(backend).delete(_name(call))
-    return {}
+        return _policies.of(backend).update(name, call.json(), mask)
+    return _policies.of(backend).replace(name, {**call.json(), "name": name})
 
 
 HANDLERS: Mapping[str, Handler] = {
     "monitoring.projects.alertPolicies.list": list_policies,
     "monitoring.projects.alertPolicies.create": create_policy,
     "monitoring.projects.alertPolicies.patch": update_policy,
-    "monitoring.projects.alertPolicies.delete": delete_policy,
+    "monitoring.projects.alertPolicies.delete": _policies.delete,
 }
