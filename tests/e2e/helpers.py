@@ -50,6 +50,21 @@ def managed(stack: LocalStack, project: str, disk: str | None = None) -> list[di
     return found
 
 
+def seed_daily_disks(stack: LocalStack, *disks: str, keep: str = "2") -> list[dict[str, Any]]:
+    """Zonal disks in ZONE labelled snapshot-daily=`keep`, each named "project/disk" (the
+    fake makes a disk's project when it has none yet); their API JSON."""
+    assert stack.compute is not None
+    return [
+        stack.compute.admin.seed_disk(project, name, zone=ZONE, labels={"snapshot-daily": keep})
+        for project, name in (disk.split("/") for disk in disks)
+    ]
+
+
+def daily_work(project: str, disk: str, disk_id: str, slot: str, keep: int) -> WorkItem:
+    """A work message of the daily schedule for a zonal disk in ZONE."""
+    return WorkItem(project, ZONE, False, disk, disk_id, "daily", slot, keep=keep)
+
+
 def successful_inserts(stack: LocalStack) -> list[dict[str, Any]]:
     assert stack.compute is not None
     return [

@@ -9,17 +9,18 @@ from datetime import timedelta
 
 import requests
 
-from snapkeeper.messages import WorkItem
 from snapkeeper_local.stack import LocalStack, wait_for
 from tests.e2e.helpers import (
     REGION,
     ZONE,
     daily,
+    daily_work,
     fresh_day,
     managed,
     post_as_eventarc,
     retries,
     run_tick,
+    seed_daily_disks,
     successful_inserts,
 )
 
@@ -120,30 +121,18 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
             creation_timestamp=old,
             source_disk_id=disk["id"],
         )
-    admin.seed_snapshot(
-        "prod-app-1",
-        "in-flight",
-        status="CREATING",
-        source_disk=disk["selfLink"],
-        creation_timestamp=old,
-        labels={
-            **managed_labels,
-            "snapkeeper-schedule": "daily",
-            "snapkeeper-slot": "20200102-0300",
-        },
-    )
-    admin.seed_snapshot(
-        "prod-app-1",
-        "broken",
-        status="FAILED",
-        source_disk=disk["selfLink"],
-        creation_timestamp=old,
-        labels={
-            **managed_labels,
-            "snapkeeper-schedule": "daily",
-            "snapkeeper-slot": "20200103-0300",
-        },
-    )
+    for name, status, slot in (
+        ("in-flight", "CREATING", "20200102-0300"),
+        ("broken", "FAILED", "20200103-0300"),
+    ):
+        admin.seed_snapshot(
+            "prod-app-1",
+            name,
+            status=status,
+            source_disk=disk["selfLink"],
+            creation_timestamp=old,
+            labels={**managed_labels, "snapkeeper-schedule": "daily", "snapkeeper-slot": slot},
+        )
 
     for day in range(4):
         run_tick(stack, daily(start + timedelta(days=day)))
@@ -167,8 +156,7 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
 
 def test_failing_snapshots_never_cost_the_good_ones(stack: LocalStack) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data")
     start = fresh_day()
     for day in range(2):
         run_tick(stack, daily(start + timedelta(days=day)))
@@ -186,10 +174,7 @@ def test_failing_snapshots_never_cost_the_good_ones(stack: LocalStack) -> None:
 
 
 def test_duplicate_ticks_and_messages_create_nothing_new(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "3"})
-    admin.seed_disk("prod-app-1", "logs", zone=ZONE, labels={"snapshot-daily": "3"})
+    seed_daily_disks(stack, "prod-app-1/web-data", "prod-app-1/logs", keep="3")
     at = fresh_day()
     first = run_tick(stack, daily(at))
     # The same tick again, and a late duplicate an hour later: the same slot.
@@ -198,16 +183,7 @@ def test_duplicate_ticks_and_messages_create_nothing_new(stack: LocalStack) -> N
     assert again.slot == first.slot
     # A duplicate work message, published straight to the work topic.
     work = next(iter(first.outcomes.values()))
-    item = WorkItem(
-        project="prod-app-1",
-        location=ZONE,
-        regional=False,
-        disk=work["disk"],
-        disk_id=work["disk_id"],
-        schedule="daily",
-        slot=first.slot,
-        keep=3,
-    )
+    item = daily_work("prod-app-1", work["disk"], work["disk_id"], first.slot, keep=3)
     stack.publish(stack.config.work_topic, item.to_json())
     wait_for(
         lambda: len(_entries_for(stack, work["disk"], first.slot)) >= 4,
@@ -233,9 +209,7 @@ def _entries_for(stack: LocalStack, disk: str, slot: str) -> list[dict[str, obje
 
 def test_transient_faults_are_retried_until_they_succeed(stack: LocalStack) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    for name in ("a-disk", "b-disk", "c-disk"):
-        admin.seed_disk("prod-app-1", name, zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/a-disk", "prod-app-1/b-disk", "prod-app-1/c-disk")
     # One failure of each transient kind, each hitting a different delivery.
     admin.add_fault(api_method="compute.snapshots.insert", status=503, count=1)
     admin.add_fault(
@@ -260,11 +234,7 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_project("prod-db-2")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    admin.seed_disk("prod-app-1", "doomed", zone=ZONE, labels={"snapshot-daily": "2"})
-    admin.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data", "prod-app-1/doomed", "prod-db-2/pg-data")
     admin.add_fault(
         api_method="compute.snapshots.insert",
         path_regex="prod-db-2",
@@ -295,16 +265,7 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
 def test_malformed_and_disallowed_messages_are_dead_lettered(stack: LocalStack) -> None:
     day = fresh_day()
     slot = day.strftime("%Y%m%d-%H%M")
-    outsider = WorkItem(
-        project="not-allowed-9",
-        location=ZONE,
-        regional=False,
-        disk="d",
-        disk_id="5",
-        schedule="daily",
-        slot=slot,
-        keep=1,
-    )
+    outsider = daily_work("not-allowed-9", "d", "5", slot, keep=1)
     stack.publish(stack.config.work_topic, outsider.to_json())
     stack.publish(stack.config.work_topic, b'{"disk": "half a message"}', origin="test")
 
@@ -345,7 +306,7 @@ def test_project_failures_do_not_stop_the_others(stack: LocalStack) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
     admin.seed_project("prod-app-1")
     admin.seed_project("prod-db-2", accessible=False)  # the functions may not use it
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data")
     at = fresh_day()
     report = run_tick(stack, daily(at, projects=("prod-app-1", "prod-db-2", "stranger-1")))
     assert report.summary["published"] == 1
@@ -371,20 +332,10 @@ def test_vault_project_and_last_attempt_dead_letter(stack: LocalStack) -> None:
     """A binary CloudEvent (as Eventarc sends) carries deliveryAttempt: on the last
     attempt a transient error is dead-lettered by the function with the last error."""
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    disk = admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    [disk] = seed_daily_disks(stack, "prod-app-1/web-data")
     admin.add_fault(api_method="compute.snapshots.insert", status=503)
     slot = fresh_day().strftime("%Y%m%d-%H%M")
-    item = WorkItem(
-        project="prod-app-1",
-        location=ZONE,
-        regional=False,
-        disk="web-data",
-        disk_id=disk["id"],
-        schedule="daily",
-        slot=slot,
-        keep=2,
-    )
+    item = daily_work("prod-app-1", "web-data", disk["id"], slot, keep=2)
     response = post_as_eventarc(stack, item, attempt=stack.max_delivery_attempts)
     assert response.status_code == 200  # acked: the dead letter holds it now
     letters = wait_for(
@@ -403,8 +354,7 @@ def test_transient_errors_past_max_attempts_are_dead_lettered_by_pubsub(
     """Where the attempt number does not reach the function (the emulator's push), Pub/Sub
     itself dead-letters after max attempts, and the last error is in the function's log."""
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "flaky", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/flaky")
     admin.add_fault(api_method="compute.snapshots.insert", status=503)
     report = run_tick(stack, daily(fresh_day()))
 

@@ -9,29 +9,22 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from snapkeeper.messages import WorkItem
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.stack import LocalStack, wait_for
 from tests.e2e.helpers import (
     ZONE,
     daily,
+    daily_work,
     fresh_day,
     managed,
     post_as_eventarc,
     retries,
     run_tick,
+    seed_daily_disks,
+    successful_inserts,
 )
 
 INSERT = "compute.snapshots.insert"
-
-
-def inserts(stack: LocalStack, status: int = 200) -> list[dict[str, Any]]:
-    assert stack.compute is not None
-    return [
-        r
-        for r in stack.compute.admin.requests()
-        if r["api_method"] == INSERT and r["status"] == status
-    ]
 
 
 def outcome_of(stack: LocalStack, key: str, slot: str, timeout: float = 90) -> dict[str, Any]:
@@ -45,8 +38,7 @@ def test_an_insert_failing_inside_its_operation_ends_ready_once_the_fault_clears
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    seed_daily_disks(stack, "prod-app-1/web-data", keep="3")
     admin.configure(rate_limit_seconds=0)
     # Accepted with 200, then the operation ends DONE with an error and the snapshot FAILED.
     admin.add_fault(kind="fail_snapshot", api_method=INSERT, reason="INTERNAL_ERROR", count=1)
@@ -60,7 +52,7 @@ def test_an_insert_failing_inside_its_operation_ends_ready_once_the_fault_clears
     assert "INTERNAL_ERROR" in retry["message"]
     # The FAILED one was deleted and taken again (a fresh requestId, or Compute would
     # have answered with the failed operation): one snapshot, READY.
-    assert len(inserts(stack)) == 2
+    assert len(successful_inserts(stack)) == 2
     assert [s["status"] for s in managed(stack, "prod-app-1")] == ["READY"]
 
 
@@ -68,8 +60,7 @@ def test_a_permanent_error_inside_the_operation_is_dead_lettered_with_its_code(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    seed_daily_disks(stack, "prod-app-1/web-data", keep="3")
     admin.add_fault(
         kind="fail_snapshot",
         api_method=INSERT,
@@ -84,16 +75,14 @@ def test_a_permanent_error_inside_the_operation_is_dead_lettered_with_its_code(
     assert letter["attributes"]["error_class"] == "ComputeError"
     assert "QUOTA_EXCEEDED" in letter["attributes"]["error"]
     assert "Quota 'SNAPSHOTS' exceeded" in letter["attributes"]["error"]
-    assert len(inserts(stack)) == 1  # at once: no retry of a permanent error
+    assert len(successful_inserts(stack)) == 1  # at once: no retry of a permanent error
 
 
 def test_quota_403s_in_the_error_info_shape_are_retried_and_end_in_a_snapshot(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "a-disk", zone=ZONE, labels={"snapshot-daily": "2"})
-    admin.seed_disk("prod-app-1", "b-disk", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/a-disk", "prod-app-1/b-disk")
     # The write quota per minute, as Compute words it: both reasons and the domain.
     admin.add_fault(
         api_method=INSERT,
@@ -126,10 +115,7 @@ def test_a_zone_unreachable_in_the_first_listing_is_retried_within_the_slot(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_project("prod-db-2")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    admin.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data", "prod-db-2/pg-data")
     admin.add_fault(
         kind="unreachable",
         scope=f"zones/{ZONE}",
@@ -153,8 +139,7 @@ def test_a_zone_that_stays_unreachable_ends_in_a_dead_letter_naming_the_project(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data")
     admin.add_fault(kind="unreachable", scope=f"zones/{ZONE}", path_regex="prod-app-1")
     at = fresh_day()
     admin.set_clock(at)
@@ -177,8 +162,7 @@ def test_a_zone_that_stays_unreachable_ends_in_a_dead_letter_naming_the_project(
 
 def test_a_name_collision_is_a_dead_letter_never_done(stack: LocalStack) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    disk = admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    [disk] = seed_daily_disks(stack, "prod-app-1/web-data")
     at = fresh_day()
     slot = at.strftime("%Y%m%d-%H%M")
     ours = snapshot_name(SnapshotKey("prod-app-1", ZONE, disk["id"], "web-data", "daily", slot))
@@ -196,8 +180,7 @@ def test_a_name_collision_is_a_dead_letter_never_done(stack: LocalStack) -> None
 
 def test_a_slow_snapshot_ends_ready_after_exactly_one_insert(stack: LocalStack) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data")
     admin.configure(creating_seconds=3600)  # far past the function's wait bound
     tick = daily(fresh_day())
     assert tick.time is not None
@@ -213,18 +196,17 @@ def test_a_slow_snapshot_ends_ready_after_exactly_one_insert(stack: LocalStack) 
 
     [entry] = report.outcomes.values()
     assert entry["action"] == "exists" and entry["snapshot_status"] == "READY"
-    assert len(inserts(stack)) == 1  # later deliveries followed it by name
+    assert len(successful_inserts(stack)) == 1  # later deliveries followed it by name
 
 
 def test_still_in_progress_on_the_last_attempt_is_dead_lettered_naming_the_snapshot(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    disk = admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    [disk] = seed_daily_disks(stack, "prod-app-1/web-data")
     admin.configure(creating_seconds=3600)
     slot = fresh_day().strftime("%Y%m%d-%H%M")
-    item = WorkItem("prod-app-1", ZONE, False, "web-data", disk["id"], "daily", slot, keep=2)
+    item = daily_work("prod-app-1", "web-data", disk["id"], slot, keep=2)
     name = snapshot_name(SnapshotKey("prod-app-1", ZONE, disk["id"], "web-data", "daily", slot))
 
     response = post_as_eventarc(stack, item, attempt=stack.max_delivery_attempts)
@@ -246,17 +228,14 @@ def test_still_in_progress_on_the_last_attempt_is_dead_lettered_naming_the_snaps
         30,
         "the replay to find the snapshot READY",
     )
-    assert len(inserts(stack)) == 1
+    assert len(successful_inserts(stack)) == 1
 
 
 def test_a_hung_listing_of_one_project_does_not_hold_back_the_others(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
-    admin.seed_project("prod-app-1")
-    admin.seed_project("prod-db-2")
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    admin.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data", "prod-db-2/pg-data")
     # Held past the client's read timeout, once.
     admin.add_fault(
         kind="latency",
@@ -277,7 +256,7 @@ def test_a_hung_listing_of_one_project_does_not_hold_back_the_others(
 def test_polling_an_operation_without_permission_is_a_dead_letter(stack: LocalStack) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
     admin.seed_project("prod-app-1", denied_permissions=["compute.globalOperations.get"])
-    admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_daily_disks(stack, "prod-app-1/web-data")
 
     report = run_tick(stack, daily(fresh_day()))
 
