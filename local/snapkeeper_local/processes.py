@@ -14,6 +14,13 @@ from typing import Any
 STOP_TIMEOUT_SECONDS = 10.0
 
 
+def start_in_group(command: Sequence[str], **popen: Any) -> subprocess.Popen[Any]:
+    """Start `command` as the leader of a new process group (stdin from /dev/null unless
+    `popen` says otherwise), so that `stop_group` stops it with all it starts."""
+    popen.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.Popen(list(command), start_new_session=True, **popen)
+
+
 def run_in_group(
     command: Sequence[str],
     *,
@@ -23,16 +30,8 @@ def run_in_group(
     cwd: str | Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run to completion; on timeout kill the whole group and raise TimeoutExpired."""
-    process = subprocess.Popen(
-        list(command),
-        env=dict(env),
-        cwd=cwd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = start_in_group(command, env=dict(env), cwd=cwd, text=True, **pipes)
     try:
         stdout, stderr = process.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -3,7 +3,6 @@ cleanly on SIGTERM."""
 
 from __future__ import annotations
 
-import os
 import selectors
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from google.cloud import scheduler_v1
 
+from snapkeeper_local.processes import kill_group, start_in_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerAdmin
 from tests.fixtures_scheduler import scheduler_client
@@ -46,19 +46,12 @@ def foreground_server(pubsub_emulator: PubSubEmulator) -> Iterator[subprocess.Po
         sys.executable, "-m", "snapkeeper_local.scheduler",
         "--port", "0", "--pubsub-emulator-host", pubsub_emulator.host,
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_in_group(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         yield process
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill_group(process, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
         if process.stdout is not None:
             process.stdout.close()
