@@ -62,71 +62,67 @@ def error_info(reason: str) -> dict[str, str]:
     }
 
 
+def error_body(
+    code: int, message: str, reason: str, domain: str, info: str | None = None
+) -> dict[str, object]:
+    """A real Compute error body: one errors[] entry, and an ErrorInfo when `info` is given."""
+    body: dict[str, object] = {
+        "code": code,
+        "message": message,
+        "errors": [{"reason": reason, "domain": domain}],
+    }
+    if info is not None:
+        body["details"] = [error_info(info)]
+    return body
+
+
 @pytest.mark.parametrize(
-    ("status", "body"),
+    "body",
     [
         # Quota per minute: ErrorInfo RATE_LIMIT_EXCEEDED, errors[] rateLimitExceeded.
-        (
+        error_body(
             403,
-            {
-                "code": 403,
-                "message": "Quota exceeded for quota metric 'Write requests'",
-                "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}],
-                "details": [error_info("RATE_LIMIT_EXCEEDED")],
-            },
+            "Quota exceeded for quota metric 'Write requests'",
+            "rateLimitExceeded",
+            "usageLimits",
+            "RATE_LIMIT_EXCEEDED",
         ),
         # The ErrorInfo alone says it: api_core's exc.reason hides errors[].
-        (
+        error_body(
             403,
-            {
-                "code": 403,
-                "message": "Too many concurrent operations",
-                "errors": [{"reason": "forbidden", "domain": "global"}],
-                "details": [error_info("CONCURRENT_OPERATIONS_QUOTA_EXCEEDED")],
-            },
+            "Too many concurrent operations",
+            "forbidden",
+            "global",
+            "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
         ),
         # errors[] alone says it, behind an ErrorInfo of another reason.
-        (
-            403,
-            {
-                "code": 403,
-                "message": "Rate limit",
-                "errors": [{"reason": "userRateLimitExceeded", "domain": "global"}],
-                "details": [error_info("SOMETHING_ELSE")],
-            },
-        ),
+        error_body(403, "Rate limit", "userRateLimitExceeded", "global", "SOMETHING_ELSE"),
         # Only the domain says it.
-        (
-            403,
-            {
-                "code": 403,
-                "message": "Daily limit",
-                "errors": [{"reason": "dailyLimitExceeded", "domain": "usageLimits"}],
-            },
-        ),
-        (
+        error_body(403, "Daily limit", "dailyLimitExceeded", "usageLimits"),
+        error_body(
             400,
-            {
-                "code": 400,
-                "message": "The resource 'projects/p/global/snapshots/s' is not ready",
-                "errors": [{"reason": "resourceNotReady", "domain": "global"}],
-            },
+            "The resource 'projects/p/global/snapshots/s' is not ready",
+            "resourceNotReady",
+            "global",
         ),
     ],
 )
-def test_every_reason_of_a_real_body_is_read(status: int, body: dict[str, object]) -> None:
+def test_every_reason_of_a_real_body_is_read(body: dict[str, object]) -> None:
+    status = body["code"]
+    assert isinstance(status, int)
     assert classify(from_body(status, body)) is Outcome.TRANSIENT
 
 
 def test_a_permission_denied_body_with_error_info_is_permanent() -> None:
     exc = from_body(
         403,
-        {
-            "code": 403,
-            "message": "Required 'compute.snapshots.create' permission for 'projects/p'",
-            "errors": [{"reason": "forbidden", "domain": "global"}],
-            "details": [error_info("IAM_PERMISSION_DENIED")],
-        },
+        error_body(
+            403,
+            "Required 'compute.snapshots.create' permission for 'projects/p'",
+            "forbidden",
+            "global",
+            "IAM_PERMISSION_DENIED",
+        ),
     )
     assert classify(exc) is Outcome.PERMANENT
     error = as_compute_error(exc, "create snapshot s")
