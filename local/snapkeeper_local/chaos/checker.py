@@ -13,6 +13,7 @@ PIN = "snapshot-keep"
 IN_FLIGHT = frozenset({"CREATING", "UPLOADING"})
 REASONS = ("error_class", "error", "attempts")
 PUBSUB_DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
+MAX_DELETES_PER_RUN = 3  # the snapshot function's default brake
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,19 @@ class Checker:
                 found.append(Violation("never delete the slot's own snapshot", ref))
         return found
 
-    def _keepers(self, shots: dict[str, Shot], series: tuple[str, str], round_: Round) -> set[str]:
-        """The newest N READY of a series among what was there and what appeared."""
-        keep = round_.keep_now.get(series, 0)
-        pool = {
+    def _pool(self, shots: dict[str, Shot], series: tuple[str, str]) -> dict[str, Shot]:
+        """The READY unpinned snapshots of a series, there before or appeared since."""
+        return {
             s.ref: s
             for s in (*self.before.values(), *shots.values())
             if s.managed and not s.pinned and s.series == series and s.status == "READY"
         }
-        newest = sorted(pool.values(), key=lambda s: (s.slot, s.name), reverse=True)
+
+    def _keepers(self, shots: dict[str, Shot], series: tuple[str, str], round_: Round) -> set[str]:
+        """The newest N READY of a series among what was there and what appeared."""
+        keep = round_.keep_now.get(series, 0)
+        pool = self._pool(shots, series).values()
+        newest = sorted(pool, key=lambda s: (s.slot, s.name), reverse=True)
         return {s.ref for s in newest[:keep]}
 
     def _coverage(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
@@ -205,9 +210,13 @@ class Checker:
             }
             own = {s.ref for s in shots.values() if (*s.series, s.slot) in slots_now}
             wanted = self._keepers(shots, series, round_) | (own & held)
-            if held != wanted:
+            # The brake: one run deletes at most MAX_DELETES_PER_RUN, the oldest first, so
+            # a lowered N takes effect over several ticks (what it holds back is logged).
+            due = len(set(self._pool(shots, series)) - wanted)
+            held_back = held - wanted
+            if wanted - held or len(held_back) > max(0, due - MAX_DELETES_PER_RUN):
                 keep = round_.keep_now.get(series, 0)
-                extra, missing = sorted(held - wanted), sorted(wanted - held)
+                extra, missing = sorted(held_back), sorted(wanted - held)
                 found.append(
                     Violation(
                         "exactly N READY once settled",

@@ -10,7 +10,6 @@ fake Compute Engine's clock is set to each tick's time.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -57,10 +56,10 @@ START = datetime(2027, 2, 1, tzinfo=UTC)
 WORK_SUBSCRIPTION = "snapkeeper-work-snapshot"  # what deploy.sh --local names it
 TAP_SUBSCRIPTION = "chaos-work-tap"
 SETTLE_TIMEOUT = 600.0
-QUIET_SECONDS = 1.5
+ACKED = b"acked "  # a worker's line for each message it acknowledged
 WORK_ACK_DEADLINE = 20
 PATIENCE = 60.0  # seconds of settling before it says what it waits for
-LOST_AFTER = 3 * WORK_ACK_DEADLINE  # after a kill: past this, a message is not coming back
+LOST_AFTER = 6 * WORK_ACK_DEADLINE  # after a kill: unacked this long, it is not coming back
 COMPUTE_TIMEOUT = 3  # seconds: a "timeout" fault holds a request past it
 
 
@@ -132,8 +131,11 @@ class Soak:
         self.all_expected: list[Expected] = []
         self.gone: set[str] = set()
         self._kill_due = False  # a worker is to be killed mid-prune at the next chance
-        self._lost_after_kill = False
-        self.copies: dict[tuple[str, str, str], tuple[bytes, dict[str, str]]] = {}
+        self._killed = False  # from the kill on, a message not back in time is republished
+        # Every work message published (seen on the tap) until a worker acknowledges it.
+        self.copies: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.unacked: dict[str, float] = {}  # message id -> when the tap saw it
+        self.log_offsets: dict[Path, int] = {}
         self._redeliveries_seen = 0
         self._worker_count = 0
         self.stack: LocalStack
@@ -423,11 +425,8 @@ class Soak:
                     return drained
                 for received in response.received_messages:
                     data, attributes = received.message.data, dict(received.message.attributes)
-                    body = json.loads(data)
-                    self.copies[(body["disk_id"], body["schedule"], body["slot"])] = (
-                        data,
-                        attributes,
-                    )
+                    self.unacked[received.message.message_id] = time.monotonic()
+                    self.copies[received.message.message_id] = (data, attributes)
                     drained.append((data, attributes))
                 subscriber.acknowledge(
                     subscription=self._sub(TAP_SUBSCRIPTION),
@@ -441,17 +440,30 @@ class Soak:
             for data, attributes in messages:
                 publisher.publish(topic, data, **attributes).result(30)
 
-    def _recover_lost(self, waiting: list[Expected], stats: DayStats) -> None:
+    def _recover_lost(self, stats: DayStats) -> None:
         """Messages a killed worker held come back from real Pub/Sub once their ack
         deadline passes; the emulator was seen to keep some of them for good (neither
         redelivered nor dead-lettered). Those are published again from the tap's copy,
-        and counted, so the soak tests snapkeeper rather than the emulator."""
-        self._drain_tap()
-        lost = [
-            self.copies[k] for e in waiting if (k := (e.disk_id, e.schedule, e.slot)) in self.copies
-        ]
-        self._republish(lost)
+        and counted, so the soak tests snapkeeper rather than the emulator (a copy is
+        harmless: snapkeeper is idempotent)."""
+        now = time.monotonic()
+        lost = [m for m, seen in self.unacked.items() if now - seen > LOST_AFTER]
+        for message_id in lost:
+            del self.unacked[message_id]
+        self._republish([self.copies[m] for m in lost])
         stats.faults["lost by the emulator after the kill, published again"] += len(lost)
+
+    def _read_acks(self) -> None:
+        """Work message ids the workers have acknowledged (done, gone or dead-lettered)."""
+        for path in sorted(self.logs.glob("worker-*.log")):
+            with path.open("rb") as log:
+                log.seek(self.log_offsets.get(path, 0))
+                text = log.read()
+            complete = text[: text.rfind(b"\n") + 1]
+            self.log_offsets[path] = self.log_offsets.get(path, 0) + len(complete)
+            for line in complete.splitlines():
+                if line.startswith(ACKED):
+                    self.unacked.pop(line[len(ACKED) :].decode().strip(), None)
 
     def _settle_and_check(self, expected: list[Expected], stats: DayStats, gone: set[str]) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
@@ -465,6 +477,8 @@ class Soak:
         started = time.monotonic()
 
         def settled() -> bool:
+            self._drain_tap()
+            self._read_acks()
             self._read_letters(round_)
             ready = {
                 (*s.series, s.slot)
@@ -479,17 +493,17 @@ class Soak:
                 and (e.project, e.schedule, e.slot) not in round_.project_letters
                 and e.disk_id not in self.gone
             ]
-            if waiting and self._lost_after_kill and time.monotonic() - started > LOST_AFTER:
-                self._lost_after_kill = False
-                self._recover_lost(waiting, stats)
-            if waiting and time.monotonic() - started > PATIENCE:
+            busy = bool(waiting or self.unacked)
+            if busy and self._killed:
+                self._recover_lost(stats)
+            if busy and time.monotonic() - started > PATIENCE:
                 names = ", ".join(f"{e.disk} {e.schedule}" for e in waiting[:5])
-                self.say(f"  still waiting for {len(waiting)}: {names}")
-            return not waiting
+                unacked = len(self.unacked)
+                self.say(f"  still waiting for {len(waiting)} slots ({names}), {unacked} messages")
+            return not busy
 
         try:
-            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", interval=2.0)
-            self._quiet()
+            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", interval=1.0)
         except TimeoutError as exc:
             self.violations.append(Violation("every tick settles", str(exc)))
         shots = read_shots(admin.snapshots())
@@ -506,17 +520,6 @@ class Soak:
             if (e.disk_id, e.schedule, e.slot) in round_.work_letters
             or (e.project, e.schedule, e.slot) in round_.project_letters
         ]  # fmt: skip
-
-    def _quiet(self) -> None:
-        """Until the fake has seen no call for a moment: duplicates and prunes are done."""
-        admin = self.stack.compute.admin  # type: ignore[union-attr]
-        last = -1
-        while True:
-            count = sum(admin.counts().values())
-            if count == last:
-                return
-            last = count
-            time.sleep(QUIET_SECONDS)
 
     def _read_letters(self, round_: Round) -> None:
         letters = self.stack.dead_letters()
@@ -612,7 +615,7 @@ class Soak:
         self._signal_workers(signal.SIGKILL)
         for worker in self.workers:
             worker.wait(timeout=30)
-        self.workers, self._kill_due, self._lost_after_kill = [], False, True
+        self.workers, self._kill_due, self._killed = [], False, True
         self._start_workers(self.settings.workers)
         stats.faults["worker killed mid-prune"] += 1
 

@@ -87,6 +87,7 @@ class Worker:
             )
         else:
             self.subscriber.acknowledge(subscription=self.subscription, ack_ids=[received.ack_id])
+            print(f"acked {received.message.message_id}", flush=True)  # read by the soak
         finally:
             self.slots.release()
 
