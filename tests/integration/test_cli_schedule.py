@@ -124,12 +124,17 @@ def test_pause_resume_and_errors(run_cli: Cli, scheduler: SchedulerAdmin) -> Non
     assert run_cli("schedule", "show", "monthly").exit_code == ExitCode.USAGE
 
 
-def test_run_lands_a_tick_that_the_enumerator_processes(
-    stack: LocalStack, run_cli: Cli, scheduler: SchedulerAdmin
-) -> None:
+def seed_two_daily_disks(stack: LocalStack) -> None:
+    """The stack's projects, with prod-app-1/web-data (N=2) and prod-db-2/pg-data (N=3)."""
     world = seed_projects(stack)
     world.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     world.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "3"})
+
+
+def test_run_lands_a_tick_that_the_enumerator_processes(
+    stack: LocalStack, run_cli: Cli, scheduler: SchedulerAdmin
+) -> None:
+    seed_two_daily_disks(stack)
     assert run_cli("schedule", "set", "daily", "--cron", "0 3 * * *").exit_code == 0
 
     result = run_cli("schedule", "run", "daily")
@@ -149,9 +154,7 @@ def test_run_lands_a_tick_that_the_enumerator_processes(
 def test_tick_catches_up_a_slot_with_the_jobs_cron(
     stack: LocalStack, run_cli: Cli, scheduler: SchedulerAdmin
 ) -> None:
-    world = seed_projects(stack)
-    world.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    world.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    seed_two_daily_disks(stack)
     run_cli("schedule", "set", "daily", "--cron", "30 2 * * *", "--time-zone", "Asia/Tokyo")
     at = datetime(2026, 4, 2, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo: slot 02:30 JST = 17:30 UTC
 

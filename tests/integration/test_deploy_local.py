@@ -179,21 +179,42 @@ def local_env(
     )
 
 
-# -- tests ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalDeploy:
+    """A host project of its own, its config (LOCAL_SETTINGS) and the environment that
+    points deploy.sh --local at the emulator and the fake scheduler."""
+
+    project: str
+    config: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, stdin: str = "") -> Run:
+        """deploy.sh --config CONFIG --local ARGS."""
+        return run_deploy("--config", str(self.config), "--local", *args, env=self.env, stdin=stdin)
 
 
-def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
+@pytest.fixture
+def local_deploy(
     tmp_path: Path,
     gcloud_config: Path,
     pubsub_emulator: PubSubEmulator,
     fake_scheduler: SchedulerServer,
-    pubsub: Clients,
-) -> None:
+) -> LocalDeploy:
     project = unique_project()
     config = write_config(tmp_path, project, LOCAL_SETTINGS)
-    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
+    return LocalDeploy(
+        project, config, local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
+    )
 
-    first = deployed(run_deploy("--config", str(config), "--local", env=env))
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
+    local_deploy: LocalDeploy, fake_scheduler: SchedulerServer, pubsub: Clients
+) -> None:
+    project = local_deploy.project
+    first = deployed(local_deploy.run())
     assert any("pubsub topics create snapkeeper-ticks" in c for c in first.changes)
 
     assert pubsub.topics(project) == [
@@ -240,7 +261,7 @@ def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
 
     before = (pubsub.topics(project), pubsub.subscriptions(project), jobs(fake_scheduler, project))
     fake_scheduler.request_log.clear()
-    second = deployed(run_deploy("--config", str(config), "--local", env=env))
+    second = deployed(local_deploy.run())
     assert second.changes == []
     assert "no changes" in second.stderr
     after = (pubsub.topics(project), pubsub.subscriptions(project), jobs(fake_scheduler, project))
@@ -250,16 +271,10 @@ def test_local_deploy_builds_the_topology_and_a_second_run_changes_nothing(
 
 
 def test_local_deploy_converges_after_a_config_change(
-    tmp_path: Path,
-    gcloud_config: Path,
-    pubsub_emulator: PubSubEmulator,
-    fake_scheduler: SchedulerServer,
-    pubsub: Clients,
+    tmp_path: Path, local_deploy: LocalDeploy, fake_scheduler: SchedulerServer, pubsub: Clients
 ) -> None:
-    project = unique_project()
-    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
-    config = write_config(tmp_path, project, LOCAL_SETTINGS)
-    deployed(run_deploy("--config", str(config), "--local", env=env))
+    project = local_deploy.project
+    deployed(local_deploy.run())
 
     changed = {
         **LOCAL_SETTINGS,
@@ -268,8 +283,9 @@ def test_local_deploy_converges_after_a_config_change(
         "READY_WAIT_SECONDS": "30",
     }
     schedules = ("daily|30 2 * * *|Europe/Paris", "hourly|0 * * * *|UTC")
-    config = write_config(tmp_path, project, changed, schedules)
-    run = deployed(run_deploy("--config", str(config), "--local", env=env))
+    # The same file, rewritten: local_deploy.config names it.
+    assert write_config(tmp_path, project, changed, schedules) == local_deploy.config
+    run = deployed(local_deploy.run())
 
     assert sorted(c.split(" --")[0] for c in run.changes) == [
         "gcloud pubsub subscriptions update snapkeeper-ticks-enumerator",
@@ -282,53 +298,38 @@ def test_local_deploy_converges_after_a_config_change(
     assert work["ackDeadlineSeconds"] == 30 + 60
     daily = jobs(fake_scheduler, project)["snapkeeper-daily"]
     assert (daily["schedule"], daily["timeZone"]) == ("30 2 * * *", "Europe/Paris")
-    assert deployed(run_deploy("--config", str(config), "--local", env=env)).changes == []
+    assert deployed(local_deploy.run()).changes == []
 
 
 def test_local_dry_run_prints_the_commands_and_changes_nothing(
-    tmp_path: Path,
-    gcloud_config: Path,
-    pubsub_emulator: PubSubEmulator,
-    fake_scheduler: SchedulerServer,
-    pubsub: Clients,
+    local_deploy: LocalDeploy, fake_scheduler: SchedulerServer, pubsub: Clients
 ) -> None:
-    project = unique_project()
-    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
-    config = write_config(tmp_path, project, LOCAL_SETTINGS)
-    run = deployed(run_deploy("--config", str(config), "--local", "--dry-run", env=env))
+    run = deployed(local_deploy.run("--dry-run"))
     printed = run.stdout.splitlines()
     assert printed and all(line.startswith("gcloud ") for line in printed)
     assert any(line.startswith("gcloud pubsub topics create snapkeeper-work") for line in printed)
     assert any("scheduler jobs create pubsub snapkeeper-hourly" in line for line in printed)
     assert run.changes == []
-    assert pubsub.topics(project) == []
-    assert jobs(fake_scheduler, project) == {}
+    assert pubsub.topics(local_deploy.project) == []
+    assert jobs(fake_scheduler, local_deploy.project) == {}
 
 
 def test_local_teardown_asks_then_removes_everything_it_made(
-    tmp_path: Path,
-    gcloud_config: Path,
-    pubsub_emulator: PubSubEmulator,
-    fake_scheduler: SchedulerServer,
-    pubsub: Clients,
+    local_deploy: LocalDeploy, fake_scheduler: SchedulerServer, pubsub: Clients
 ) -> None:
-    project = unique_project()
-    env = local_env(pubsub_emulator, fake_scheduler, gcloud_config, project)
-    config = write_config(tmp_path, project, LOCAL_SETTINGS)
-    deployed(run_deploy("--config", str(config), "--local", env=env))
+    project = local_deploy.project
+    deployed(local_deploy.run())
 
-    refused = run_deploy("--config", str(config), "--local", "--teardown", env=env, stdin="no\n")
+    refused = local_deploy.run("--teardown", stdin="no\n")
     assert refused.returncode != 0 and "teardown cancelled" in refused.stderr
     assert len(pubsub.topics(project)) == 3
 
-    confirmed = run_deploy(
-        "--config", str(config), "--local", "--teardown", env=env, stdin=f"{project}\n"
-    )
+    confirmed = local_deploy.run("--teardown", stdin=f"{project}\n")
     assert confirmed.returncode == 0, confirmed.stderr
     assert pubsub.topics(project) == []
     assert pubsub.subscriptions(project) == {}
     assert jobs(fake_scheduler, project) == {}
-    again = deployed(run_deploy("--config", str(config), "--local", "--teardown", "--yes", env=env))
+    again = deployed(local_deploy.run("--teardown", "--yes"))
     assert again.changes == []
 
 
