@@ -246,13 +246,8 @@ class ComputeGateway:
         listing = self._aggregated(self._clients.instances, "instances", project, label_filter)
         for (_, zone), scoped in listing:
             for instance in scoped.instances:
-                yield Instance(
-                    project=project,
-                    zone=zone,
-                    name=instance.name,
-                    labels=dict(instance.labels),
-                    disk_paths=tuple(disk_path(d.source) for d in instance.disks if d.source),
-                )
+                attached = tuple(disk_path(d.source) for d in instance.disks if d.source)
+                yield Instance(project, zone, instance.name, dict(instance.labels), attached)
 
     def _aggregated(
         self, client: Any, what: str, project: str, label_filter: str | None
@@ -409,15 +404,23 @@ class ComputeGateway:
 
     def delete_snapshot(self, project: str, name: str) -> bool:
         """Delete; False when it was already gone (a duplicate delivery got there first)."""
-        try:
-            self._clients.snapshots.delete_unary(
+        return self._found(
+            f"delete snapshot {name}",
+            lambda: self._clients.snapshots.delete_unary(
                 project=project, snapshot=name, retry=None, timeout=self._timeout
-            )
-            return True
+            ),
+        )
+
+    @staticmethod
+    def _found(action: str, call: Callable[[], Any]) -> bool:
+        """True once `call` succeeds, False on a 404; any other failure a ComputeError."""
+        try:
+            call()
         except gexc.NotFound:
             return False
         except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"delete snapshot {name}") from exc
+            raise as_compute_error(exc, action) from exc
+        return True
 
     # -- the disk as it is now -------------------------------------------------------------
 
@@ -475,20 +478,16 @@ class ComputeGateway:
     # -- restore ---------------------------------------------------------------------------
 
     def disk_exists(self, project: str, location: str, regional: bool, name: str) -> bool:
-        try:
+        def look_up() -> Any:
             if regional:
-                self._clients.region_disks.get(
+                return self._clients.region_disks.get(
                     project=project, region=location, disk=name, timeout=self._timeout
                 )
-            else:
-                self._clients.disks.get(
-                    project=project, zone=location, disk=name, timeout=self._timeout
-                )
-            return True
-        except gexc.NotFound:
-            return False
-        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
-            raise as_compute_error(exc, f"look up disk {name}") from exc
+            return self._clients.disks.get(
+                project=project, zone=location, disk=name, timeout=self._timeout
+            )
+
+        return self._found(f"look up disk {name}", look_up)
 
     def create_disk_from_snapshot(
         self, project: str, zone: str, name: str, snapshot_link: str, labels: Mapping[str, str]

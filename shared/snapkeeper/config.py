@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError
 from snapkeeper.labels import DEFAULT_DEPLOYMENT, MAX_KEEP
 
@@ -162,31 +163,19 @@ class Config:
 # is checked with these same ones; their messages name no variable.
 
 
-def check_project_id(value: str) -> str:
-    if not _PROJECT_ID.match(value):
-        raise ConfigError(f"{value!r} is not a valid project id")
-    return value
+check_project_id = pattern_check(_PROJECT_ID, "{value} is not a valid project id")
+check_label_prefix = pattern_check(_LABEL_PREFIX, "{value} is not a valid label-key prefix")
+check_deployment_id = pattern_check(
+    _DEPLOYMENT_ID,
+    "{value} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
+    "starting with a letter",
+)
 
 
 def check_topic_id(value: str) -> str:
     """A Pub/Sub topic or subscription id."""
     if not _TOPIC_ID.match(value) or value.startswith("goog"):
         raise ConfigError(f"{value!r} is not a valid Pub/Sub id")
-    return value
-
-
-def check_label_prefix(value: str) -> str:
-    if not _LABEL_PREFIX.match(value):
-        raise ConfigError(f"{value!r} is not a valid label-key prefix")
-    return value
-
-
-def check_deployment_id(value: str) -> str:
-    if not _DEPLOYMENT_ID.match(value):
-        raise ConfigError(
-            f"{value!r} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
-            "starting with a letter"
-        )
     return value
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from snapkeeper import config, labels, options, slots
+from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError, SnapkeeperError
 from snapkeeper.messages import Tick
 from snapkeeper.options import ScheduleOptions
@@ -59,16 +60,8 @@ def failures(checks: Iterable[tuple[Check, str]]) -> list[str]:
     return found
 
 
-def region(value: str) -> str:
-    if not _REGION.fullmatch(value):
-        raise ConfigError(f"{value!r} is not a region")
-    return value
-
-
-def storage_location(value: str) -> str:
-    if not _STORAGE_LOCATION.fullmatch(value):
-        raise ConfigError(f"{value!r} is not a storage location")
-    return value
+region = pattern_check(_REGION, "{value} is not a region")
+storage_location = pattern_check(_STORAGE_LOCATION, "{value} is not a storage location")
 
 
 def _list_of(check: Check, value: str) -> tuple[str, ...]:

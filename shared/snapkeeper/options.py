@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from snapkeeper.checks import pattern_check
 from snapkeeper.errors import OptionError
 from snapkeeper.labels import MAX_KEEP
 
@@ -66,27 +67,20 @@ def min_keep(value: str) -> int:
     return int(value)
 
 
-def kms_key(value: str) -> str:
-    if not _KMS_KEY.fullmatch(value):
-        raise OptionError(
-            f"kms-key {value!r} is not projects/P/locations/L/keyRings/R/cryptoKeys/K"
-        )
-    return value
+kms_key = pattern_check(
+    _KMS_KEY, "kms-key {value} is not projects/P/locations/L/keyRings/R/cryptoKeys/K", OptionError
+)
+chain_name = pattern_check(
+    _NAME,
+    "chain-name {value} must be 1-63 characters: lowercase letters, digits and dashes, "
+    "starting with a letter (RFC 1035)",
+    OptionError,
+)
 
 
-def chain_name(value: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise OptionError(
-            f"chain-name {value!r} must be 1-63 characters: lowercase letters, digits and "
-            "dashes, starting with a letter (RFC 1035)"
-        )
-    return value
-
-
-def storage_location(value: str) -> str:
-    if not _STORAGE_LOCATION.fullmatch(value):
-        raise OptionError(f"storage-location {value!r} is not a storage location such as eu")
-    return value
+storage_location = pattern_check(
+    _STORAGE_LOCATION, "storage-location {value} is not a storage location such as eu", OptionError
+)
 
 
 def render_age(age: timedelta) -> str:

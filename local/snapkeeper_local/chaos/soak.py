@@ -10,6 +10,7 @@ fake Compute Engine's clock is set to each tick's time.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -498,8 +499,12 @@ class Soak:
                 self._recover_lost(stats)
             if busy and time.monotonic() - started > PATIENCE:
                 names = ", ".join(f"{e.disk} {e.schedule}" for e in waiting[:5])
-                unacked = len(self.unacked)
-                self.say(f"  still waiting for {len(waiting)} slots ({names}), {unacked} messages")
+                pending = [json.loads(self.copies[m][0]) for m in list(self.unacked)[:3]]
+                messages = ", ".join(f"{p['disk']} {p['schedule']} {p['slot']}" for p in pending)
+                self.say(
+                    f"  still waiting for {len(waiting)} slots ({names}), "
+                    f"{len(self.unacked)} messages ({messages})"
+                )
             return not busy
 
         try:

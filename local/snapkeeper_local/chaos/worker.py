@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import signal
 import sys
 import threading
@@ -82,12 +83,23 @@ class Worker:
         try:
             handle_work(as_cloud_event(received, self.subscription))
         except Exception:  # the function's 500: Pub/Sub redelivers with backoff
-            self.subscriber.modify_ack_deadline(
-                subscription=self.subscription, ack_ids=[received.ack_id], ack_deadline_seconds=0
-            )
+            # If the nack fails, the lease runs out instead: redelivered all the same.
+            with contextlib.suppress(gexc.GoogleAPICallError):
+                self.subscriber.modify_ack_deadline(
+                    subscription=self.subscription,
+                    ack_ids=[received.ack_id],
+                    ack_deadline_seconds=0,
+                )
         else:
-            self.subscriber.acknowledge(subscription=self.subscription, ack_ids=[received.ack_id])
+            # Done, whatever becomes of the ack: a late ack (the lease ran out) only means
+            # one more delivery, which finds the work done.
             print(f"acked {received.message.message_id}", flush=True)  # read by the soak
+            try:
+                self.subscriber.acknowledge(
+                    subscription=self.subscription, ack_ids=[received.ack_id]
+                )
+            except gexc.GoogleAPICallError as exc:
+                print(f"ack of {received.message.message_id} failed: {exc}", flush=True)
         finally:
             self.slots.release()
 
