@@ -5,7 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint benchmark clean
+.PHONY: demo test test-fast lint benchmark chaos clean
+SEED ?= 1
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "snapkeeper needs Python 3.11 or newer")'
@@ -29,6 +30,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# A simulated month of ticks through the local pipeline under faults drawn from SEED,
+# with the invariants checked after every tick (long: see the README).
+chaos: $(STAMP)
+	$(BIN)/python -m snapkeeper_local.chaos --seed $(SEED)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fake_compute_rps.py

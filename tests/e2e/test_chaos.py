@@ -1,22 +1,22 @@
-"""A short chaos soak (about 100 disks, a dozen ticks, a fixed seed) in every test run;
-`make chaos` runs the simulated month."""
+"""A short chaos soak in every test run (100 disks, 6 ticks, a fixed seed, the default
+fault rates); `make chaos` runs the simulated month with the one-off faults."""
 
 from __future__ import annotations
+
+import pytest
 
 from snapkeeper_local.chaos.soak import Settings, Soak
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 
 
+@pytest.mark.timeout(900)
 def test_a_short_soak_keeps_every_invariant(pubsub_emulator: PubSubEmulator) -> None:
-    settings = Settings(seed=7, disks=100, projects=10, max_ticks=12, hourly=0.3)
+    settings = Settings(seed=7, disks=100, projects=10, max_ticks=6, hourly=0.3)
     outcome = Soak(settings, print, emulator=pubsub_emulator).run()
 
     assert [str(v) for v in outcome.violations] == [], outcome.context
-    days = outcome.days.values()
-    faults = sum((d.faults for d in days), start=type(next(iter(days)).faults)())
-    # The run met what it is there to meet: the one-off faults and the replay.
-    for kind in ("zone unreachable", "worker killed mid-prune", "permission lost",
-                 "permission restored", "tick lost", "tick caught up"):  # fmt: skip
-        assert faults[kind] == 1, kind
-    assert sum(d.created for d in days) > 100 and sum(d.pruned for d in days) > 0
-    assert outcome.disk_ticks > 300
+    days = list(outcome.days.values())
+    assert sum(d.ticks for d in days) == 6
+    assert outcome.disk_ticks > 250  # hourly on a third of the disks, daily on most
+    assert sum(d.created for d in days) > 250 and sum(d.pruned for d in days) > 0
+    assert sum(d.redeliveries for d in days) > 0  # the fake's faults were met, and retried
