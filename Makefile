@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint benchmark chaos clean
+.PHONY: demo test test-fast lint benchmark chaos chaos-short clean
 SEED ?= 1
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -35,6 +35,10 @@ lint: $(STAMP)
 # with the invariants checked after every tick (long: see the README).
 chaos: $(STAMP)
 	$(BIN)/python -m snapkeeper_local.chaos --seed $(SEED)
+
+# The six-tick soak of tests/e2e/test_chaos.py (a few minutes).
+chaos-short: $(STAMP)
+	$(BIN)/python -m pytest -m soak tests/e2e/test_chaos.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fake_compute_rps.py
