@@ -582,6 +582,7 @@ def _raise_operation_error(operation: compute_v1.Operation, action: str) -> None
         outcome=classify_operation_error(codes, status),
         status=status,
         reason=codes[0] if codes else None,
+        failed_target=str(operation.target_id or "") or None,
     )
 
 

@@ -45,12 +45,19 @@ class ComputeError(SnapkeeperError):
     """A Compute Engine call failed; `outcome` says what the caller should do."""
 
     def __init__(
-        self, message: str, *, outcome: Outcome, status: int | None, reason: str | None
+        self,
+        message: str,
+        *,
+        outcome: Outcome,
+        status: int | None,
+        reason: str | None,
+        failed_target: str | None = None,
     ) -> None:
         super().__init__(message)
         self.outcome = outcome
         self.status = status
         self.reason = reason
+        self.failed_target = failed_target  # id of what a failed operation was making
 
 
 class NameCollision(SnapkeeperError):

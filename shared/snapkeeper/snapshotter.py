@@ -241,12 +241,34 @@ def _create(
 ) -> None:
     """Insert the slot's snapshot (after deleting a FAILED one under our name, with a
     fresh requestId) and follow its operation until DONE or the deadline."""
-    key = snapshot_key(work, config.deployment_id)
-    options = work.schedule_options
     retake_of = None
     if failed is not None:
         gateway.delete_snapshot(target, name)
         retake_of = failed.id or failed.name
+    try:
+        _insert(work, config, gateway, target, name, retake_of, deadline)
+    except ComputeError as exc:
+        # Compute answers a repeated requestId with the original operation. If that one
+        # failed and its snapshot is gone (deleted by an earlier retake whose own insert
+        # then failed), the failure is old news: take it again with the retake's id.
+        if not exc.failed_target or exc.failed_target == retake_of:
+            raise
+        if gateway.get_snapshot(target, name) is not None:
+            raise
+        _insert(work, config, gateway, target, name, exc.failed_target, deadline)
+
+
+def _insert(
+    work: WorkItem,
+    config: Config,
+    gateway: ComputeGateway,
+    target: str,
+    name: str,
+    retake_of: str | None,
+    deadline: float,
+) -> None:
+    key = snapshot_key(work, config.deployment_id)
+    options = work.schedule_options
     operation = gateway.insert_snapshot(
         target,
         name=name,

@@ -114,6 +114,28 @@ def test_a_failed_snapshot_is_deleted_and_taken_again_with_a_fresh_request_id(
     assert calls(fake_compute, INSERT) == 2
 
 
+def test_a_retake_whose_insert_failed_is_not_answered_with_the_old_failure(
+    fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
+) -> None:
+    """The FAILED snapshot is deleted, then the retake's insert itself fails: the next
+    delivery finds no snapshot, and its first insert (the original requestId) is
+    answered with the original failed operation. That must not be the end of it."""
+    gateway = ComputeGateway.for_config(config)
+    fake_compute.configure(rate_limit_seconds=0)
+    fake_compute.add_fault(kind="fail_snapshot", api_method=INSERT, count=1)
+    with pytest.raises(ComputeError):
+        take_snapshot(work(disk, 0), config, gateway)  # fails inside its operation
+    fake_compute.add_fault(api_method=INSERT, status=503, count=1)
+    with pytest.raises(ComputeError, match="503"):
+        take_snapshot(work(disk, 0), config, gateway)  # FAILED one deleted; retake refused
+    assert managed(fake_compute) == []
+
+    result = take_snapshot(work(disk, 0), config, gateway)
+
+    assert (result.action, result.status) == ("created", "READY")
+    assert [s["status"] for s in managed(fake_compute)] == ["READY"]
+
+
 def test_still_in_progress_raises_and_the_next_delivery_follows_it(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
