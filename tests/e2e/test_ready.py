@@ -127,7 +127,9 @@ def test_a_zone_unreachable_in_the_first_listing_is_retried_within_the_slot(
 
     # The tick went on for the other project, and retried only the one that failed.
     assert report.summary["retried_projects"] == ["prod-app-1"]
-    assert list(report.outcomes) == [f"prod-db-2/{ZONE}/pg-data"]
+    # The tick itself queued only the other project's disk (the retry may be done by now).
+    assert report.summary["published"] == 1
+    assert f"prod-db-2/{ZONE}/pg-data" in report.outcomes
     entry = outcome_of(stack, f"prod-app-1/{ZONE}/web-data", report.slot)
     assert entry["action"] == "created"
     [snapshot] = managed(stack, "prod-app-1")
@@ -246,7 +248,8 @@ def test_a_hung_listing_of_one_project_does_not_hold_back_the_others(
 
     report = run_tick(stack, daily(fresh_day()))
 
-    assert list(report.outcomes) == [f"prod-app-1/{ZONE}/web-data"]
+    assert report.summary["published"] == 1
+    assert f"prod-app-1/{ZONE}/web-data" in report.outcomes
     assert report.summary["retried_projects"] == ["prod-db-2"]
     [failure] = [f for f in report.summary["failed_projects"] if f["project"] == "prod-db-2"]
     assert failure["transient"] is True and "Timeout" in failure["error"]
