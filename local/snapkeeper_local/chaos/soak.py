@@ -60,6 +60,8 @@ SETTLE_TIMEOUT = 600.0
 ACKED = b"acked "  # a worker's line for each message it acknowledged
 WORK_ACK_DEADLINE = 20
 PATIENCE = 60.0  # seconds of settling before it says what it waits for
+RATE_LIMIT_SECONDS = 600  # one snapshot per disk per 10 minutes
+FINAL_REPLAY_ROUNDS = 12
 LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not coming back
 COMPUTE_TIMEOUT = 3  # seconds: a "timeout" fault holds a request past it
 
@@ -635,13 +637,16 @@ class Soak:
             )
 
     def _final_catch_up(self) -> None:
-        """Faults off, every dead letter replayed (a few rounds), then no slot missing."""
+        """Faults off, every dead letter replayed, then no slot missing. Compute takes
+        one snapshot of a disk per 10 minutes, so a disk with k missed slots needs k
+        replay rounds, 10 minutes apart: the clock moves on between rounds."""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         admin.clear_faults()
         stats = self.days[max(self.days)]
-        for _ in range(3):
+        for _ in range(FINAL_REPLAY_ROUNDS):
             if not self.pending:
                 break
+            admin.advance_clock(RATE_LIMIT_SECONDS + 60)
             self._replay(stats)
         live = {d.id for d in self.fleet.disks if not d.deleted}
         missing = [
