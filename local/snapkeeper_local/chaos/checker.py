@@ -175,21 +175,10 @@ class Checker:
         return {s.ref for s in newest[:keep]}
 
     def _coverage(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
-        ready = {(*s.series, s.slot) for s in shots.values() if s.managed and s.status == "READY"}
-        found = []
-        for e in round_.expected:
-            key = (e.disk_id, e.schedule, e.slot)
-            if key in ready or e.disk_id in round_.gone:
-                continue
-            if (
-                key in round_.work_letters
-                or (e.project, e.schedule, e.slot) in round_.project_letters
-            ):
-                continue
-            found.append(
-                Violation("slot READY or dead-lettered", f"{e.disk} {e.schedule} {e.slot}")
-            )
-        return found
+        return [
+            Violation("slot READY or dead-lettered", f"{e.disk} {e.schedule} {e.slot}")
+            for e in unresolved(round_.expected, shots, round_, round_.gone)
+        ]
 
     def _exactly_n(
         self,
@@ -231,6 +220,22 @@ class Checker:
             for ref, shot in shots.items()
             if ref not in self.before and shot.managed and shot.series[0] in round_.untouchable
         ]
+
+
+def unresolved(
+    expected: Iterable[Expected], shots: dict[str, Shot], round_: Round, gone: set[str]
+) -> list[Expected]:
+    """The expected slots that have neither a READY snapshot nor a dead letter (of the
+    work or of its project's tick), of disks not deleted."""
+    ready = {(*s.series, s.slot) for s in shots.values() if s.managed and s.status == "READY"}
+    return [
+        e
+        for e in expected
+        if (e.disk_id, e.schedule, e.slot) not in ready
+        and (e.disk_id, e.schedule, e.slot) not in round_.work_letters
+        and (e.project, e.schedule, e.slot) not in round_.project_letters
+        and e.disk_id not in gone
+    ]
 
 
 def letter_violations(letters: Iterable[Mapping[str, Any]]) -> list[Violation]:

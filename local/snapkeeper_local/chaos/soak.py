@@ -36,6 +36,7 @@ from snapkeeper_local.chaos.checker import (
     Violation,
     letter_violations,
     read_shots,
+    unresolved,
 )
 from snapkeeper_local.chaos.fleet import (
     OUTSIDER,
@@ -484,19 +485,7 @@ class Soak:
             self._drain_tap()
             self._read_acks()
             self._read_letters(round_)
-            ready = {
-                (*s.series, s.slot)
-                for s in read_shots(admin.snapshots()).values()
-                if s.managed and s.status == "READY"
-            }
-            waiting = [
-                e
-                for e in expected
-                if (e.disk_id, e.schedule, e.slot) not in ready
-                and (e.disk_id, e.schedule, e.slot) not in round_.work_letters
-                and (e.project, e.schedule, e.slot) not in round_.project_letters
-                and e.disk_id not in self.gone
-            ]
+            waiting = unresolved(expected, read_shots(admin.snapshots()), round_, self.gone)
             busy = bool(waiting or self.unacked)
             if busy:
                 self._recover_lost(stats)
