@@ -201,9 +201,13 @@ def handle_tick(cloud_event: Any) -> None:
             fields | {"project": project, "slot": plan.slot},
         )
         return
-    retry_ticks = [
-        publish_tick(dataclasses.replace(pinned, projects=(f.project,)), config) for f in transient
-    ]
+    try:
+        retry_ticks = [
+            publish_tick(dataclasses.replace(pinned, projects=(f.project,)), config)
+            for f in transient
+        ]
+    except TransientError as exc:  # the whole tick again: its work is idempotent
+        _retry(exc, fields)
     for failure in plan.failures:
         if failure.transient:
             continue

@@ -314,8 +314,8 @@ def _prune(gateway: ComputeGateway, target: str, retention: RetentionPlan) -> tu
     for victim in retention.delete:
         if victim.status in IN_FLIGHT or victim.pinned:  # never, whatever the plan says
             continue
-        gateway.delete_snapshot(target, victim.name)
-        deleted.append(victim.name)
+        if gateway.delete_snapshot(target, victim.name):  # False: a duplicate got there first
+            deleted.append(victim.name)
     return tuple(deleted)
 
 
