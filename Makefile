@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast lint benchmark chaos chaos-short clean
 SEED ?= 1
+# Test processes for `make test`: most of the suite waits on the emulator, gcloud and the
+# functions rather than on the CPU, so one more worker than cores pays off. Each worker
+# runs whole modules (their stacks are shared by a module) with an emulator of its own.
+TEST_WORKERS ?= 3
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "snapkeeper needs Python 3.11 or newer")'
@@ -19,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/python -m snapkeeper_local demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # Everything that needs no emulator, no Java and no gcloud: the library, the fakes and
 # both functions in process. Under a minute.

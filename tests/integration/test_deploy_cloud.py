@@ -45,6 +45,10 @@ from tests.integration.test_deploy_local import (
     write_config,
 )
 
+# A deploy runs some fifty gcloud commands, each a Python start of its own: on a busy
+# machine the module's deployment alone can pass the default five minutes.
+pytestmark = pytest.mark.timeout(900)
+
 TARGETS = ("prod-app-1", "prod-db-2")
 VAULT = "vault-backups-1"
 CHANNEL = "projects/{project}/notificationChannels/42"
