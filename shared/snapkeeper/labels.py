@@ -38,30 +38,28 @@ PIN = "snapshot-keep"
 DEFAULT_PREFIX = "snapshot-"
 
 
+class _Control:
+    """A control label key: its word after the instance's LABEL_PREFIX."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def __get__(self, owner: ControlLabels, kind: type | None = None) -> str:
+        return f"{owner.prefix}{self.word}"
+
+
 @dataclass(frozen=True)
 class ControlLabels:
     """The label keys for one LABEL_PREFIX."""
 
     prefix: str
+    exclude = _Control("exclude")
+    location = _Control("location")
+    guest_flush = _Control("guest-flush")
+    keep = _Control("keep")
 
     def schedule(self, schedule: str) -> str:
         return f"{self.prefix}{schedule}"
-
-    @property
-    def exclude(self) -> str:
-        return f"{self.prefix}exclude"
-
-    @property
-    def location(self) -> str:
-        return f"{self.prefix}location"
-
-    @property
-    def guest_flush(self) -> str:
-        return f"{self.prefix}guest-flush"
-
-    @property
-    def keep(self) -> str:
-        return f"{self.prefix}keep"
 
     def is_control(self, key: str) -> bool:
         return key.startswith(self.prefix)
