@@ -406,6 +406,8 @@ class Backend:
         """Delete a disk; like the real API, not while an instance has it attached."""
 
         def delete(disk: Disk) -> None:
+            if disk.status(self.now()) != "READY":  # still being created or restored
+                raise errors.ResourceNotReady.resource(disk.path)
             if disk.users:
                 raise errors.ComputeError(
                     f"The disk resource '{disk.path}' is already being used by '{disk.users[0]}'",
