@@ -37,7 +37,7 @@ from snapkeeper.compute import (
     managed_filter,
 )
 from snapkeeper.config import Config
-from snapkeeper.coverage import snapshot_projects, taken
+from snapkeeper.coverage import last_drilled, snapshot_projects, taken
 from snapkeeper.enumerator import ProjectFailure, tick_projects
 from snapkeeper.errors import (
     ComputeError,
@@ -106,11 +106,6 @@ def check_configured(config: Config) -> tuple[str, str]:
     if not (config.scratch_project and config.scratch_zone):
         raise ConfigError("restore drills need SCRATCH_PROJECT and SCRATCH_ZONE")
     return config.scratch_project, config.scratch_zone
-
-
-def last_drilled(snapshots: Iterable[Snapshot]) -> str:
-    """The latest drill date on any of a disk's snapshots ("" if never drilled)."""
-    return max((s.labels.get(labels.DRILLED, "") for s in snapshots), default="")
 
 
 def candidates(snapshots: Iterable[Snapshot], projects: Iterable[str]) -> list[Candidate]:

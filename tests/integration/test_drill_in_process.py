@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from snapkeeper import clients
+from snapkeeper import clients, coverage
+from snapkeeper.cli import cli
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper.drill import run_drill
@@ -57,7 +59,9 @@ def drill_env(env: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> ComputeAdmi
 
 def seed_backed_up(world: ComputeAdmin, name: str, **snapshot: Any) -> tuple[dict[str, Any], str]:
     """A disk with two READY managed snapshots; the newest's name."""
-    disk = world.seed_disk(PROJECT, name, zone=cli_support.ZONE, size_gb=20)
+    disk = world.seed_disk(
+        PROJECT, name, zone=cli_support.ZONE, size_gb=20, labels={"snapshot-daily": "7"}
+    )
     cli_support.seed_managed(world, PROJECT, disk, "daily", DAY)
     newest = cli_support.seed_managed(
         world, PROJECT, disk, "daily", DAY + timedelta(days=1), **snapshot
@@ -255,3 +259,38 @@ def test_a_drill_tick_without_a_scratch_project_is_dead_lettered(
     assert "SCRATCH_PROJECT" in letter.attributes["error"]
     assert json.loads(letter.data)["kind"] == "drill"
     assert "time" in json.loads(letter.data)  # pinned: a replay drills the same slot
+
+
+def test_snapkeeper_drill_runs_one_by_hand_and_status_shows_it(
+    drill_env: ComputeAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, pg_newest = seed_backed_up(drill_env, "pg-data")
+    seed_backed_up(drill_env, "web-data")
+    runner = CliRunner()
+
+    result = runner.invoke(cli, ["drill", "-p", PROJECT, "--sample", "1", "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    [row] = report["drills"]
+    assert (row["disk"], row["snapshot"], row["status"]) == ("pg-data", pg_newest, "OK")
+    assert row["size_gb"] == 20 and row["seconds"] is not None
+    assert "restoring" in result.stderr  # progress, on stderr
+    assert scratch_disks(drill_env) == []
+    drilled = labels_of(drill_env, pg_newest)["snapkeeper-drilled"]
+    assert drilled == report["slot"][:8]  # the drill's date
+
+    # What `snapkeeper status` reads: each disk's last successful drill.
+    found = coverage.survey([PROJECT], Config.from_env(), ComputeGateway(drill_env.host))
+    rows = coverage.coverage(
+        found, {}, now=datetime.now(UTC), grace=timedelta(hours=1), prefix="snapshot-"
+    )
+    assert {r.disk: r.last_drilled for r in rows} == {"pg-data": drilled, "web-data": ""}
+
+    # The next one takes the disk not drilled yet; a failure is exit code 4.
+    drill_env.add_fault(api_method="compute.disks.insert", status=403, reason="quotaExceeded")
+    failed = runner.invoke(cli, ["drill", "--json"])
+    assert failed.exit_code == 4
+    [row] = json.loads(failed.stdout)["drills"]
+    assert (row["disk"], row["status"]) == ("web-data", "FAILED")
+    assert "quotaExceeded" in row["error"]
