@@ -269,8 +269,11 @@ def _drill_tick(config: Config, delivery: Delivery, started: float) -> None:
         plan = plan_drill(pinned, delivery.publish_time, config, ComputeGateway.for_config(config))
         fields["slot"] = plan.slot
         unread = [f for f in plan.failures if f.error_class != "NotAllowed"]
-        if unread:  # a partial sample would skew the round-robin: all again, or nothing
-            first = unread[0]
+        # A transient failure: the whole tick again (a partial sample would skew the
+        # round-robin). A permanent one of the vault: the whole tick is dead-lettered.
+        whole = [f for f in unread if f.transient or f.project not in plan.projects]
+        if whole:
+            first = whole[0]
             outcome = Outcome.TRANSIENT if first.transient else Outcome.PERMANENT
             error = f"snapshots of {first.project} not listed: {first.error}"
             raise ComputeError(error, outcome=outcome, status=None, reason=first.error_class)
@@ -278,15 +281,30 @@ def _drill_tick(config: Config, delivery: Delivery, started: float) -> None:
     except Exception as exc:  # classified in there
         _give_up_or_retry(config, exc, delivery, ENUMERATOR, fields)
         return
-    refused = [f.project for f in plan.failures]
+    # A target project that cannot be read (permanent) is left out of this drill and
+    # dead-lettered as a drill tick of its own, pinned to the slot, for a replay.
+    for failure in unread:
+        dead_letter(
+            config,
+            dataclasses.replace(pinned, projects=(failure.project,)).to_json(),
+            {"project": failure.project, "kind": DRILL_KIND, "slot": plan.slot},
+            error_class=failure.error_class,
+            error=failure.error,
+            attempts=delivery.attempt,
+            function=ENUMERATOR,
+        )
     logs.log(
-        "WARNING" if refused else "INFO",
+        "WARNING" if plan.failures else "INFO",
         f"drill {plan.slot}: {published} of {plan.candidates} disks to restore",
         published=published,
         sample=plan.sample,
         candidates=plan.candidates,
         disks=[f"{i.project}/{i.location}/{i.disk}" for i in plan.items],
-        refused_projects=refused or None,
+        failed_projects=[
+            {"project": f.project, "error_class": f.error_class, "error": f.error}
+            for f in plan.failures
+        ]
+        or None,
         duration_seconds=round(time.monotonic() - started, 3),
         **fields,
     )

@@ -294,3 +294,28 @@ def test_snapkeeper_drill_runs_one_by_hand_and_status_shows_it(
     [row] = json.loads(failed.stdout)["drills"]
     assert (row["disk"], row["status"]) == ("web-data", "FAILED")
     assert "quotaExceeded" in row["error"]
+
+
+def test_a_drill_tick_leaves_out_an_unreadable_project_and_dead_letters_it(
+    env: ComputeAdmin,
+    enumerator_fn: FlaskClient,
+    published: RecordingPublisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCRATCH_PROJECT", SCRATCH)
+    monkeypatch.setenv("SCRATCH_ZONE", SCRATCH_ZONE)
+    env.seed_project("prod-db-2", accessible=False)
+    seed_backed_up(env, "pg-data")
+    tick = DrillTick(time=DAY + timedelta(days=9), sample=3)
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+
+    assert [m.body["disk"] for m in published.on(WORK_TOPIC)] == ["pg-data"]
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert json.loads(letter.data) == {
+        "kind": "drill",
+        "time": tick.time.isoformat(),  # type: ignore[union-attr]
+        "projects": ["prod-db-2"],
+        "sample": 3,
+    }
+    assert letter.attributes["function"] == "enumerate_disks"
