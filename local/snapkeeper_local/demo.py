@@ -255,7 +255,8 @@ def drill_table(report: DrillReport) -> Table:
     for key, entry in sorted(report.outcomes.items()):
         project, _, disk = key.split("/")
         if entry.get("dead_letter_id"):
-            result = f"[red]dead-lettered:[/red] {entry['message'].split(': ', 1)[-1][-70:]}"
+            # "dead-lettered: create disk NAME: 403 reason: message": from the status on
+            result = f"[red]dead-lettered:[/red] {entry['message'].split(': ', 2)[-1]}"
             table.add_row(project, disk, entry.get("snapshot", ""), "-", "-", result)
             continue
         seconds = entry.get("time_to_restore_seconds")
