@@ -539,3 +539,23 @@ def test_restore_from_a_missing_snapshot_is_not_found_and_a_restoring_disk_canno
     assert op.operation_type == "delete" and op.zone.endswith(f"/zones/{ZONE}")
     with pytest.raises(exceptions.NotFound):
         compute.disks.get(project=PROJECT, zone=ZONE, disk="restored")
+
+
+def test_restore_needs_use_read_only_on_the_snapshot_where_it_lives(
+    world: ComputeAdmin, compute: ComputeClients
+) -> None:
+    world.seed_project(VAULT, denied_permissions=["compute.snapshots.useReadOnly"])
+    world.seed_snapshot(VAULT, "vaulted", source_disk=DISK_URL)
+    with pytest.raises(exceptions.Forbidden) as caught:
+        compute.disks.insert_unary(
+            project=PROJECT,
+            zone=ZONE,
+            disk_resource=compute_v1.Disk(
+                mapping={
+                    "name": "restored",
+                    "source_snapshot": f"projects/{VAULT}/global/snapshots/vaulted",
+                }
+            ),
+        )
+    assert "compute.snapshots.useReadOnly" in caught.value.message
+    assert f"projects/{VAULT}/global/snapshots/vaulted" in caught.value.message
