@@ -225,9 +225,27 @@ def run_drill(
     classified by the error table."""
     if not config.allows(item.project):
         raise NotAllowed(f"project {item.project} is not in TARGET_PROJECTS")
-    project, zone = check_configured(config)
+    check_configured(config)
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
+    try:
+        return _drill(item, config, gateway, deadline, say)
+    except ComputeError as exc:
+        if exc.outcome is not Outcome.GONE:
+            raise
+        # Not the snapshot (that is a GONE result): the scratch project or zone is
+        # missing, which no redelivery mends.
+        raise DrillFailed(str(exc)) from exc
+
+
+def _drill(
+    item: DrillItem,
+    config: Config,
+    gateway: ComputeGateway,
+    deadline: float,
+    say: Callable[[str], None],
+) -> DrillResult:
+    project, zone = check_configured(config)
     swept = sweep(config, gateway, item.slot)
     name = scratch_disk_name(item.project, item.disk_id, item.slot, config.deployment_id)
     earlier = gateway.get_disk(project, zone, False, name)

@@ -319,3 +319,20 @@ def test_a_drill_tick_leaves_out_an_unreadable_project_and_dead_letters_it(
         "sample": 3,
     }
     assert letter.attributes["function"] == "enumerate_disks"
+
+
+def test_a_drill_into_a_missing_scratch_project_is_dead_lettered_at_once(
+    drill_env: ComputeAdmin,
+    snapshot_fn: FlaskClient,
+    published: RecordingPublisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    disk, newest = seed_backed_up(drill_env, "pg-data")
+    monkeypatch.setenv("SCRATCH_PROJECT", "no-such-scratch")
+    item = drill_item(disk, newest)
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", item.to_json(), attempt=1)) == 200
+
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.attributes["error_class"] == "DrillFailed"
+    assert "no-such-scratch" in letter.attributes["error"]
