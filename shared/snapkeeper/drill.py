@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,7 +39,7 @@ from snapkeeper.compute import (
 )
 from snapkeeper.config import Config
 from snapkeeper.coverage import last_drilled, snapshot_projects, taken
-from snapkeeper.enumerator import ProjectFailure, tick_projects
+from snapkeeper.enumerator import MAX_PARALLEL_PROJECTS, ProjectFailure, tick_projects
 from snapkeeper.errors import (
     ComputeError,
     ConfigError,
@@ -141,22 +142,31 @@ def candidates(snapshots: Iterable[Snapshot], projects: Iterable[str]) -> list[C
 
 def plan_drill(tick: DrillTick, at: datetime, config: Config, gateway: ComputeGateway) -> DrillPlan:
     """The disks a drill tick restores (nothing written). A snapshot project that cannot
-    be listed is a failure of the plan: the caller retries the whole tick rather than
-    drill an unfair sample."""
+    be listed is in `failures` (transient or not), its disks left out: the caller decides
+    (the enumerator retries the whole tick on a transient one)."""
     check_configured(config)
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     # The allow-list rule of snapshot ticks (only the projects of a Tick are read).
     projects, refused = tick_projects(Tick("drill", projects=tick.projects), config)
     plan = DrillPlan(slot, tick.sample or config.drill_sample, tuple(projects), failures=refused)
+    wheres = snapshot_projects(projects, config) if projects else []
     listed: list[Snapshot] = []
-    for where in snapshot_projects(projects, config) if projects else []:
-        try:
-            found = gateway.snapshots(where, managed_filter(deployment=config.deployment_id))
-        except ComputeError as exc:
-            transient = exc.outcome is Outcome.TRANSIENT
-            plan.failures.append(ProjectFailure(where, type(exc).__name__, str(exc), transient))
-            continue
-        listed += [s for s in found if labels.deployment_of(s.labels) == config.deployment_id]
+    if wheres:
+        workers = min(MAX_PARALLEL_PROJECTS, len(wheres))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drill") as pool:
+            label_filter = managed_filter(deployment=config.deployment_id)
+            jobs = {where: pool.submit(gateway.snapshots, where, label_filter) for where in wheres}
+            for where, job in jobs.items():
+                try:
+                    found = job.result()
+                except ComputeError as exc:
+                    transient = exc.outcome is Outcome.TRANSIENT
+                    failure = ProjectFailure(where, type(exc).__name__, str(exc), transient)
+                    plan.failures.append(failure)
+                    continue
+                listed += [
+                    s for s in found if labels.deployment_of(s.labels) == config.deployment_id
+                ]
     ranked = candidates(listed, projects)
     plan.candidates = len(ranked)
     plan.items = [_item(c, slot) for c in ranked[: plan.sample]]
