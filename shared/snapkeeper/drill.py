@@ -55,8 +55,9 @@ from snapkeeper.retention import READY
 
 DONE = "DONE"
 DRILLED_DATE = "%Y%m%d"
-# A scratch disk's delete is waited for this long; one still going is left to the sweep.
-DELETE_WAIT_SECONDS = 60.0
+# A scratch disk's delete is waited for this long (inside the function's 60 s margin past
+# READY_WAIT_SECONDS); one still going is left to the next drill's sweep.
+DELETE_WAIT_SECONDS = 30.0
 DISK_POLL_INTERVAL = 2.0
 # Disk statuses of a restore still under way (the API's CREATING and RESTORING).
 RESTORING = frozenset({"CREATING", "RESTORING"})
