@@ -56,6 +56,7 @@ def cli(
       snapkeeper plan --schedule daily
       snapkeeper schedule set daily --cron "0 3 * * *" --time-zone Asia/Tokyo
       snapkeeper dlq list
+      snapkeeper drill --sample 2
     """
     overrides = {}
     if host_project:
