@@ -45,12 +45,15 @@ readonly SNAPSHOT_SA_ID=snapkeeper-snapshot
 readonly TRIGGER_SA_ID=snapkeeper-trigger # Eventarc pushes to the functions as this one
 readonly ENUMERATOR_ROLE=snapkeeperEnumerator
 readonly SNAPSHOT_ROLE=snapkeeperSnapshot
+readonly DRILL_ROLE=snapkeeperDrill
 readonly READY_METRIC=snapkeeper_snapshots_ready # what the stale-disk alerts watch
 # Its predecessor (action="created"), removed once the alerts read the new one, and only
 # when its description shows deploy.sh made it.
 readonly LEGACY_CREATED_METRIC=snapkeeper_snapshots_created
 readonly MANAGED_MARK="Managed by deploy.sh ("
 readonly ERRORS_METRIC=snapkeeper_function_errors
+readonly DRILLS_METRIC=snapkeeper_drills                 # restore drills: time to READY
+readonly DRILL_FAILURES_METRIC=snapkeeper_drill_failures # what the drill alert watches
 readonly JOB_PREFIX=snapkeeper-
 readonly RUNTIME=python312
 # The timeouts, the snapshot function's size and the ack deadlines that follow from them
@@ -161,6 +164,7 @@ ENUMERATOR_TIMEOUT=0 ENUMERATOR_ACK=0 SNAPSHOT_ACK=0 LOCAL_SNAPSHOT_ACK=0
 TARGETS=()
 ROLE_PROJECTS=() # every project a function role is defined and granted in
 SCHEDULE_NAMES=() SCHEDULE_CRONS=() SCHEDULE_ZONES=() SCHEDULE_STALE=() SCHEDULE_TICKS=()
+DRILL_CRON="" DRILL_TIME_ZONE="" DRILL_TICK="" SCRATCH_PROJECT="" # restore drills, if any
 FUNCTION_ENV=()          # NAME=VALUE: the environment of both functions
 SNAPSHOT_FUNCTION_ENV=() # NAME=VALUE: the snapshot function's own
 LOCAL_ENDPOINTS=()       # --endpoint NAME=VALUE for the checker, with --local
@@ -202,6 +206,10 @@ read_records() {
       SCHEDULE_TIME_ZONE) SCHEDULE_ZONES+=("$value") ;;
       SCHEDULE_STALE_AFTER) SCHEDULE_STALE+=("$value") ;;
       SCHEDULE_TICK) SCHEDULE_TICKS+=("$value") ;;
+      DRILL_CRON) DRILL_CRON=$value ;;
+      DRILL_TIME_ZONE) DRILL_TIME_ZONE=$value ;;
+      DRILL_TICK) DRILL_TICK=$value ;;
+      SCRATCH_PROJECT) SCRATCH_PROJECT=$value ;;
       FUNCTION_ENV) FUNCTION_ENV+=("$value") ;;
       SNAPSHOT_FUNCTION_ENV) SNAPSHOT_FUNCTION_ENV+=("$value") ;;
       *) ;; # printed for people too (LABEL_PREFIX, ...): deploy.sh uses them in FUNCTION_ENV
@@ -382,6 +390,11 @@ grant_function_roles() {
     ensure_binding "projects/$project/roles/$SNAPSHOT_ROLE" \
       "serviceAccount:$(sa_email "$SNAPSHOT_SA_ID")" projects -- "$project"
   done
+  if [[ -n $SCRATCH_PROJECT ]]; then # restore drills make and delete disks there only
+    ensure_role "$SCRATCH_PROJECT" "$DRILL_ROLE" "$INFRA_DIR/roles/drill.yaml"
+    ensure_binding "projects/$SCRATCH_PROJECT/roles/$DRILL_ROLE" \
+      "serviceAccount:$(sa_email "$SNAPSHOT_SA_ID")" projects -- "$SCRATCH_PROJECT"
+  fi
 }
 
 # -- steps: Pub/Sub ---------------------------------------------------------------------------
@@ -574,27 +587,40 @@ ensure_invoker() { # ensure_invoker FUNCTION
 }
 
 # -- steps: Scheduler -------------------------------------------------------------------------
+# ensure_job JOB CRON ZONE PAYLOAD DESCRIPTION: create or update one Pub/Sub job
+# ($jobs: the listing of ensure_scheduler_jobs; $where: its location and project).
+ensure_job() {
+  local job=$1 cron=$2 zone=$3 payload=$4 description=$5 want have="" row
+  want="$job"$'\t'"$cron"$'\t'"$zone"$'\t'"$(topic_path "$TICKS_TOPIC")"$'\t'"$(printf '%s' "$payload" | base64_line)"
+  while IFS= read -r row; do [[ ${row%%$'\t'*} == "$job" ]] && have=$row; done <<<"$jobs"
+  local settings=(--schedule="$cron" --time-zone="$zone" --topic="$TICKS_TOPIC"
+    --message-body="$payload")
+  if [[ -z $have ]]; then
+    change scheduler jobs create pubsub "$job" "${where[@]}" "${settings[@]}" \
+      --description="$description"
+  elif [[ $have != "$want" ]]; then
+    change scheduler jobs update pubsub "$job" "${where[@]}" "${settings[@]}"
+  fi
+}
+
 ensure_scheduler_jobs() {
   local where=(--location="$SCHEDULER_LOCATION" --project="$HOST_PROJECT")
   read_into_out scheduler jobs list "${where[@]}" \
     --format='value(name.basename(),schedule,timeZone,pubsubTarget.topicName,pubsubTarget.data)'
-  local jobs=$OUT i job payload want have row wanted=" "
+  local jobs=$OUT i job row wanted=" "
   for i in "${!SCHEDULE_NAMES[@]}"; do
     job=$JOB_PREFIX${SCHEDULE_NAMES[$i]}
     wanted+="$job "
-    payload=${SCHEDULE_TICKS[$i]} # the message each tick of that schedule publishes
-    want="$job"$'\t'"${SCHEDULE_CRONS[$i]}"$'\t'"${SCHEDULE_ZONES[$i]}"$'\t'"$(topic_path "$TICKS_TOPIC")"$'\t'"$(printf '%s' "$payload" | base64_line)"
-    have=""
-    while IFS= read -r row; do [[ ${row%%$'\t'*} == "$job" ]] && have=$row; done <<<"$jobs"
-    local settings=(--schedule="${SCHEDULE_CRONS[$i]}" --time-zone="${SCHEDULE_ZONES[$i]}"
-      --topic="$TICKS_TOPIC" --message-body="$payload")
-    if [[ -z $have ]]; then
-      change scheduler jobs create pubsub "$job" "${where[@]}" "${settings[@]}" \
-        --description="snapkeeper: tick of schedule ${SCHEDULE_NAMES[$i]} (deploy.sh)"
-    elif [[ $have != "$want" ]]; then
-      change scheduler jobs update pubsub "$job" "${where[@]}" "${settings[@]}"
-    fi
+    # the message each tick of that schedule publishes
+    ensure_job "$job" "${SCHEDULE_CRONS[$i]}" "${SCHEDULE_ZONES[$i]}" "${SCHEDULE_TICKS[$i]}" \
+      "snapkeeper: tick of schedule ${SCHEDULE_NAMES[$i]} (deploy.sh)"
   done
+  if [[ -n $DRILL_CRON ]]; then # no schedule name has a dash: never a schedule's job
+    job=${JOB_PREFIX}restore-drill
+    wanted+="$job "
+    ensure_job "$job" "$DRILL_CRON" "$DRILL_TIME_ZONE" "$DRILL_TICK" \
+      "snapkeeper: restore drill tick (deploy.sh)"
+  fi
   # A job for a schedule no longer in the config is left alone (it may have been made
   # with `snapkeeper schedule set`); say so, so that it is a decision.
   while IFS= read -r row; do
@@ -674,6 +700,11 @@ ensure_monitoring() {
   POLICIES=$OUT
   ensure_policy dead-letter-backlog "$INFRA_DIR/alerts/dead-letter-backlog.json"
   ensure_policy function-errors "$INFRA_DIR/alerts/function-errors.json"
+  if [[ -n $DRILL_CRON ]]; then
+    ensure_log_metric "$DRILLS_METRIC" "$INFRA_DIR/metrics/drills.yaml"
+    ensure_log_metric "$DRILL_FAILURES_METRIC" "$INFRA_DIR/metrics/drill-failures.yaml"
+    ensure_policy drill-failed "$INFRA_DIR/alerts/drill-failed.json"
+  fi
   local i
   for i in "${!SCHEDULE_NAMES[@]}"; do
     ensure_policy "stale-${SCHEDULE_NAMES[$i]}" "$INFRA_DIR/alerts/stale-disk.json" \
@@ -805,8 +836,10 @@ teardown() {
   confirm_teardown
   local where=(--project="$HOST_PROJECT") i job fn sub topic
   if ((!LOCAL)) || [[ -n ${CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER:-} ]]; then
-    for i in "${!SCHEDULE_NAMES[@]}"; do
-      job=$JOB_PREFIX${SCHEDULE_NAMES[$i]}
+    local jobs=()
+    for i in "${!SCHEDULE_NAMES[@]}"; do jobs+=("$JOB_PREFIX${SCHEDULE_NAMES[$i]}"); done
+    [[ -z $DRILL_CRON ]] || jobs+=("${JOB_PREFIX}restore-drill")
+    for job in ${jobs[@]+"${jobs[@]}"}; do
       delete_if_exists scheduler jobs describe "$job" --location="$SCHEDULER_LOCATION" "${where[@]}" \
         -- scheduler jobs delete "$job" --location="$SCHEDULER_LOCATION" "${where[@]}"
     done
@@ -836,17 +869,25 @@ teardown() {
   while IFS=$'\t' read -r name row; do
     [[ -n ${row:-} ]] && change alpha monitoring policies delete "$name" "${where[@]}"
   done <<<"$OUT"
-  for name in "$READY_METRIC" "$ERRORS_METRIC"; do
+  local metrics=("$READY_METRIC" "$ERRORS_METRIC")
+  [[ -z $DRILL_CRON ]] || metrics+=("$DRILLS_METRIC" "$DRILL_FAILURES_METRIC")
+  for name in "${metrics[@]}"; do
     delete_if_exists logging metrics describe "$name" "${where[@]}" \
       -- logging metrics delete "$name" "${where[@]}"
   done
   remove_legacy_metric # a deployment made before the metric's rename
-  local project
-  for project in "${ROLE_PROJECTS[@]}"; do
+  local project projects=("${ROLE_PROJECTS[@]}")
+  if [[ -n $SCRATCH_PROJECT ]] && ! in_lines "$SCRATCH_PROJECT" "$(printf '%s\n' "${projects[@]}")"; then
+    projects+=("$SCRATCH_PROJECT")
+  fi
+  for project in "${projects[@]}"; do
     # Deleting the role voids its bindings; the binding lines go so policies stay tidy.
-    local pairs=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID")
+    local pairs=()
+    in_lines "$project" "$(printf '%s\n' "${ROLE_PROJECTS[@]}")" &&
+      pairs+=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID")
     in_lines "$project" "$(printf '%s\n' "${TARGETS[@]}")" &&
       pairs+=("$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID") # not in a vault-only project
+    [[ $project == "$SCRATCH_PROJECT" ]] && pairs+=("$DRILL_ROLE:$SNAPSHOT_SA_ID")
     for row in "${pairs[@]}"; do
       describe_into_out projects get-iam-policy "$project" --flatten='bindings[].members' \
         --format='csv[no-heading](bindings.role,bindings.members)' || true

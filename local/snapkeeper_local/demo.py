@@ -2,7 +2,7 @@
 
 It brings the local stack up, seeds a small fleet that shows every feature, lists it
 through the real Compute client, runs daily and weekly ticks across twelve simulated
-days, prints what happened, and stops everything it started.
+days, then two restore drills, prints what happened, and stops everything it started.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from snapkeeper.compute import ComputeGateway
-from snapkeeper.messages import Tick
+from snapkeeper.messages import DrillTick, Tick
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
-from snapkeeper_local.stack import LocalStack, TickReport, disk_key
+from snapkeeper_local.stack import DrillReport, LocalStack, TickReport, disk_key
 
 WEB, DB, LEGACY = "acme-web-prod", "acme-db-prod", "acme-legacy-prod"
 ZONE, REGION = "us-central1-a", "us-central1"
@@ -30,6 +30,11 @@ SCHEDULES = {
 }
 START = datetime(2027, 3, 1, tzinfo=UTC)  # a Monday
 DAYS = 12
+# Restore drills: scratch disks go to a project of their own; a restore takes this long
+# on the fake's clock.
+SCRATCH, SCRATCH_ZONE = "acme-drills", "us-central1-b"
+RESTORE_SECONDS = 2
+DRILL_SAMPLE = 2
 
 
 @dataclass
@@ -101,7 +106,10 @@ def run(console: Console, emulator: PubSubEmulator | None = None) -> int:
     console.rule("[bold]snapkeeper demo")
     console.print("Starting the local stack: Pub/Sub emulator, fake Compute Engine, fake")
     console.print("Cloud Scheduler, and both functions under functions-framework...")
-    with LocalStack([WEB, DB, LEGACY], host_project="snapkeeper-demo", emulator=emulator) as stack:
+    drills = {"SCRATCH_PROJECT": SCRATCH, "SCRATCH_ZONE": SCRATCH_ZONE}
+    with LocalStack(
+        [WEB, DB, LEGACY], host_project="snapkeeper-demo", emulator=emulator, extra_env=drills
+    ) as stack:
         admin = stack.compute.admin  # type: ignore[union-attr]
         admin.configure(rate_limit_seconds=5)  # the real 10-minute limit, shortened
         seed(stack)
@@ -139,6 +147,7 @@ def run(console: Console, emulator: PubSubEmulator | None = None) -> int:
             "the per-disk snapshot rate limit when pg-data's daily and weekly snapshots met, "
             f"{len(retries) - rate_limited} for a 503 injected once). Each ended in a snapshot."
         )
+        restore_drills(console, stack)
     console.rule("[bold green]demo finished: everything it started is stopped")
     return 0
 
@@ -200,4 +209,62 @@ def dead_letter_table(letters: list[dict[str, Any]]) -> Table:
         ] += 1
     for (function, project, error_class, error), count in causes.most_common():
         table.add_row(str(count), function, project, error_class, error)
+    return table
+
+
+def restore_drills(console: Console, stack: LocalStack) -> None:
+    """Two drill ticks a day apart: the second takes the disks the first did not (round
+    robin), and one of its restores fails on an injected quota error."""
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project(SCRATCH)
+    admin.configure(disk_creating_seconds=RESTORE_SECONDS)
+    console.rule(f"[bold]Restore drills: {DRILL_SAMPLE} disks each, scratch disks in {SCRATCH}")
+    for day, fail in ((DAYS, False), (DAYS + 1, True)):
+        when = START + timedelta(days=day, hours=4)
+        admin.set_clock(when)
+        if fail:  # the scratch project is out of disk quota for one restore
+            admin.add_fault(
+                api_method="compute.disks.insert", body_regex="web-vm-boot", status=403,
+                reason="quotaExceeded", count=1,
+                message="Quota 'SSD_TOTAL_GB' exceeded. Limit: 0.0 in region us-central1.",
+            )  # fmt: skip
+        report = stack.run_drill(DrillTick(time=when, sample=DRILL_SAMPLE))
+        console.print(drill_table(report))
+    gateway = ComputeGateway(stack.compute.host)  # type: ignore[union-attr]
+    left = gateway.zone_disks(SCRATCH, SCRATCH_ZONE)
+    drilled = sorted(
+        {(s["sourceDisk"].rsplit("/", 1)[-1], s["labels"]["snapkeeper-drilled"])
+         for s in admin.snapshots() if "snapkeeper-drilled" in s.get("labels", {})}
+    )  # fmt: skip
+    console.print(
+        f"Scratch disks left in {SCRATCH}: {len(left)}. Snapshots labelled snapkeeper-drilled "
+        f"(what `snapkeeper status` shows per disk): "
+        + ", ".join(f"{disk} {date}" for disk, date in drilled)
+    )
+
+
+def drill_table(report: DrillReport) -> Table:
+    candidates = report.summary["candidates"]
+    table = Table(
+        title=f"Drill {report.slot}: {report.summary['published']} of {candidates} disks "
+        "(never drilled first, then the longest ago)",
+        title_justify="left",
+    )
+    for column in ("project", "disk", "snapshot restored", "time to READY", "size", "result"):
+        table.add_column(column)
+    for key, entry in sorted(report.outcomes.items()):
+        project, _, disk = key.split("/")
+        if entry.get("dead_letter_id"):
+            # "dead-lettered: create disk NAME: 403 reason: message": from the status on
+            result = f"[red]dead-lettered:[/red] {entry['message'].split(': ', 2)[-1]}"
+            table.add_row(project, disk, entry.get("snapshot", ""), "-", "-", result)
+            continue
+        seconds = entry.get("time_to_restore_seconds")
+        status = entry["drill_status"]
+        result = "[green]OK[/green], scratch disk deleted" if status == "OK" else status
+        table.add_row(
+            project, disk, entry.get("snapshot", ""),
+            f"{seconds:.1f} s" if seconds is not None else "-",
+            f"{entry.get('size_gb', 0)} GB", result,
+        )  # fmt: skip
     return table

@@ -23,7 +23,7 @@ from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from snapkeeper.config import Config
 from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER
-from snapkeeper.messages import Tick
+from snapkeeper.messages import DRILL_KIND, DrillTick, Tick
 from snapkeeper.snapshotter import Action
 from snapkeeper_local.compute import ComputeServer
 from snapkeeper_local.functions import REPO_ROOT, FunctionServer
@@ -54,6 +54,15 @@ class TickReport:
 
     def by_action(self, action: str) -> list[dict[str, Any]]:
         return [e for e in self.outcomes.values() if e.get("action") == action]
+
+
+@dataclass
+class DrillReport:
+    """What one drill tick led to: per disk its drill line or its dead-letter line."""
+
+    slot: str
+    summary: dict[str, Any]
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)  # disk key -> entry
 
 
 def disk_key(fields: dict[str, Any]) -> str:
@@ -241,6 +250,26 @@ class LocalStack(Service):
             return len(final) >= summary["published"]
 
         wait_for(settled, timeout, f"every disk of tick {message_id} to finish")
+        return report
+
+    def run_drill(self, tick: DrillTick, timeout: float = DEFAULT_SETTLE_TIMEOUT) -> DrillReport:
+        """Publish a drill tick and wait until each disk it picked has a final outcome:
+        its drill line (drill_status) or its dead letter."""
+        message_id = self.publish(self.config.tick_topic, tick.to_json())
+        summary = wait_for(
+            lambda: self.tick_summary(message_id), timeout, f"the summary of drill {message_id}"
+        )
+        report = DrillReport(summary["slot"], summary)
+        assert self.snapshotter is not None
+
+        def settled() -> bool:
+            for entry in self.snapshotter.log_entries():  # type: ignore[union-attr]
+                final = entry.get("drill_status") or entry.get("dead_letter_id")
+                if final and entry.get("kind") == DRILL_KIND and entry.get("slot") == report.slot:
+                    report.outcomes[disk_key(entry)] = entry
+            return len(report.outcomes) >= summary["published"]
+
+        wait_for(settled, timeout, f"every disk of drill {message_id} to finish")
         return report
 
     # -- reading what happened ---------------------------------------------------------------

@@ -85,6 +85,7 @@ class Disk:
     labels: Mapping[str, str] = field(default_factory=dict)
     size_gb: int = 0
     users: tuple[str, ...] = ()  # URLs of the instances it is attached to
+    status: str = ""  # as read by get_disk or zone_disks (CREATING, READY, ...)
 
     @property
     def path(self) -> str:
@@ -456,6 +457,7 @@ class ComputeGateway:
             labels=dict(found.labels),
             size_gb=int(found.size_gb or 0),
             users=tuple(found.users),
+            status=str(found.status or ""),
         )
 
     def instance_labels(self, url: str) -> Mapping[str, str] | None:
@@ -501,6 +503,68 @@ class ComputeGateway:
         except (gexc.GoogleAPICallError, gexc.RetryError, requests.RequestException) as exc:
             raise as_compute_error(exc, f"create disk {name}") from exc
         return str(operation.name)
+
+    def zone_disks(self, project: str, zone: str, label_filter: str | None = None) -> list[Disk]:
+        """The disks of one zone (a drill's scratch zone), optionally label-filtered."""
+        request: dict[str, Any] = {"project": project, "zone": zone, "max_results": PAGE_SIZE}
+        if label_filter:
+            request["filter"] = label_filter
+        return self._call(
+            f"list disks of {project}/{zone}",
+            lambda: [
+                Disk(
+                    project=project,
+                    location=zone,
+                    regional=False,
+                    name=d.name,
+                    id=str(d.id),
+                    labels=dict(d.labels),
+                    size_gb=int(d.size_gb or 0),
+                    status=str(d.status or ""),
+                )
+                for d in self._clients.disks.list(
+                    request=request, retry=LIST_RETRY, timeout=self._timeout
+                )
+            ],
+        )
+
+    def delete_zone_disk(self, project: str, zone: str, name: str) -> str | None:
+        """Delete a zonal disk; its operation's name, None when it was already gone."""
+        try:
+            operation = self._clients.disks.delete_unary(
+                project=project, zone=zone, disk=name, retry=None, timeout=self._timeout
+            )
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, f"delete disk {name}") from exc
+        return str(operation.name)
+
+    def add_snapshot_labels(self, project: str, name: str, added: Mapping[str, str]) -> bool:
+        """Merge `added` into a snapshot's labels (setLabels with the fingerprint just
+        read: a 412 means they changed in between, and is retried). False: it is gone."""
+        action = f"label snapshot {name}"
+        try:
+            found = self._clients.snapshots.get(
+                project=project, snapshot=name, retry=LIST_RETRY, timeout=self._timeout
+            )
+        except gexc.NotFound:
+            return False
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, action) from exc
+        request = compute_v1.GlobalSetLabelsRequest(
+            labels={**dict(found.labels), **added}, label_fingerprint=found.label_fingerprint
+        )
+        return self._found(
+            action,
+            lambda: self._clients.snapshots.set_labels_unary(
+                project=project,
+                resource=name,
+                global_set_labels_request_resource=request,
+                retry=None,
+                timeout=self._timeout,
+            ),
+        )
 
     def wait_zone_operation(self, project: str, zone: str, operation: str, timeout: float) -> str:
         """Wait (bounded) for a zonal operation; returns its final status."""

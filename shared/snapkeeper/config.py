@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from snapkeeper.checks import pattern_check
@@ -39,6 +39,9 @@ DEFAULT_MIN_KEEP = 3
 DEFAULT_MAX_DELETES_PER_RUN = 3
 MIN_MAX_DELETES_PER_RUN = 2
 MAX_MAX_DELETES_PER_RUN = 1000
+# Restore drills: disks restored per drill tick, unless the tick says.
+DEFAULT_DRILL_SAMPLE = 1
+MAX_DRILL_SAMPLE = 1000
 
 # Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
 _PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
@@ -46,6 +49,7 @@ _TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
 _LABEL_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
 # A label value and a part of every snapshot name: short, so names stay within 63.
 _DEPLOYMENT_ID = re.compile(r"^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$")
+_ZONE = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+-[a-z]$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 _T = TypeVar("_T")
@@ -73,6 +77,10 @@ class Config:
     compute_emulator_host: str | None = None
     scheduler_emulator_host: str | None = None
     pubsub_emulator_host: str | None = None
+    # Restore drills: where scratch disks are made, and how many disks a drill takes.
+    scratch_project: str | None = None
+    scratch_zone: str | None = None
+    drill_sample: int = DEFAULT_DRILL_SAMPLE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -144,7 +152,7 @@ class Config:
                 f"{MAX_MAX_DELETES_PER_RUN}: each run adds a snapshot, so below "
                 f"{MIN_MAX_DELETES_PER_RUN} a lowered N would never take effect"
             )
-        return config
+        return _with_drill_settings(config, env)
 
     @property
     def keep_floor(self) -> int:
@@ -165,6 +173,7 @@ class Config:
 
 check_project_id = pattern_check(_PROJECT_ID, "{value} is not a valid project id")
 check_label_prefix = pattern_check(_LABEL_PREFIX, "{value} is not a valid label-key prefix")
+check_zone = pattern_check(_ZONE, "{value} is not a zone, e.g. us-central1-a")
 check_deployment_id = pattern_check(
     _DEPLOYMENT_ID,
     "{value} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
@@ -221,3 +230,19 @@ def _int(env: Mapping[str, str], variable: str, default: int) -> int:
 
 def _bool(env: Mapping[str, str], variable: str) -> bool:
     return _named(variable, parse_bool, env.get(variable, ""))
+
+
+def _with_drill_settings(config: Config, env: Mapping[str, str]) -> Config:
+    """SCRATCH_PROJECT, SCRATCH_ZONE and DRILL_SAMPLE: both places or neither."""
+    project = env.get("SCRATCH_PROJECT") or None
+    zone = env.get("SCRATCH_ZONE") or None
+    if project:
+        _check_project("SCRATCH_PROJECT", project)
+    if zone:
+        _named("SCRATCH_ZONE", check_zone, zone)
+    if bool(project) != bool(zone):
+        raise ConfigError("SCRATCH_PROJECT and SCRATCH_ZONE go together: set both or neither")
+    sample = _int(env, "DRILL_SAMPLE", DEFAULT_DRILL_SAMPLE)
+    if not 1 <= sample <= MAX_DRILL_SAMPLE:
+        raise ConfigError(f"DRILL_SAMPLE must be between 1 and {MAX_DRILL_SAMPLE}")
+    return replace(config, scratch_project=project, scratch_zone=zone, drill_sample=sample)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +70,7 @@ class Coverage:
     period: timedelta | None
     due: datetime | None  # the slot that should be covered by now
     reason: str = ""
+    last_drilled: str = ""  # yyyymmdd of the disk's last successful restore drill, "" never
 
     @property
     def problem(self) -> bool:
@@ -263,5 +264,20 @@ def coverage(
         for schedule in labelled.policies
         if not only or schedule in only
     ]
+    drilled = drills_by_disk(result.snapshots)
+    rows = [replace(row, last_drilled=drilled.get(row.disk_id, "")) for row in rows]
     rows.sort(key=lambda c: (STATE_ORDER[c.state], c.project, c.location, c.disk, c.schedule))
     return rows
+
+
+def last_drilled(snapshots: Iterable[Snapshot]) -> str:
+    """The latest restore-drill date (yyyymmdd) on any of these snapshots, "" if none."""
+    return max((s.labels.get(labels.DRILLED, "") for s in snapshots), default="")
+
+
+def drills_by_disk(index: SnapshotIndex) -> dict[str, str]:
+    """disk id -> its last drill date, over the snapshots of every schedule."""
+    found: dict[str, str] = {}
+    for (disk_id, _), snapshots in index.items():
+        found[disk_id] = max(found.get(disk_id, ""), last_drilled(snapshots))
+    return found

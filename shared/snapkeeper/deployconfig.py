@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from snapkeeper import config
-from snapkeeper.config import Config
+from snapkeeper.config import DEFAULT_DRILL_SAMPLE, Config
 from snapkeeper.deployrules import (
     ENDPOINTS,
     EVENT_TIMEOUT_MAX,
@@ -32,6 +32,7 @@ from snapkeeper.deployrules import (
     REQUIRED,
     RULES,
     SCHEDULE_FORM,
+    DrillSchedule,
     Schedule,
     ack_deadline_for,
     endpoint,
@@ -142,6 +143,10 @@ class DeployConfig:
     ready_wait_seconds: int
     notification_channels: tuple[str, ...]
     schedules: tuple[Schedule, ...] = ()
+    drill_schedule: DrillSchedule | None = None
+    drill_sample: int = DEFAULT_DRILL_SAMPLE
+    scratch_project: str = ""
+    scratch_zone: str = ""
 
     @property
     def snapshot_timeout(self) -> int:
@@ -179,6 +184,10 @@ class DeployConfig:
             env["SNAPSHOT_PROJECT"] = self.snapshot_project
         if self.default_storage_location:
             env["DEFAULT_STORAGE_LOCATION"] = self.default_storage_location
+        if self.scratch_project or self.scratch_zone:
+            env["SCRATCH_PROJECT"] = self.scratch_project
+            env["SCRATCH_ZONE"] = self.scratch_zone
+            env["DRILL_SAMPLE"] = str(self.drill_sample)
         return env
 
     def snapshot_function_env(self) -> dict[str, str]:
@@ -228,6 +237,14 @@ class DeployConfig:
                 ("SCHEDULE_STALE_AFTER", each.stale_after),
                 ("SCHEDULE_OPTIONS", each.options.to_text()),
                 ("SCHEDULE_TICK", each.tick),
+            ]
+        if self.scratch_project:
+            records.append(("SCRATCH_PROJECT", self.scratch_project))
+        if self.drill_schedule:
+            records += [
+                ("DRILL_CRON", self.drill_schedule.cron),
+                ("DRILL_TIME_ZONE", self.drill_schedule.time_zone),
+                ("DRILL_TICK", self.drill_schedule.tick),
             ]
         for key, env in (
             ("FUNCTION_ENV", self.function_env()),
@@ -281,7 +298,15 @@ def functions_refuse(deploy: DeployConfig) -> Clash | None:
     return None
 
 
+def drill_needs_scratch(deploy: DeployConfig) -> Clash | None:
+    if not deploy.drill_schedule or (deploy.scratch_project and deploy.scratch_zone):
+        return None
+    message = "restore drills need SCRATCH_PROJECT and SCRATCH_ZONE: where scratch disks go"
+    return ("DRILL_SCHEDULE", "SCRATCH_PROJECT", "SCRATCH_ZONE"), message
+
+
 CLASHES: tuple[Callable[[DeployConfig], Clash | None], ...] = (
+    drill_needs_scratch,
     retry_order,
     retry_span,
     instance_size,

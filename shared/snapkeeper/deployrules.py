@@ -16,7 +16,7 @@ from typing import Any
 from snapkeeper import config, labels, options, slots
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError, SnapkeeperError
-from snapkeeper.messages import Tick
+from snapkeeper.messages import MAX_DRILL_SAMPLE, DrillTick, Tick
 from snapkeeper.options import ScheduleOptions
 
 # Limits of the platform.
@@ -183,6 +183,33 @@ def schedule(value: str) -> Schedule:
     return Schedule(name, cron, time_zone, stale, chosen)
 
 
+@dataclass(frozen=True)
+class DrillSchedule:
+    """DRILL_SCHEDULE: when the restore drill's Scheduler job ticks."""
+
+    cron: str
+    time_zone: str
+
+    @property
+    def tick(self) -> str:
+        """What its job publishes: a drill tick (the sample is the functions' DRILL_SAMPLE)."""
+        return DrillTick(self.cron, self.time_zone).to_json().decode()
+
+
+DRILL_FORM = "cron|time zone, e.g. 0 4 * * 1|Etc/UTC"
+
+
+def drill_schedule(value: str) -> DrillSchedule:
+    parts = [part.strip() for part in value.split("|")]
+    if len(parts) != 2:
+        raise ConfigError(f"{value!r} is not {DRILL_FORM}")
+    cron, time_zone = " ".join(parts[0].split()), parts[1]
+    bad = failures([(slots.validate_cron, cron), (slots.zone, time_zone)])
+    if bad:
+        raise ConfigError("; ".join(bad))
+    return DrillSchedule(cron, time_zone)
+
+
 def ready_wait(value: str) -> int:
     """READY_WAIT_SECONDS: the snapshot function's timeout (this + the margin) must fit."""
     wait = config.parse_int(value)
@@ -289,6 +316,13 @@ RULES: dict[str, Rule] = {
     "NOTIFICATION_CHANNELS": Rule(
         channel_list, "comma-separated projects/PROJECT/notificationChannels/NUMBER", ()
     ),
+    # Restore drills (optional): when, how many disks, and where the scratch disks go.
+    "DRILL_SCHEDULE": Rule(drill_schedule, f"{DRILL_FORM}, or nothing (no drills)"),
+    "DRILL_SAMPLE": integer(
+        1, MAX_DRILL_SAMPLE, config.DEFAULT_DRILL_SAMPLE, " (disks restored per drill)"
+    ),
+    "SCRATCH_PROJECT": Rule(config.check_project_id, "a project id, or nothing", ""),
+    "SCRATCH_ZONE": Rule(config.check_zone, "a zone such as us-central1-a, or nothing", ""),
 }
 REQUIRED = ("HOST_PROJECT", "REGION", "TARGET_PROJECTS")
 

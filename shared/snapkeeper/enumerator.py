@@ -19,7 +19,7 @@ from snapkeeper import clients, labels, slots
 from snapkeeper.compute import ComputeGateway, Disk, has_label_filter
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome, TransientError
-from snapkeeper.messages import Tick, WorkItem
+from snapkeeper.messages import DrillItem, Tick, WorkItem
 from snapkeeper.options import ScheduleOptions
 
 MAX_PARALLEL_PROJECTS = 16
@@ -156,7 +156,7 @@ def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway)
     return plan
 
 
-def publish_work(items: Iterable[WorkItem], config: Config) -> int:
+def publish_work(items: Iterable[WorkItem | DrillItem], config: Config) -> int:
     """Publish every item (batched) and wait for all; raise TransientError if any failed,
     so the tick is redelivered (republishing is harmless: names are deterministic)."""
     publisher = clients.publisher(config.pubsub_emulator_host)

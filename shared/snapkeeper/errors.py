@@ -82,6 +82,17 @@ class RestoreError(SnapkeeperError):
     """A restore that cannot or must not happen (nothing to restore, disk exists...)."""
 
 
+class DrillInProgress(SnapkeeperError):
+    """A drill's scratch disk is still being restored at the wait bound (or by a
+    duplicate delivery): redeliver; the next delivery removes it and restores again."""
+
+    outcome = Outcome.TRANSIENT
+
+
+class DrillFailed(SnapkeeperError):
+    """A restore that ended without a READY disk: the backup did not prove itself."""
+
+
 class ScheduleNotFound(SnapkeeperError):
     """No Cloud Scheduler job for a schedule."""
 

@@ -16,9 +16,17 @@ from snapkeeper import logs
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper.deadletter import ENUMERATOR, SNAPSHOTTER, dead_letter
+from snapkeeper.drill import plan_drill, run_drill
 from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
-from snapkeeper.errors import InvalidMessage, Outcome, TransientError
-from snapkeeper.messages import parse_tick, parse_work
+from snapkeeper.errors import ComputeError, InvalidMessage, Outcome, TransientError
+from snapkeeper.messages import (
+    DRILL_KIND,
+    message_kind,
+    parse_drill,
+    parse_drill_tick,
+    parse_tick,
+    parse_work,
+)
 from snapkeeper.slots import parse_time
 from snapkeeper.snapshotter import Action, take_snapshot
 
@@ -116,6 +124,9 @@ def handle_work(cloud_event: Any) -> None:
     if delivery is None:
         return
     fields: dict[str, Any] = {"message_id": delivery.message_id, "attempt": delivery.attempt}
+    if _kind(delivery) == DRILL_KIND:
+        _drill(config, delivery, started, fields)
+        return
     try:
         work = parse_work(delivery.payload)
         fields |= work.log_fields
@@ -166,6 +177,9 @@ def handle_tick(cloud_event: Any) -> None:
     started = time.monotonic()
     config, delivery = _receive(cloud_event, ENUMERATOR)
     if delivery is None:
+        return
+    if _kind(delivery) == DRILL_KIND:
+        _drill_tick(config, delivery, started)
         return
     try:
         tick = parse_tick(delivery.payload)
@@ -229,4 +243,100 @@ def handle_tick(cloud_event: Any) -> None:
         f"{len(plan.skipped)} skipped, {len(plan.failures) - len(retry_ticks)} projects "
         f"failed, {len(retry_ticks)} projects to retry",
         **(fields | report),
+    )
+
+
+# -- restore drills (snapkeeper.drill) ---------------------------------------------------
+
+
+def _kind(delivery: Delivery) -> str | None:
+    """The message's kind; an unreadable one is left to the snapshot path's parser,
+    which dead-letters it with the reason."""
+    try:
+        return message_kind(delivery.payload)
+    except InvalidMessage:
+        return None
+
+
+def _drill_tick(config: Config, delivery: Delivery, started: float) -> None:
+    """A drill tick -> one drill message per disk picked, and a summary line."""
+    fields: dict[str, Any] = {"message_id": delivery.message_id, "kind": DRILL_KIND}
+    try:
+        tick = parse_drill_tick(delivery.payload)
+        # Pinned to its time, so that a retry or a replay drills the same slot's sample.
+        pinned = dataclasses.replace(tick, time=tick.time or delivery.publish_time)
+        delivery = dataclasses.replace(delivery, payload=pinned.to_json())
+        plan = plan_drill(pinned, delivery.publish_time, config, ComputeGateway.for_config(config))
+        fields["slot"] = plan.slot
+        unread = [f for f in plan.failures if f.error_class != "NotAllowed"]
+        # A transient failure: the whole tick again (a partial sample would skew the
+        # round-robin). A permanent one of the vault: the whole tick is dead-lettered.
+        whole = [f for f in unread if f.transient or f.project not in plan.projects]
+        if whole:
+            first = whole[0]
+            outcome = Outcome.TRANSIENT if first.transient else Outcome.PERMANENT
+            error = f"snapshots of {first.project} not listed: {first.error}"
+            raise ComputeError(error, outcome=outcome, status=None, reason=first.error_class)
+        published = publish_work(plan.items, config)
+    except Exception as exc:  # classified in there
+        _give_up_or_retry(config, exc, delivery, ENUMERATOR, fields)
+        return
+    # A target project that cannot be read (permanent) is left out of this drill and
+    # dead-lettered as a drill tick of its own, pinned to the slot, for a replay.
+    for failure in unread:
+        dead_letter(
+            config,
+            dataclasses.replace(pinned, projects=(failure.project,)).to_json(),
+            {"project": failure.project, "kind": DRILL_KIND, "slot": plan.slot},
+            error_class=failure.error_class,
+            error=failure.error,
+            attempts=delivery.attempt,
+            function=ENUMERATOR,
+        )
+    logs.log(
+        "WARNING" if plan.failures else "INFO",
+        f"drill {plan.slot}: {published} of {plan.candidates} disks to restore",
+        published=published,
+        sample=plan.sample,
+        candidates=plan.candidates,
+        disks=[f"{i.project}/{i.location}/{i.disk}" for i in plan.items],
+        failed_projects=[
+            {"project": f.project, "error_class": f.error_class, "error": f.error}
+            for f in plan.failures
+        ]
+        or None,
+        duration_seconds=round(time.monotonic() - started, 3),
+        **fields,
+    )
+
+
+def _drill(config: Config, delivery: Delivery, started: float, fields: dict[str, Any]) -> None:
+    """A drill message -> a measured restore (cleaned up), a logged 'gone', or a dead
+    letter with the reason (which the drill-failure alert counts)."""
+    try:
+        item = parse_drill(delivery.payload)
+        fields |= item.log_fields
+        gateway = ComputeGateway.for_config(config)
+        result = run_drill(item, config, gateway, started + config.ready_wait_seconds)
+    except Exception as exc:  # classified in there: nothing escapes unexamined
+        fields.setdefault("kind", DRILL_KIND)
+        _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
+        return
+    if result.seconds is None:
+        message = f"drill of {item.disk}: snapshot {item.snapshot} is gone; nothing restored"
+    else:
+        message = (
+            f"drill of {item.disk}: {item.snapshot} restored in {result.seconds} s "
+            f"({result.size_gb} GB), scratch disk deleted"
+        )
+    logs.info(
+        message,
+        drill_status=result.status,
+        time_to_restore_seconds=result.seconds,
+        size_gb=result.size_gb or None,
+        scratch_disk=result.scratch_disk,
+        swept=list(result.swept) or None,
+        drilled=result.drilled or None,
+        duration_seconds=round(time.monotonic() - started, 3),
+        **fields,
     )

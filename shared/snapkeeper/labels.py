@@ -29,6 +29,10 @@ SCHEDULE = "snapkeeper-schedule"
 SLOT = "snapkeeper-slot"
 DEPLOYMENT = "snapkeeper-deployment"
 MANAGED_KEYS = (MANAGED_BY, DISK_ID, SCHEDULE, SLOT, DEPLOYMENT)
+# Restore drills: the date (yyyymmdd) a snapshot was last restored by a drill, and the
+# slot of the drill that made a scratch disk (so a later drill removes its leftovers).
+DRILLED = "snapkeeper-drilled"
+DRILL_SCRATCH = "snapkeeper-drill-slot"
 # The deployment whose snapshots predate deployment ids: one without the label is its.
 DEFAULT_DEPLOYMENT = "default"
 # The pin a person puts on a snapshot. Honoured under this literal key whatever

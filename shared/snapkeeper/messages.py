@@ -6,6 +6,10 @@ Tick (Cloud Scheduler -> enumerator), version 1:
      "options": {"type": "ARCHIVE", "max-age": "400d"} (optional, snapkeeper.options)}
 Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot, and
 the schedule's options.
+Drill tick, version 1: {"kind": "drill", "cron": ..., "time_zone": ..., "sample": 3
+(optional, default DRILL_SAMPLE), "time" and "projects" (optional, as above)}.
+Drill work, version 1: {"kind": "drill", one disk, the snapshot to restore, the slot}.
+A message without "kind" is a snapshot message, as before.
 """
 
 from __future__ import annotations
@@ -17,12 +21,19 @@ from datetime import datetime
 from typing import Any
 
 from snapkeeper import labels, slots
+from snapkeeper.config import MAX_DRILL_SAMPLE
 from snapkeeper.errors import InvalidMessage, LabelError
 from snapkeeper.options import ScheduleOptions
 from snapkeeper.options import from_mapping as parse_options
 
 SCHEMA_VERSION = 1
 TICK_FIELDS = frozenset({"version", "schedule", "cron", "time_zone", "time", "projects", "options"})
+SNAPSHOT_KIND = "snapshot"
+DRILL_KIND = "drill"
+KINDS = (SNAPSHOT_KIND, DRILL_KIND)
+DRILL_TICK_FIELDS = frozenset(
+    {"version", "kind", "cron", "time_zone", "time", "projects", "sample"}
+)
 
 
 @dataclass(frozen=True)
@@ -180,3 +191,124 @@ def parse_work(data: bytes) -> WorkItem:
     _string(body, "storage_location", required=False)
     parse_options(body.get("options", {}), "work message")
     return WorkItem(**body)
+
+
+# -- restore drills ------------------------------------------------------------------------
+
+
+def message_kind(data: bytes) -> str:
+    """ "snapshot" (no kind, as every message before drills) or "drill"."""
+    body = _decode(data)
+    kind = body.get("kind", SNAPSHOT_KIND)
+    if kind not in KINDS:
+        raise InvalidMessage(f"unknown message kind {kind!r} (known: {', '.join(KINDS)})")
+    return str(kind)
+
+
+@dataclass(frozen=True)
+class DrillTick:
+    cron: str | None = None
+    time_zone: str | None = None
+    time: datetime | None = None
+    projects: tuple[str, ...] = ()
+    sample: int | None = None  # None: the deployment's DRILL_SAMPLE
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = {"kind": DRILL_KIND}
+        if self.cron:
+            body["cron"] = self.cron
+        if self.time_zone:
+            body["time_zone"] = self.time_zone
+        if self.time:
+            body["time"] = self.time.isoformat()
+        if self.projects:
+            body["projects"] = list(self.projects)
+        if self.sample is not None:
+            body["sample"] = self.sample
+        return json.dumps(body).encode()
+
+
+@dataclass(frozen=True)
+class DrillItem:
+    """One disk to drill: restore `snapshot` (in `snapshot_project`) to a scratch disk."""
+
+    project: str
+    location: str
+    regional: bool
+    disk: str
+    disk_id: str
+    snapshot: str
+    snapshot_project: str
+    slot: str
+    kind: str = DRILL_KIND
+    version: int = SCHEMA_VERSION
+
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        return {
+            "kind": DRILL_KIND,
+            "project": self.project,
+            ("region" if self.regional else "zone"): self.location,
+            "disk": self.disk,
+            "disk_id": self.disk_id,
+            "snapshot": self.snapshot,
+            "snapshot_project": self.snapshot_project,
+            "slot": self.slot,
+        }
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {"project": self.project, "disk": self.disk, "kind": DRILL_KIND}
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+
+def parse_sample(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DRILL_SAMPLE:
+        raise InvalidMessage(f"{where} must be an integer from 1 to {MAX_DRILL_SAMPLE}")
+    return value
+
+
+def parse_drill_tick(data: bytes) -> DrillTick:
+    body = _decode(data)
+    unknown = set(body) - DRILL_TICK_FIELDS
+    if unknown:
+        raise InvalidMessage(f"unknown drill tick field(s): {', '.join(sorted(unknown))}")
+    if body.get("kind") != DRILL_KIND:
+        raise InvalidMessage(f"a drill tick has kind {DRILL_KIND!r}")
+    cron = _string(body, "cron", required=False)
+    time_zone = _string(body, "time_zone", required=False)
+    if cron:
+        slots.validate_cron(cron)
+    if time_zone:
+        slots.zone(time_zone)
+    raw_time = _string(body, "time", required=False)
+    projects = body.get("projects", [])
+    if not isinstance(projects, list) or not all(isinstance(p, str) and p for p in projects):
+        raise InvalidMessage("field 'projects' must be a list of project ids")
+    sample = body.get("sample")
+    return DrillTick(
+        cron=cron,
+        time_zone=time_zone,
+        time=slots.parse_time(raw_time) if raw_time else None,
+        projects=tuple(projects),
+        sample=None if sample is None else parse_sample(sample, "field 'sample'"),
+    )
+
+
+def parse_drill(data: bytes) -> DrillItem:
+    body = _decode(data)
+    unknown = set(body) - set(DrillItem.__dataclass_fields__)
+    if unknown:
+        raise InvalidMessage(f"unknown drill field(s): {', '.join(sorted(unknown))}")
+    if body.get("kind") != DRILL_KIND:
+        raise InvalidMessage(f"a drill message has kind {DRILL_KIND!r}")
+    for key in ("project", "location", "disk", "disk_id", "snapshot", "snapshot_project", "slot"):
+        _string(body, key)
+    if not str(body["disk_id"]).isdigit():
+        raise InvalidMessage("field 'disk_id' must be the disk's numeric id")
+    if not isinstance(body.get("regional"), bool):
+        raise InvalidMessage("field 'regional' must be true or false")
+    slots.parse_slot(body["slot"])
+    return DrillItem(**body)

@@ -72,3 +72,10 @@ def request_id(key: SnapshotKey, retake_of: str | None = None) -> str:
     from the failed snapshot's id, it is still the same for two duplicate deliveries."""
     text = key.canonical if retake_of is None else f"{key.canonical}/retake/{retake_of}"
     return str(uuid.uuid5(REQUEST_ID_NAMESPACE, text))
+
+
+def scratch_disk_name(project: str, disk_id: str, slot: str, deployment: str) -> str:
+    """A drill's scratch disk: one name per (disk, drill slot, deployment), so that a
+    redelivered drill finds what its earlier attempt made."""
+    text = "/".join((project, disk_id, slot, deployment))
+    return f"snapkeeper-drill-{slot}-{_short_hash(text)}"

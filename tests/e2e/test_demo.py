@@ -41,3 +41,11 @@ def test_demo_runs_and_reports(pubsub_emulator: PubSubEmulator) -> None:
         ]
         for line in text.splitlines()
     )
+    # Two restore drills: round robin (web-vm-boot, never drilled, comes second), one
+    # restore dead-lettered with its reason, no scratch disk left behind.
+    assert "Drill 20270313-0400: 2 of 3 disks" in text
+    assert "Drill 20270314-0400: 2 of 3 disks" in text
+    assert text.count("OK, scratch disk deleted") == 3
+    assert "SSD_TOTAL_GB" in text
+    assert "Scratch disks left in acme-drills: 0." in text
+    assert "pg-data 20270314, web-data 20270313" in text

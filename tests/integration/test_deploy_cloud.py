@@ -63,6 +63,17 @@ SNAPSHOT_PERMISSIONS = [
     "compute.snapshots.get",
     "compute.snapshots.list",
     "compute.snapshots.setLabels",
+    "compute.snapshots.useReadOnly",  # a restore drill restores from it
+]
+SCRATCH = "drill-scratch-1"
+SCRATCH_ZONE = "us-central1-b"
+DRILL_PERMISSIONS = [
+    "compute.disks.create",
+    "compute.disks.delete",
+    "compute.disks.get",
+    "compute.disks.list",
+    "compute.disks.setLabels",
+    "compute.zoneOperations.get",
 ]
 BROAD_ROLES = {"roles/editor", "roles/owner", "roles/compute.admin", "roles/compute.storageAdmin"}
 PUBLIC = {"allUsers", "allAuthenticatedUsers"}
@@ -116,6 +127,10 @@ def deployment(
             "NOTIFICATION_CHANNELS": CHANNEL.format(project=project),
             "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS),
             "SNAPSHOT_CONCURRENCY": str(SNAPSHOT_CONCURRENCY),
+            "DRILL_SCHEDULE": "0 5 * * 1|UTC",
+            "DRILL_SAMPLE": "2",
+            "SCRATCH_PROJECT": SCRATCH,
+            "SCRATCH_ZONE": SCRATCH_ZONE,
         },
         ("daily|0 3 * * *|Asia/Tokyo", "weekly|0 4 * * 0|UTC|type=ARCHIVE,max-age=400d"),
     )
@@ -191,6 +206,9 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         "MAX_DELETES_PER_RUN": "3",
         "SNAPSHOT_PROJECT": VAULT,
         "DEFAULT_STORAGE_LOCATION": "eu",
+        "SCRATCH_PROJECT": SCRATCH,
+        "SCRATCH_ZONE": SCRATCH_ZONE,
+        "DRILL_SAMPLE": "2",
     }
     for function, entry, topic, sa, timeout, env in (
         (
@@ -271,6 +289,8 @@ def test_custom_roles_hold_only_what_each_function_needs(deployment: Deployment)
         **{f"projects/{p}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS for p in TARGETS},
         **{f"projects/{p}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS for p in TARGETS},
         f"projects/{VAULT}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS,
+        # Disks are made and deleted in the scratch project only.
+        f"projects/{SCRATCH}/roles/snapkeeperDrill": DRILL_PERMISSIONS,
     }
     assert {name: sorted(r["includedPermissions"]) for name, r in roles.items()} == expected
     for role in roles.values():
@@ -298,6 +318,9 @@ def test_each_service_account_gets_its_role_in_every_project_and_nothing_broad(
         }
     assert bindings(recorder.policy("cloudresourcemanager", f"projects/{VAULT}")) == {
         (f"projects/{VAULT}/roles/snapkeeperSnapshot", snapshot)
+    }
+    assert bindings(recorder.policy("cloudresourcemanager", f"projects/{SCRATCH}")) == {
+        (f"projects/{SCRATCH}/roles/snapkeeperDrill", snapshot)
     }
     agent = (
         f"serviceAccount:service-{project_number(project)}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -344,7 +367,18 @@ def test_one_scheduler_job_per_schedule(
     deployment: Deployment, scheduler_server: SchedulerServer
 ) -> None:
     scheduled = jobs(scheduler_server, deployment.project)
-    assert sorted(scheduled) == ["snapkeeper-daily", "snapkeeper-weekly"]
+    assert sorted(scheduled) == [
+        "snapkeeper-daily",
+        "snapkeeper-restore-drill",
+        "snapkeeper-weekly",
+    ]
+    drill = scheduled["snapkeeper-restore-drill"]
+    assert (drill["schedule"], drill["timeZone"]) == ("0 5 * * 1", "UTC")
+    assert json.loads(base64.b64decode(drill["pubsubTarget"]["data"])) == {
+        "kind": "drill",
+        "cron": "0 5 * * 1",
+        "time_zone": "UTC",
+    }
     weekly = scheduled["snapkeeper-weekly"]
     assert (weekly["schedule"], weekly["timeZone"]) == ("0 4 * * 0", "UTC")
     assert weekly["pubsubTarget"]["topicName"] == (
@@ -364,7 +398,18 @@ def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:
     state, project = deployment.recorder.state, deployment.project
     metrics = {name.rsplit("/", 1)[1]: m for name, m in state.metrics.items()}
     # The metric an earlier deploy.sh made for the alerts is gone, replaced by this one.
-    assert set(metrics) == {"snapkeeper_snapshots_ready", "snapkeeper_function_errors"}
+    assert set(metrics) == {
+        "snapkeeper_snapshots_ready",
+        "snapkeeper_function_errors",
+        "snapkeeper_drills",
+        "snapkeeper_drill_failures",
+    }
+    assert json_payload_clauses(metrics["snapkeeper_drills"]["filter"]) == {
+        "component": "snapkeeper",
+        "kind": "drill",
+        "drill_status": "OK",
+    }
+    assert "time_to_restore_seconds" in metrics["snapkeeper_drills"]["valueExtractor"]
     assert f"gcloud logging metrics delete {LEGACY_METRIC} --project={project}" in (
         deployment.first.changes
     )
@@ -382,9 +427,12 @@ def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:
     assert set(policies) == {
         "dead-letter-backlog",
         "function-errors",
+        "drill-failed",
         "stale-daily",
         "stale-weekly",
     }
+    drills = policies["drill-failed"]["conditions"][0]["conditionThreshold"]
+    assert "snapkeeper_drill_failures" in drills["filter"]
     backlog = policies["dead-letter-backlog"]["conditions"][0]["conditionThreshold"]
     assert "snapkeeper-dead-letter-sub" in backlog["filter"]
     assert "num_undelivered_messages" in backlog["filter"]
@@ -671,7 +719,7 @@ def test_teardown_removes_what_deploy_made_and_no_snapshot(
     assert f"{LEGACY_METRIC} was not made by deploy.sh; left alone" in run.stderr
     assert all(role.get("deleted") for role in state.roles.values())
     assert [a for a in state.accounts.values() if a["projectId"] == project] == []
-    for target in (*TARGETS, VAULT):
+    for target in (*TARGETS, VAULT, SCRATCH):
         assert bindings(recorder.policy("cloudresourcemanager", f"projects/{target}")) == set()
     assert pubsub.topics(project) == []
     assert jobs(scheduler_server, project) == {}

@@ -509,3 +509,53 @@ def test_several_unparenthesized_filter_expressions_are_a_bad_request(
         }
     )
     assert [s.name for s in parenthesized] == ["snap-1"]
+
+
+def test_restore_from_a_missing_snapshot_is_not_found_and_a_restoring_disk_cannot_be_deleted(
+    world: ComputeAdmin, compute: ComputeClients
+) -> None:
+    with pytest.raises(exceptions.NotFound):
+        compute.disks.insert_unary(
+            project=PROJECT,
+            zone=ZONE,
+            disk_resource=compute_v1.Disk(
+                mapping={"name": "restored", "source_snapshot": "global/snapshots/nope"}
+            ),
+        )
+    world.seed_snapshot(PROJECT, "snap-1", source_disk=DISK_URL)
+    world.configure(disk_creating_seconds=60)
+    compute.disks.insert_unary(
+        project=PROJECT,
+        zone=ZONE,
+        disk_resource=compute_v1.Disk(
+            mapping={"name": "restored", "source_snapshot": "global/snapshots/snap-1"}
+        ),
+    )
+    with pytest.raises(exceptions.BadRequest) as caught:
+        compute.disks.delete_unary(project=PROJECT, zone=ZONE, disk="restored")
+    assert caught.value.errors[0]["reason"] == "resourceNotReady"
+    world.advance_clock(60)
+    op = compute.disks.delete_unary(project=PROJECT, zone=ZONE, disk="restored")
+    assert op.operation_type == "delete" and op.zone.endswith(f"/zones/{ZONE}")
+    with pytest.raises(exceptions.NotFound):
+        compute.disks.get(project=PROJECT, zone=ZONE, disk="restored")
+
+
+def test_restore_needs_use_read_only_on_the_snapshot_where_it_lives(
+    world: ComputeAdmin, compute: ComputeClients
+) -> None:
+    world.seed_project(VAULT, denied_permissions=["compute.snapshots.useReadOnly"])
+    world.seed_snapshot(VAULT, "vaulted", source_disk=DISK_URL)
+    with pytest.raises(exceptions.Forbidden) as caught:
+        compute.disks.insert_unary(
+            project=PROJECT,
+            zone=ZONE,
+            disk_resource=compute_v1.Disk(
+                mapping={
+                    "name": "restored",
+                    "source_snapshot": f"projects/{VAULT}/global/snapshots/vaulted",
+                }
+            ),
+        )
+    assert "compute.snapshots.useReadOnly" in caught.value.message
+    assert f"projects/{VAULT}/global/snapshots/vaulted" in caught.value.message

@@ -80,3 +80,21 @@ def test_bad_retention_settings_say_what_to_do(env: dict[str, str], says: str) -
     with pytest.raises(ConfigError) as caught:
         Config.from_env({**BASE, **env})
     assert says in str(caught.value)
+
+
+def test_drill_settings_go_together() -> None:
+    config = Config.from_env(
+        BASE | {"SCRATCH_PROJECT": "drill-scratch", "SCRATCH_ZONE": "us-central1-b"}
+    )
+    assert (config.scratch_project, config.scratch_zone, config.drill_sample) == (
+        "drill-scratch",
+        "us-central1-b",
+        1,
+    )
+    assert Config.from_env(BASE).scratch_project is None
+    with pytest.raises(ConfigError, match="SCRATCH_PROJECT and SCRATCH_ZONE"):
+        Config.from_env(BASE | {"SCRATCH_PROJECT": "drill-scratch"})
+    with pytest.raises(ConfigError, match="SCRATCH_ZONE"):
+        Config.from_env(BASE | {"SCRATCH_PROJECT": "drill-scratch", "SCRATCH_ZONE": "mars"})
+    with pytest.raises(ConfigError, match="DRILL_SAMPLE"):
+        Config.from_env(BASE | {"DRILL_SAMPLE": "0"})

@@ -4,6 +4,7 @@ library's own."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -552,3 +553,47 @@ def test_main_checks_the_local_endpoints(
     err = capsys.readouterr().err
     assert "ENUMERATOR_URL: 'ftp://x' is not valid (expected an http(s) URL" in err
     assert "--endpoint 'NOPE': not one of" in err
+
+
+def test_restore_drills_get_a_job_a_role_project_and_the_functions_settings() -> None:
+    deploy = valid(
+        "DRILL_SCHEDULE=0  4 * * 1 | Etc/UTC",
+        "DRILL_SAMPLE=3",
+        "SCRATCH_PROJECT=drill-scratch",
+        "SCRATCH_ZONE=us-central1-b",
+    )
+    found = records(deploy)
+    assert found["DRILL_CRON"] == ["0 4 * * 1"]
+    assert found["DRILL_TIME_ZONE"] == ["Etc/UTC"]
+    assert json.loads(found["DRILL_TICK"][0]) == {
+        "kind": "drill",
+        "cron": "0 4 * * 1",
+        "time_zone": "Etc/UTC",
+    }
+    assert found["SCRATCH_PROJECT"] == ["drill-scratch"]
+    env = deploy.function_env()
+    assert (env["SCRATCH_PROJECT"], env["SCRATCH_ZONE"], env["DRILL_SAMPLE"]) == (
+        "drill-scratch",
+        "us-central1-b",
+        "3",
+    )
+    # Without drills, nothing of theirs reaches deploy.sh or the functions.
+    plain = valid()
+    assert not {"DRILL_TICK", "SCRATCH_PROJECT"} & set(records(plain))
+    assert "SCRATCH_PROJECT" not in plain.function_env()
+
+
+@pytest.mark.parametrize(
+    ("lines", "key", "message"),
+    [
+        (("DRILL_SCHEDULE=0 4 * * 1|Etc/UTC",), "DRILL_SCHEDULE", "need SCRATCH_PROJECT"),
+        (("DRILL_SCHEDULE=0 4 * * 1",), "DRILL_SCHEDULE", "cron|time zone"),
+        (("DRILL_SCHEDULE=0 4 * *|Etc/UTC",), "DRILL_SCHEDULE", "cron"),
+        (("SCRATCH_ZONE=moon",), "SCRATCH_ZONE", "not a zone"),
+        (("DRILL_SAMPLE=0",), "DRILL_SAMPLE", "out of range"),
+        (("SCRATCH_PROJECT=drill-scratch",), "", "SCRATCH_PROJECT and SCRATCH_ZONE"),
+    ],
+)
+def test_bad_drill_settings(lines: tuple[str, ...], key: str, message: str) -> None:
+    problem = only_problem(*lines)
+    assert problem.key == key and message in problem.message

@@ -6,7 +6,17 @@ from datetime import UTC, datetime
 import pytest
 
 from snapkeeper.errors import InvalidMessage
-from snapkeeper.messages import Tick, WorkItem, parse_tick, parse_work
+from snapkeeper.messages import (
+    DrillItem,
+    DrillTick,
+    Tick,
+    WorkItem,
+    message_kind,
+    parse_drill,
+    parse_drill_tick,
+    parse_tick,
+    parse_work,
+)
 from snapkeeper.options import ScheduleOptions, parse_text
 
 WORK = WorkItem(
@@ -119,3 +129,23 @@ def test_work_carries_the_options_and_older_messages_still_parse() -> None:
     bad = {**older, "options": {"type": "TAPE"}}
     with pytest.raises(InvalidMessage, match="type 'TAPE'"):
         parse_work(json.dumps(bad).encode())
+
+
+def test_drill_messages_round_trip_and_are_told_apart() -> None:
+    tick = DrillTick("0 4 * * 1", "Etc/UTC", datetime(2026, 1, 5, 4, tzinfo=UTC), ("p1",), 3)
+    assert parse_drill_tick(tick.to_json()) == tick
+    slot = "20260105-0400"
+    item = DrillItem("prod-db-1", "us-central1-a", False, "data", "123", "snap", "vault", slot)
+    assert parse_drill(item.to_json()) == item
+    assert message_kind(tick.to_json()) == message_kind(item.to_json()) == "drill"
+    assert message_kind(WORK.to_json()) == "snapshot"  # no kind: as before drills
+    with pytest.raises(InvalidMessage, match="unknown message kind"):
+        message_kind(b'{"kind": "restore"}')
+    with pytest.raises(InvalidMessage, match="sample"):
+        parse_drill_tick(b'{"kind": "drill", "sample": 0}')
+    with pytest.raises(InvalidMessage, match="unknown drill tick field"):
+        parse_drill_tick(b'{"kind": "drill", "schedule": "daily"}')
+    with pytest.raises(InvalidMessage, match="disk_id"):
+        parse_drill(json.dumps(json.loads(item.to_json()) | {"disk_id": "x"}).encode())
+    with pytest.raises(InvalidMessage, match="unknown tick field"):
+        parse_tick(tick.to_json())  # a snapshot tick never takes a drill's fields

@@ -21,6 +21,7 @@ from .clock import FakeClock, Timings, parse_time, rfc3339
 from .faults import SNAPSHOT_INSERT, FaultDecision, FaultRule
 from .models import Disk, Instance, Operation, Project, Snapshot, State, snapshot_path
 from .permissions import (
+    RESTORE_SOURCE_PERMISSION,
     SNAPSHOT_SOURCE_PERMISSION,
     check_permission,
     permission_of,
@@ -406,6 +407,8 @@ class Backend:
         """Delete a disk; like the real API, not while an instance has it attached."""
 
         def delete(disk: Disk) -> None:
+            if disk.status(self.now()) != "READY":  # still being created or restored
+                raise errors.ResourceNotReady.resource(disk.path)
             if disk.users:
                 raise errors.ComputeError(
                     f"The disk resource '{disk.path}' is already being used by '{disk.users[0]}'",
@@ -706,7 +709,12 @@ class Backend:
                 snap_project, _, snap_name = split_resource_url(
                     body["sourceSnapshot"], "resource.sourceSnapshot", "snapshots"
                 )
-                snapshot = self._snapshot(snap_project or project, snap_name)
+                snap_project = snap_project or project
+                owner = self.state.projects.get(snap_project)
+                if owner is not None:
+                    path = snapshot_path(snap_project, snap_name)
+                    check_permission(owner, RESTORE_SOURCE_PERMISSION, path)
+                snapshot = self._snapshot(snap_project, snap_name)
                 if snapshot.status(self.now(), self.timings) != "READY":
                     raise errors.ResourceNotReady.resource(snapshot.path)
                 if size and size < snapshot.disk_size_gb:

@@ -37,6 +37,8 @@ PERMISSIONS: Mapping[str, str] = {
 }
 # snapshots.insert also needs this one on the source disk (its project may differ).
 SNAPSHOT_SOURCE_PERMISSION = "compute.disks.createSnapshot"
+# disks.insert from a snapshot also needs this one on the snapshot (its project may differ).
+RESTORE_SOURCE_PERMISSION = "compute.snapshots.useReadOnly"
 _PERMISSION = re.compile(r"[a-z][A-Za-z]*\.[A-Za-z]+\.[A-Za-z]+")
 
 

@@ -13,6 +13,7 @@ import click
 
 from snapkeeper.cli.common import ENV_PREFIX, App, Root
 from snapkeeper.cli.dlq import dlq
+from snapkeeper.cli.drill import drill
 from snapkeeper.cli.plan import plan, tick
 from snapkeeper.cli.restore import restore
 from snapkeeper.cli.schedule import schedule
@@ -55,6 +56,7 @@ def cli(
       snapkeeper plan --schedule daily
       snapkeeper schedule set daily --cron "0 3 * * *" --time-zone Asia/Tokyo
       snapkeeper dlq list
+      snapkeeper drill --sample 2
     """
     overrides = {}
     if host_project:
@@ -64,7 +66,7 @@ def cli(
     ctx.obj = App(overrides)
 
 
-for command in (plan, status, tick, schedule, dlq, restore):
+for command in (plan, status, tick, schedule, dlq, restore, drill):
     cli.add_command(command)
 
 

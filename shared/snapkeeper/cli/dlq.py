@@ -121,7 +121,7 @@ def _describe(letter: DeadLetter, config: Config, *, full: bool = False) -> dict
         "project": letter.field("project"),
         "location": letter.field("location"),
         "disk": letter.field("disk"),
-        "schedule": letter.field("schedule"),
+        "schedule": letter.field("schedule") or letter.field("kind"),  # "drill"
         "slot": letter.field("slot"),
         "replays_to": (replay_topic(letter, config) or "").rsplit("/", 1)[-1] or None,
     }

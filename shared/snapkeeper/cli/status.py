@@ -87,6 +87,10 @@ def status(
     project could not be read.
 
     \b
+    The drilled column: the date of the disk's last successful restore drill
+    (snapkeeper drill), from the label it leaves on the snapshot it restored.
+
+    \b
     Examples:
       snapkeeper status
       snapkeeper status --problems --grace 2h
@@ -147,7 +151,7 @@ def _render(
 ) -> None:
     grid = table(
         None, "state", "project", "location", "disk", "schedule", "newest READY", "age",
-        "period", "held/wanted", "note",
+        "period", "held/wanted", "drilled", "note",
     )  # fmt: skip
     notes = Notes(app.out)
     for row in rows:
@@ -157,7 +161,8 @@ def _render(
         grid.add_row(
             f"[{style}]{row.state}[/]", row.project, row.location, row.disk, row.schedule,
             f"{row.newest}\n{when(row.newest_taken)}" if row.newest else "-",
-            span(row.age), span(row.period), held, notes.cell(row.reason),
+            span(row.age), span(row.period), held, _drilled(row.last_drilled),
+            notes.cell(row.reason),
         )  # fmt: skip
     app.out.print(grid)
     notes.print(app.out)
@@ -165,3 +170,8 @@ def _render(
         app.out.print(f"[red]project {failure.project} not read:[/] {failure.error}")
     problems = sum(1 for row in rows if row.problem)
     app.out.print(f"{total} disk schedules, {problems} need attention")
+
+
+def _drilled(date: str) -> str:
+    """yyyymmdd as yyyy-mm-dd; "-" for a disk never drilled."""
+    return f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else (date or "-")
