@@ -138,6 +138,15 @@ def disk_path(url: str) -> str:
     return f"projects/{project}/{scope}/{location}/disks/{name}"
 
 
+def parse_disk_path(path: str) -> tuple[str, str, bool, str] | None:
+    """(project, location, regional, name) of a disk path or URL; None if it is none."""
+    match = _DISK_PATH.search(path)
+    if not match:
+        return None
+    project, scope, location, name = match.groups()
+    return project, location, scope == "regions", name
+
+
 @dataclass(frozen=True)
 class ErrorReasons:
     """Every reason an API error carries: the ErrorInfo reason (what api_core puts in

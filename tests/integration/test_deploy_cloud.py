@@ -180,7 +180,7 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         "DEAD_LETTER_SUBSCRIPTION": "snapkeeper-dead-letter-sub",
         "LABEL_PREFIX": "snapshot-",
         "MAX_DELIVERY_ATTEMPTS": "10",
-        "PRUNE_ORPHANS": "false",
+        "ORPHAN_POLICY": "keep",
         "SCHEDULER_LOCATION": LOCATION,
         "DEPLOYMENT_ID": "default",
         "MIN_KEEP": "3",
