@@ -102,6 +102,13 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Quota:
+    metric: str
+    limit: float
+    usage: float
+
+
+@dataclass(frozen=True)
 class Snapshot:
     project: str
     name: str
@@ -483,6 +490,21 @@ class ComputeGateway:
         except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, f"read instance {name}") from exc
         return dict(found.labels)
+
+    # -- the project ----------------------------------------------------------------------
+
+    def quota(self, project: str, metric: str = "SNAPSHOTS") -> Quota | None:
+        """One of the project's quotas (projects.get quotas[]); None when not listed."""
+        found = self._call(
+            f"read project {project}",
+            lambda: self._clients.projects.get(
+                project=project, retry=LIST_RETRY, timeout=self._timeout
+            ),
+        )
+        for quota in found.quotas:
+            if quota.metric == metric:
+                return Quota(metric, float(quota.limit), float(quota.usage))
+        return None
 
     # -- restore ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from snapkeeper import labels
 from snapkeeper.compute import ComputeGateway, Snapshot, parse_disk_path
@@ -61,6 +62,24 @@ class Orphans:
     @property
     def oldest(self) -> datetime | None:
         return min(_taken(self.snapshots), default=None)
+
+    def summary(self, now: datetime) -> dict[str, Any]:
+        """What `status` and `plan` show of it."""
+        newest, oldest = self.newest, self.oldest
+        return {
+            "project": self.project,
+            "location": self.location,
+            "disk": self.disk,
+            "disk_id": self.disk_id,
+            "schedule": self.schedule,
+            "snapshots": len(self.snapshots),
+            "ready": self.ready,
+            "storage_bytes": self.storage_bytes,
+            "newest": newest,
+            "oldest": oldest,
+            "newest_age_seconds": (now - newest).total_seconds() if newest else None,
+            "oldest_age_seconds": (now - oldest).total_seconds() if oldest else None,
+        }
 
     def message(self, slot: str, options: ScheduleOptions) -> OrphanWork:
         return OrphanWork(
