@@ -53,6 +53,7 @@ class TickPlan:
     disks_seen: int = 0
     orphans: list[orphans.Orphans] = field(default_factory=list)  # every one found
     orphan_work: list[OrphanWork] = field(default_factory=list)  # those to prune now
+    disk_ids: set[str] = field(default_factory=set)  # every disk's, when orphans were sought
 
 
 def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFailure]]:
@@ -75,6 +76,7 @@ class Discovery:
     skipped: list[SkippedDisk] = field(default_factory=list)
     seen: int = 0
     orphans: list[orphans.Orphans] = field(default_factory=list)
+    disk_ids: set[str] = field(default_factory=set)  # every disk's, when orphans were sought
 
 
 def discover(
@@ -123,6 +125,7 @@ def discover(
         where = config.snapshot_project or project
         listed = gateway.snapshots(where, managed_filter(schedule=schedule, deployment=deployment))
         found.orphans = orphans.find(listed, disk_ids, project, deployment)
+        found.disk_ids = disk_ids
     return found
 
 
@@ -197,6 +200,7 @@ def plan_tick(
             plan.skipped.extend(found.skipped)
             plan.disks_seen += found.seen
             plan.orphans.extend(found.orphans)
+            plan.disk_ids |= found.disk_ids
     now = slots.parse_slot(slot)  # never later than the tick: ages never overstated
     for group in plan.orphans:
         pruned = orphans.plan(group.snapshots, config.orphan_policy, config, tick.options, now)

@@ -172,6 +172,11 @@ def status(
         if orphans:
             fate = [str(config.orphan_policy)] * len(orphans)
             app.out.print(orphan_table("snapshots of deleted disks (orphans)", orphans, fate))
+            app.out.print(
+                f"{len(orphans)} deleted disk schedules hold orphans "
+                f"({size(sum(o['storage_bytes'] for o in orphans))}); "
+                f"ORPHAN_POLICY={config.orphan_policy}"
+            )
     if any(row.problem for row in rows):
         raise click.exceptions.Exit(ExitCode.ATTENTION)
     if found.failures:
