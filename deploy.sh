@@ -372,7 +372,8 @@ ensure_binding() {
 
 grant_function_roles() {
   local project
-  for project in "${TARGETS[@]}"; do
+  # The enumerator lists snapshots for ORPHAN_POLICY where they are kept: in the vault too.
+  for project in "${ROLE_PROJECTS[@]}"; do
     ensure_role "$project" "$ENUMERATOR_ROLE" "$INFRA_DIR/roles/enumerator.yaml"
     ensure_binding "projects/$project/roles/$ENUMERATOR_ROLE" \
       "serviceAccount:$(sa_email "$ENUMERATOR_SA_ID")" projects -- "$project"
@@ -844,9 +845,7 @@ teardown() {
   local project
   for project in "${ROLE_PROJECTS[@]}"; do
     # Deleting the role voids its bindings; the binding lines go so policies stay tidy.
-    local pairs=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID")
-    in_lines "$project" "$(printf '%s\n' "${TARGETS[@]}")" &&
-      pairs+=("$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID") # not in a vault-only project
+    local pairs=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID" "$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID")
     for row in "${pairs[@]}"; do
       describe_into_out projects get-iam-policy "$project" --flatten='bindings[].members' \
         --format='csv[no-heading](bindings.role,bindings.members)' || true

@@ -48,7 +48,11 @@ from tests.integration.test_deploy_local import (
 TARGETS = ("prod-app-1", "prod-db-2")
 VAULT = "vault-backups-1"
 CHANNEL = "projects/{project}/notificationChannels/42"
-ENUMERATOR_PERMISSIONS = ["compute.disks.list", "compute.instances.list"]
+ENUMERATOR_PERMISSIONS = [
+    "compute.disks.list",
+    "compute.instances.list",
+    "compute.snapshots.list",  # orphans: the managed snapshots where they are kept
+]
 SNAPSHOT_PERMISSIONS = [
     "compute.disks.createSnapshot",
     "compute.disks.get",  # N is read from the disk's labels before pruning
@@ -267,6 +271,7 @@ def test_custom_roles_hold_only_what_each_function_needs(deployment: Deployment)
         **{f"projects/{p}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS for p in TARGETS},
         **{f"projects/{p}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS for p in TARGETS},
         f"projects/{VAULT}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS,
+        f"projects/{VAULT}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS,
     }
     assert {name: sorted(r["includedPermissions"]) for name, r in roles.items()} == expected
     for role in roles.values():
@@ -293,7 +298,8 @@ def test_each_service_account_gets_its_role_in_every_project_and_nothing_broad(
             (f"projects/{target}/roles/snapkeeperSnapshot", snapshot),
         }
     assert bindings(recorder.policy("cloudresourcemanager", f"projects/{VAULT}")) == {
-        (f"projects/{VAULT}/roles/snapkeeperSnapshot", snapshot)
+        (f"projects/{VAULT}/roles/snapkeeperEnumerator", enumerator),  # orphans in the vault
+        (f"projects/{VAULT}/roles/snapkeeperSnapshot", snapshot),
     }
     agent = (
         f"serviceAccount:service-{project_number(project)}@gcp-sa-pubsub.iam.gserviceaccount.com"
