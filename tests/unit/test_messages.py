@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 import pytest
 
 from snapkeeper.errors import InvalidMessage
-from snapkeeper.messages import Tick, WorkItem, parse_tick, parse_work
+from snapkeeper.messages import (
+    ORPHANS,
+    OrphanWork,
+    Tick,
+    WorkItem,
+    parse_message,
+    parse_tick,
+    parse_work,
+)
 from snapkeeper.options import ScheduleOptions, parse_text
 
 WORK = WorkItem(
@@ -119,3 +127,30 @@ def test_work_carries_the_options_and_older_messages_still_parse() -> None:
     bad = {**older, "options": {"type": "TAPE"}}
     with pytest.raises(InvalidMessage, match="type 'TAPE'"):
         parse_work(json.dumps(bad).encode())
+
+
+def test_an_orphan_message_round_trips_and_is_told_apart() -> None:
+    orphan = OrphanWork("prod-db-1", "europe-west1", True, "data", "123", "daily", WORK.slot)
+    assert parse_message(orphan.to_json()) == orphan
+    assert parse_message(WORK.to_json()) == WORK
+    assert orphan.attributes["kind"] == orphan.log_fields["kind"] == ORPHANS
+    assert orphan.disk_path == "projects/prod-db-1/regions/europe-west1/disks/data"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"kind": "restore"}, "unknown work message kind 'restore'"),
+        ({"keep": 3}, "unknown work field"),  # an orphan message carries no N
+        ({"disk_id": "abc"}, "numeric id"),
+        ({"options": {"type": "cold"}}, "type 'cold'"),
+    ],
+)
+def test_bad_orphan_messages_are_refused(change: dict[str, object], problem: str) -> None:
+    orphan = OrphanWork("prod-db-1", "us-central1-a", False, "data", "123", "daily", WORK.slot)
+    body = json.loads(orphan.to_json()) | change
+    with pytest.raises(InvalidMessage, match=problem):
+        parse_message(json.dumps(body).encode())
+    # A snapshot's message with a kind is no snapshot's message.
+    with pytest.raises(InvalidMessage, match="unknown work field"):
+        parse_work(json.dumps(json.loads(WORK.to_json()) | {"kind": ORPHANS}).encode())
