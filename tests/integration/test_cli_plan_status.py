@@ -221,6 +221,7 @@ def test_plan_shows_drift_orphans_and_snapshots_left_behind(
     assert result.exit_code == 0, result.output
     shown = output_json(result)
     (daily,) = shown["schedules"]
+    assert "disk_ids" not in daily  # working state, not part of the answer
     (web_action,) = daily["disks"]
     # N lowered to 1: all six go, three this tick (the brake), three held back.
     assert web_action["drift"] == {

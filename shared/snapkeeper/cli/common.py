@@ -115,7 +115,11 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, ScheduleOptions):
         return value.to_mapping()  # as the config and the ticks write them
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in fields(value)
+            if f.metadata.get("json", True)  # working state, not part of the answer
+        }
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -91,7 +91,8 @@ class SchedulePlan:
     failed_projects: list[ProjectFailure] = field(default_factory=list)
     orphans: list[OrphanAction] = field(default_factory=list)
     left_behind: list[LeftBehind] = field(default_factory=list)
-    disk_ids: set[str] = field(default_factory=set)  # every disk of the tick's projects
+    # Every disk of the tick's projects: what the plan of all schedules reads.
+    disk_ids: set[str] = field(default_factory=set, metadata={"json": False})
 
 
 def _tick(app: App, schedule: str, at: datetime | None, projects: tuple[str, ...]) -> Tick:
