@@ -96,6 +96,7 @@ class CostReport:
     prices: Prices
     rows: list[DiskCost] = field(default_factory=list)  # by project, schedule, disk
     top_disks: list[DiskCost] = field(default_factory=list)  # every schedule of a disk summed
+    projects: list[DiskCost] = field(default_factory=list)  # every disk of a project summed
     quotas: list[ProjectQuota] = field(default_factory=list)
 
     @property
@@ -136,6 +137,14 @@ def disk_costs(
     return [rows[key] for key in sorted(rows)]
 
 
+def _add(total: DiskCost, row: DiskCost) -> None:
+    total.snapshots += row.snapshots
+    total.standard_bytes += row.standard_bytes
+    total.archive_bytes += row.archive_bytes
+    total.standard_cost += row.standard_cost
+    total.archive_cost += row.archive_cost
+
+
 def top_disks(rows: Iterable[DiskCost], count: int = TOP_DISKS) -> list[DiskCost]:
     """The disks that cost most, every schedule of a disk summed (schedule "*")."""
     disks: dict[tuple[str, str], DiskCost] = {}
@@ -144,13 +153,18 @@ def top_disks(rows: Iterable[DiskCost], count: int = TOP_DISKS) -> list[DiskCost
         total = disks.setdefault(
             key, DiskCost(row.project, row.location, row.disk, row.disk_id, "*", row.orphan)
         )
-        total.snapshots += row.snapshots
-        total.standard_bytes += row.standard_bytes
-        total.archive_bytes += row.archive_bytes
-        total.standard_cost += row.standard_cost
-        total.archive_cost += row.archive_cost
+        _add(total, row)
     ranked = sorted(disks.values(), key=lambda d: (-d.monthly, d.project, d.disk))
     return ranked[:count]
+
+
+def by_project(rows: Iterable[DiskCost]) -> list[DiskCost]:
+    """Every project's disks and schedules summed (disk and schedule "*")."""
+    projects: dict[str, DiskCost] = {}
+    for row in rows:
+        total = projects.setdefault(row.project, DiskCost(row.project, "*", "*", "*", "*", False))
+        _add(total, row)
+    return [projects[name] for name in sorted(projects)]
 
 
 def snapshot_quotas(projects: Iterable[str], gateway: ComputeGateway) -> list[ProjectQuota]:
@@ -182,4 +196,5 @@ def report(
 ) -> CostReport:
     prices = prices or Prices()
     rows = disk_costs(snapshots, disk_ids, prices)
-    return CostReport(prices, rows, top_disks(rows), snapshot_quotas(snapshot_projects, gateway))
+    quotas = snapshot_quotas(snapshot_projects, gateway)
+    return CostReport(prices, rows, top_disks(rows), by_project(rows), quotas)

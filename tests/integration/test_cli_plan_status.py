@@ -187,6 +187,8 @@ def test_status_lists_orphans_and_what_snapshots_cost(stack: LocalStack, run_cli
     assert view["storage_bytes"] == sum(stored.values())
     assert next(d["disk"] for d in view["top_disks"]) in {"gone-data", "web-data"}
     assert len(view["top_disks"]) == 2 and view["top_disks"][0]["schedule"] == "*"
+    [project] = view["projects"]  # only prod-app-1 holds snapshots
+    assert project["snapshots"] == len(stored) and project["monthly_usd"] > 0
     quotas = {q["project"]: q for q in view["quotas"]}
     assert quotas["prod-app-1"]["usage"] == len(stored) and quotas["prod-app-1"]["limit"] > 0
     assert quotas["prod-db-2"]["usage"] == 0

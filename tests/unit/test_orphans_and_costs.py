@@ -144,3 +144,7 @@ def test_costs_per_disk_and_schedule_and_the_top_disks() -> None:
     assert gone.monthly == pytest.approx(102 * 0.05 + 100 * 0.019)
     top = costs.top_disks(rows, count=1)
     assert [(t.disk_id, t.schedule) for t in top] == [("11", "*")]
+    [project] = costs.by_project(rows)
+    assert (project.project, project.snapshots) == ("prod-app-1", 4)
+    assert project.storage_bytes == 207 * GIB
+    assert project.monthly == pytest.approx(sum(r.monthly for r in rows))

@@ -230,6 +230,7 @@ def _cost(
                 },
                 "disks": [_cost_json(row) for row in report.rows],
                 "top_disks": [_cost_json(row) for row in report.top_disks],
+                "projects": [_cost_json(row) for row in report.projects],
                 "quotas": report.quotas,
                 "storage_bytes": report.storage_bytes,
                 "monthly_usd": round(report.monthly, 2),
@@ -280,6 +281,9 @@ def _render_cost(
     top = table(f"top {len(report.top_disks)} disks by cost (every schedule)", *columns)
     _cost_rows(top, report.top_disks)
     app.out.print(top)
+    per_project = table("per project (every disk and schedule)", *columns)
+    _cost_rows(per_project, report.projects)
+    app.out.print(per_project)
     quotas = table("SNAPSHOTS quota", "project", "used", "limit", "share")
     for quota in report.quotas:
         if quota.usage is None or quota.limit is None:
