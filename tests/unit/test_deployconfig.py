@@ -369,6 +369,9 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     )
     assert "unknown key 'ZZZ': the keys are those in" in only_problem("ZZZ=1").message
     assert "unknown key 'region'" in only_problem("region=x").message
+    # A replaced key says what replaced it.
+    replaced = only_problem("PRUNE_ORPHANS=true").message
+    assert replaced.startswith("PRUNE_ORPHANS is no longer read: set ORPHAN_POLICY instead")
 
 
 def test_a_key_set_twice_and_lines_that_are_not_settings() -> None:
