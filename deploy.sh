@@ -380,12 +380,11 @@ ensure_binding() {
 
 grant_function_roles() {
   local project
-  for project in "${TARGETS[@]}"; do
+  for project in "${ROLE_PROJECTS[@]}"; do
+    # The enumerator lists snapshots for ORPHAN_POLICY where they are kept: in the vault too.
     ensure_role "$project" "$ENUMERATOR_ROLE" "$INFRA_DIR/roles/enumerator.yaml"
     ensure_binding "projects/$project/roles/$ENUMERATOR_ROLE" \
       "serviceAccount:$(sa_email "$ENUMERATOR_SA_ID")" projects -- "$project"
-  done
-  for project in "${ROLE_PROJECTS[@]}"; do
     ensure_role "$project" "$SNAPSHOT_ROLE" "$INFRA_DIR/roles/snapshot.yaml"
     ensure_binding "projects/$project/roles/$SNAPSHOT_ROLE" \
       "serviceAccount:$(sa_email "$SNAPSHOT_SA_ID")" projects -- "$project"
@@ -884,9 +883,7 @@ teardown() {
     # Deleting the role voids its bindings; the binding lines go so policies stay tidy.
     local pairs=()
     in_lines "$project" "$(printf '%s\n' "${ROLE_PROJECTS[@]}")" &&
-      pairs+=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID")
-    in_lines "$project" "$(printf '%s\n' "${TARGETS[@]}")" &&
-      pairs+=("$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID") # not in a vault-only project
+      pairs+=("$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID" "$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID")
     [[ $project == "$SCRATCH_PROJECT" ]] && pairs+=("$DRILL_ROLE:$SNAPSHOT_SA_ID")
     for row in "${pairs[@]}"; do
       describe_into_out projects get-iam-policy "$project" --flatten='bindings[].members' \

@@ -103,6 +103,13 @@ class Instance:
 
 
 @dataclass(frozen=True)
+class Quota:
+    metric: str
+    limit: float
+    usage: float
+
+
+@dataclass(frozen=True)
 class Snapshot:
     project: str
     name: str
@@ -137,6 +144,15 @@ def disk_path(url: str) -> str:
         return url
     project, scope, location, name = match.groups()
     return f"projects/{project}/{scope}/{location}/disks/{name}"
+
+
+def parse_disk_path(path: str) -> tuple[str, str, bool, str] | None:
+    """(project, location, regional, name) of a disk path or URL; None if it is none."""
+    match = _DISK_PATH.search(path)
+    if not match:
+        return None
+    project, scope, location, name = match.groups()
+    return project, location, scope == "regions", name
 
 
 @dataclass(frozen=True)
@@ -476,6 +492,21 @@ class ComputeGateway:
         except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, f"read instance {name}") from exc
         return dict(found.labels)
+
+    # -- the project ----------------------------------------------------------------------
+
+    def quota(self, project: str, metric: str = "SNAPSHOTS") -> Quota | None:
+        """One of the project's quotas (projects.get quotas[]); None when not listed."""
+        found = self._call(
+            f"read project {project}",
+            lambda: self._clients.projects.get(
+                project=project, retry=LIST_RETRY, timeout=self._timeout
+            ),
+        )
+        for quota in found.quotas:
+            if quota.metric == metric:
+                return Quota(metric, float(quota.limit), float(quota.usage))
+        return None
 
     # -- restore ---------------------------------------------------------------------------
 

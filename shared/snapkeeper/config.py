@@ -12,6 +12,7 @@ from typing import TypeVar
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError
 from snapkeeper.labels import DEFAULT_DEPLOYMENT, MAX_KEEP
+from snapkeeper.options import ORPHAN_KEEP, OrphanPolicy, orphan_policy
 
 DEFAULT_TICK_TOPIC = "snapkeeper-ticks"
 DEFAULT_WORK_TOPIC = "snapkeeper-work"
@@ -43,6 +44,14 @@ MAX_MAX_DELETES_PER_RUN = 1000
 DEFAULT_DRILL_SAMPLE = 1
 MAX_DRILL_SAMPLE = 1000
 
+# PRUNE_ORPHANS acted only when a work message was in flight as its disk vanished;
+# ORPHAN_POLICY replaced it. A deployment still setting it is told so, never ignored.
+REPLACED_PRUNE_ORPHANS = "PRUNE_ORPHANS"
+PRUNE_ORPHANS_REPLACED = (
+    "PRUNE_ORPHANS is no longer read: set ORPHAN_POLICY instead (keep, the default; "
+    "keep-newest, for PRUNE_ORPHANS=true; or max-age:<age> such as max-age:90d)"
+)
+
 # Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
 _PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
@@ -69,7 +78,7 @@ class Config:
     max_delivery_attempts: int = DEFAULT_MAX_DELIVERY_ATTEMPTS
     ready_wait_seconds: int = DEFAULT_READY_WAIT_SECONDS
     compute_timeout_seconds: int = DEFAULT_COMPUTE_TIMEOUT_SECONDS
-    prune_orphans: bool = False
+    orphan_policy: OrphanPolicy = field(default_factory=OrphanPolicy)
     deployment_id: str = DEFAULT_DEPLOYMENT
     min_keep: int = DEFAULT_MIN_KEEP
     max_deletes_per_run: int = DEFAULT_MAX_DELETES_PER_RUN
@@ -86,6 +95,8 @@ class Config:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         """Read and validate every setting; raise ConfigError naming the variable."""
         env = os.environ if env is None else env
+        if REPLACED_PRUNE_ORPHANS in env:
+            raise ConfigError(PRUNE_ORPHANS_REPLACED)
         host = env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or ""
         if not host:
             raise ConfigError(
@@ -116,7 +127,9 @@ class Config:
             compute_timeout_seconds=_int(
                 env, "COMPUTE_TIMEOUT_SECONDS", DEFAULT_COMPUTE_TIMEOUT_SECONDS
             ),
-            prune_orphans=_bool(env, "PRUNE_ORPHANS"),
+            orphan_policy=_named(
+                "ORPHAN_POLICY", orphan_policy, env.get("ORPHAN_POLICY") or ORPHAN_KEEP
+            ),
             deployment_id=_named(
                 "DEPLOYMENT_ID", check_deployment_id, env.get("DEPLOYMENT_ID") or DEFAULT_DEPLOYMENT
             ),

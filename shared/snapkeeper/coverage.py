@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from snapkeeper import labels, slots
+from snapkeeper import labels, orphans, slots
 from snapkeeper.compute import ComputeGateway, Disk, Instance, Snapshot, managed_filter
 from snapkeeper.config import Config
 from snapkeeper.enumerator import MAX_PARALLEL_PROJECTS, ProjectFailure
@@ -82,6 +82,25 @@ class Survey:
     disks: list[LabelledDisk] = field(default_factory=list)
     snapshots: SnapshotIndex = field(default_factory=dict)
     failures: list[ProjectFailure] = field(default_factory=list)
+    disk_ids: dict[str, frozenset[str]] = field(default_factory=dict)  # every disk, by project
+
+    def all_snapshots(self) -> list[Snapshot]:
+        return [s for found in self.snapshots.values() for s in found]
+
+    def orphans(self, deployment: str) -> list[orphans.Orphans]:
+        """Snapshots of disks gone from projects whose disks were listed completely."""
+        every = self.all_snapshots()
+        return [
+            group
+            for project, ids in sorted(self.disk_ids.items())
+            for group in orphans.find(every, ids, project, deployment)
+        ]
+
+
+@dataclass(frozen=True)
+class ProjectDisks:
+    labelled: list[LabelledDisk]
+    disk_ids: frozenset[str]  # every disk of the project, labelled or not
 
 
 def labels_by_disk(instances: Iterable[Instance]) -> dict[str, dict[str, dict[str, str]]]:
@@ -93,11 +112,14 @@ def labels_by_disk(instances: Iterable[Instance]) -> dict[str, dict[str, dict[st
     return found
 
 
-def labelled_disks(project: str, config: Config, gateway: ComputeGateway) -> list[LabelledDisk]:
-    """Every disk of a project that takes part in at least one schedule."""
+def labelled_disks(project: str, config: Config, gateway: ComputeGateway) -> ProjectDisks:
+    """Every disk of a project that takes part in at least one schedule, and the ids of
+    all its disks (what tells an orphan)."""
     attached = labels_by_disk(gateway.instances(project))
     found = []
+    ids = set()
     for disk in gateway.disks(project):
+        ids.add(disk.id)
         policies = labels.resolve_policies(
             disk.labels,
             attached.get(disk.path, {}),
@@ -106,7 +128,7 @@ def labelled_disks(project: str, config: Config, gateway: ComputeGateway) -> lis
         )
         if policies:
             found.append(LabelledDisk(disk, policies))
-    return found
+    return ProjectDisks(found, frozenset(ids))
 
 
 def managed_snapshots(
@@ -160,7 +182,8 @@ def survey(
                 result.failures.append(ProjectFailure(project, type(exc).__name__, str(exc)))
             else:
                 if future in disk_jobs:
-                    result.disks.extend(found)
+                    result.disks.extend(found.labelled)
+                    result.disk_ids[pending[future]] = found.disk_ids
                 else:
                     for key, snapshots in found.items():
                         result.snapshots.setdefault(key, []).extend(snapshots)

@@ -40,6 +40,7 @@ from snapkeeper.deployrules import (
     schedule,
 )
 from snapkeeper.errors import ConfigError, SnapkeeperError
+from snapkeeper.options import OrphanPolicy
 
 EXIT_INVALID = 2
 EXAMPLE = "infra/snapkeeper.example.env"
@@ -87,6 +88,8 @@ def _unquote(value: str) -> str:
 
 
 def _unknown(key: str) -> str:
+    if key.upper() == config.REPLACED_PRUNE_ORPHANS:
+        return config.PRUNE_ORPHANS_REPLACED
     close = difflib.get_close_matches(key.upper(), KEYS, n=1)
     hint = f"did you mean {close[0]}?" if close else f"the keys are those in {EXAMPLE}"
     return f"unknown key {key!r}: {hint}"
@@ -130,7 +133,7 @@ class DeployConfig:
     snapshot_project: str
     default_storage_location: str
     label_prefix: str
-    prune_orphans: bool
+    orphan_policy: OrphanPolicy
     deployment_id: str
     min_keep: int
     max_deletes_per_run: int
@@ -174,7 +177,7 @@ class DeployConfig:
             **TOPICS,
             "LABEL_PREFIX": self.label_prefix,
             "MAX_DELIVERY_ATTEMPTS": str(self.max_delivery_attempts),
-            "PRUNE_ORPHANS": "true" if self.prune_orphans else "false",
+            "ORPHAN_POLICY": str(self.orphan_policy),
             "SCHEDULER_LOCATION": self.scheduler_location,
             "DEPLOYMENT_ID": self.deployment_id,
             "MIN_KEEP": str(self.min_keep),
@@ -202,7 +205,7 @@ class DeployConfig:
             "SNAPSHOT_PROJECT": self.snapshot_project,
             "DEFAULT_STORAGE_LOCATION": self.default_storage_location,
             "LABEL_PREFIX": self.label_prefix,
-            "PRUNE_ORPHANS": "true" if self.prune_orphans else "false",
+            "ORPHAN_POLICY": str(self.orphan_policy),
             "DEPLOYMENT_ID": self.deployment_id,
             "MIN_KEEP": self.min_keep,
             "MAX_DELETES_PER_RUN": self.max_deletes_per_run,

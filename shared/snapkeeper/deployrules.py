@@ -17,7 +17,7 @@ from snapkeeper import config, labels, options, slots
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError, SnapkeeperError
 from snapkeeper.messages import MAX_DRILL_SAMPLE, DrillTick, Tick
-from snapkeeper.options import ScheduleOptions
+from snapkeeper.options import ORPHAN_FORM, OrphanPolicy, ScheduleOptions, orphan_policy
 
 # Limits of the platform.
 EVENT_TIMEOUT_MAX = 540  # the longest an event-driven function may run
@@ -281,7 +281,7 @@ RULES: dict[str, Rule] = {
         f"[a-z][a-z0-9_-]{{0,40}}, default {config.DEFAULT_LABEL_PREFIX}",
         config.DEFAULT_LABEL_PREFIX,
     ),
-    "PRUNE_ORPHANS": Rule(config.parse_bool, "true or false, default false", False),
+    "ORPHAN_POLICY": Rule(orphan_policy, f"{ORPHAN_FORM}, default keep", OrphanPolicy()),
     "DEPLOYMENT_ID": Rule(
         config.check_deployment_id,
         f"1-12 lowercase letters, digits and dashes, default {labels.DEFAULT_DEPLOYMENT}",

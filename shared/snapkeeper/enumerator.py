@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from snapkeeper import clients, labels, slots
-from snapkeeper.compute import ComputeGateway, Disk, has_label_filter
+from snapkeeper import clients, labels, orphans, slots
+from snapkeeper.compute import ComputeGateway, Disk, has_label_filter, managed_filter
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome, TransientError
-from snapkeeper.messages import DrillItem, Tick, WorkItem
+from snapkeeper.messages import DiskMessage, DrillItem, OrphanWork, Tick, WorkItem
 from snapkeeper.options import ScheduleOptions
 
 MAX_PARALLEL_PROJECTS = 16
@@ -51,6 +51,9 @@ class TickPlan:
     skipped: list[SkippedDisk] = field(default_factory=list)
     failures: list[ProjectFailure] = field(default_factory=list)
     disks_seen: int = 0
+    orphans: list[orphans.Orphans] = field(default_factory=list)  # every one found
+    orphan_work: list[OrphanWork] = field(default_factory=list)  # those to prune now
+    disk_ids: set[str] = field(default_factory=set)  # every disk's, when orphans were sought
 
 
 def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFailure]]:
@@ -65,6 +68,17 @@ def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFa
     return allowed, refused
 
 
+@dataclass
+class Discovery:
+    """One project's part of a tick."""
+
+    work: list[WorkItem] = field(default_factory=list)
+    skipped: list[SkippedDisk] = field(default_factory=list)
+    seen: int = 0
+    orphans: list[orphans.Orphans] = field(default_factory=list)
+    disk_ids: set[str] = field(default_factory=set)  # every disk's, when orphans were sought
+
+
 def discover(
     project: str,
     schedule: str,
@@ -72,8 +86,13 @@ def discover(
     config: Config,
     gateway: ComputeGateway,
     options: ScheduleOptions | None = None,
-) -> tuple[list[WorkItem], list[SkippedDisk], int]:
-    """One project's work items and skipped disks for a schedule."""
+    *,
+    find_orphans: bool = False,
+) -> Discovery:
+    """One project's work items and skipped disks for a schedule, and with
+    `find_orphans` its orphans: then the disk listing is not label-filtered (a disk
+    is gone only if no page of the complete listing holds its id) and the schedule's
+    managed snapshots are listed once (the vault's, or the project's)."""
     options = options or ScheduleOptions()
     # A disk's snapshot-location label wins, then the schedule's, then the deployment's.
     default_location = options.storage_location or config.default_storage_location
@@ -83,10 +102,13 @@ def discover(
     for instance in opted_instances:
         for path in instance.disk_paths:
             by_disk.setdefault(path, {})[instance.name] = dict(instance.labels)
-    disks = gateway.disks(project, None if opted_instances else has_label_filter(key))
-    work, skipped, seen = [], [], 0
+    every_disk = bool(opted_instances) or find_orphans
+    disks = gateway.disks(project, None if every_disk else has_label_filter(key))
+    found = Discovery()
+    disk_ids: set[str] = set()
     for disk in disks:
-        seen += 1
+        found.seen += 1
+        disk_ids.add(disk.id)
         policy = labels.resolve_policy(
             schedule,
             disk.labels,
@@ -95,10 +117,16 @@ def discover(
             default_location,
         )
         if isinstance(policy, labels.Skip):
-            skipped.append(SkippedDisk(project, disk.location, disk.name, policy.reason))
+            found.skipped.append(SkippedDisk(project, disk.location, disk.name, policy.reason))
         elif policy is not None:
-            work.append(_work_item(disk, policy, slot, options))
-    return work, skipped, seen
+            found.work.append(_work_item(disk, policy, slot, options))
+    if find_orphans:
+        deployment = config.deployment_id
+        where = config.snapshot_project or project
+        listed = gateway.snapshots(where, managed_filter(schedule=schedule, deployment=deployment))
+        found.orphans = orphans.find(listed, disk_ids, project, deployment)
+        found.disk_ids = disk_ids
+    return found
 
 
 def _work_item(
@@ -121,8 +149,19 @@ def _work_item(
     )
 
 
-def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway) -> TickPlan:
-    """Everything a tick would do, without writing anything (the CLI's `plan` too)."""
+def plan_tick(
+    tick: Tick,
+    at: datetime,
+    config: Config,
+    gateway: ComputeGateway,
+    *,
+    find_orphans: bool | None = None,
+) -> TickPlan:
+    """Everything a tick would do, without writing anything (the CLI's `plan` too).
+    Orphans are looked for when ORPHAN_POLICY acts (or `find_orphans` says so); an
+    orphan message is planned for each deleted disk the policy would prune now."""
+    if find_orphans is None:
+        find_orphans = config.orphan_policy.acts
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     projects, refused = tick_projects(tick, config)
     plan = TickPlan(tick.schedule, slot, tuple(projects), failures=refused)
@@ -132,13 +171,20 @@ def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enumerate") as pool:
         futures = {
             project: pool.submit(
-                discover, project, tick.schedule, slot, config, gateway, tick.options
+                discover,
+                project,
+                tick.schedule,
+                slot,
+                config,
+                gateway,
+                tick.options,
+                find_orphans=find_orphans,
             )
             for project in projects
         }
         for project, future in futures.items():
             try:
-                work, skipped, seen = future.result()
+                found = future.result()
             except Exception as exc:  # one project's failure never holds back the others
                 outcome = exc.outcome if isinstance(exc, ComputeError) else Outcome.TRANSIENT
                 plan.failures.append(
@@ -150,13 +196,20 @@ def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway)
                     )
                 )
                 continue
-            plan.work.extend(work)
-            plan.skipped.extend(skipped)
-            plan.disks_seen += seen
+            plan.work.extend(found.work)
+            plan.skipped.extend(found.skipped)
+            plan.disks_seen += found.seen
+            plan.orphans.extend(found.orphans)
+            plan.disk_ids |= found.disk_ids
+    now = slots.parse_slot(slot)  # never later than the tick: ages never overstated
+    for group in plan.orphans:
+        pruned = orphans.plan(group.snapshots, config.orphan_policy, config, tick.options, now)
+        if pruned.delete:
+            plan.orphan_work.append(group.message(slot, tick.options))
     return plan
 
 
-def publish_work(items: Iterable[WorkItem | DrillItem], config: Config) -> int:
+def publish_work(items: Iterable[DiskMessage | DrillItem], config: Config) -> int:
     """Publish every item (batched) and wait for all; raise TransientError if any failed,
     so the tick is redelivered (republishing is harmless: names are deterministic)."""
     publisher = clients.publisher(config.pubsub_emulator_host)
@@ -196,6 +249,8 @@ def summary(plan: TickPlan, published: int, started: float) -> dict[str, Any]:
         "projects": len(plan.projects),
         "disks_found": plan.disks_seen,
         "published": published,
+        "orphans_found": len(plan.orphans),
+        "orphan_messages": len(plan.orphan_work),
         "skipped": [
             {"project": s.project, "location": s.location, "disk": s.disk, "reason": s.reason}
             for s in plan.skipped

@@ -21,12 +21,14 @@ from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
 from snapkeeper.errors import ComputeError, InvalidMessage, Outcome, TransientError
 from snapkeeper.messages import (
     DRILL_KIND,
+    OrphanWork,
     message_kind,
     parse_drill,
     parse_drill_tick,
+    parse_message,
     parse_tick,
-    parse_work,
 )
+from snapkeeper.orphans import prune_orphans
 from snapkeeper.slots import parse_time
 from snapkeeper.snapshotter import Action, take_snapshot
 
@@ -118,7 +120,8 @@ def _retry(exc: Exception, fields: dict[str, Any]) -> NoReturn:
 
 
 def handle_work(cloud_event: Any) -> None:
-    """snapshot_disk: one work message -> a snapshot, a logged 'gone', or a dead letter."""
+    """snapshot_disk: one work message -> a snapshot (or a deleted disk's orphans
+    pruned), a logged 'gone' or 'skipped', or a dead letter."""
     started = time.monotonic()
     config, delivery = _receive(cloud_event, SNAPSHOTTER)
     if delivery is None:
@@ -128,12 +131,15 @@ def handle_work(cloud_event: Any) -> None:
         _drill(config, delivery, started, fields)
         return
     try:
-        work = parse_work(delivery.payload)
+        work = parse_message(delivery.payload)
         fields |= work.log_fields
         gateway = ComputeGateway.for_config(config)
         # The wait bound counts from the delivery, so the function ends inside its timeout.
         deadline = started + config.ready_wait_seconds
-        result = take_snapshot(work, config, gateway, deadline)
+        if isinstance(work, OrphanWork):
+            result = prune_orphans(work, config, gateway)
+        else:
+            result = take_snapshot(work, config, gateway, deadline)
     except Exception as exc:  # classified in there: nothing escapes unexamined
         _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
         return
@@ -154,6 +160,7 @@ def handle_work(cloud_event: Any) -> None:
         Action.EXISTS: f"snapshot {result.snapshot} is READY",
         Action.GONE: f"disk {work.disk} is gone; nothing to snapshot",
         Action.SKIPPED: f"disk {work.disk} skipped, nothing created or pruned: {result.reason}",
+        Action.ORPHANS: f"orphans of deleted disk {work.disk}: {len(result.deleted)} deleted",
     }[result.action]
     logs.info(
         message,
@@ -192,7 +199,7 @@ def handle_tick(cloud_event: Any) -> None:
     gateway = ComputeGateway.for_config(config)
     plan = plan_tick(tick, delivery.publish_time, config, gateway)
     try:
-        published = publish_work(plan.work, config)
+        published = publish_work([*plan.work, *plan.orphan_work], config)
     except TransientError as exc:
         _retry(exc, fields)
     # A failed project is retried or dead-lettered as a tick for that project alone,
@@ -239,7 +246,8 @@ def handle_tick(cloud_event: Any) -> None:
     severity = "WARNING" if plan.skipped or plan.failures else "INFO"
     logs.log(
         severity,
-        f"tick {tick.schedule} {plan.slot}: {published} disks queued, "
+        f"tick {tick.schedule} {plan.slot}: {len(plan.work)} disks queued, "
+        f"{len(plan.orphan_work)} deleted disks' orphans to prune, "
         f"{len(plan.skipped)} skipped, {len(plan.failures) - len(retry_ticks)} projects "
         f"failed, {len(retry_ticks)} projects to retry",
         **(fields | report),

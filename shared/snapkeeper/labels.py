@@ -28,7 +28,10 @@ DISK_ID = "snapkeeper-disk-id"
 SCHEDULE = "snapkeeper-schedule"
 SLOT = "snapkeeper-slot"
 DEPLOYMENT = "snapkeeper-deployment"
-MANAGED_KEYS = (MANAGED_BY, DISK_ID, SCHEDULE, SLOT, DEPLOYMENT)
+# The disk's N when the snapshot was made: what ORPHAN_POLICY=keep-newest keeps to once
+# the disk (and its labels) are gone.
+KEEP = "snapkeeper-keep"
+MANAGED_KEYS = (MANAGED_BY, DISK_ID, SCHEDULE, SLOT, DEPLOYMENT, KEEP)
 # Restore drills: the date (yyyymmdd) a snapshot was last restored by a drill, and the
 # slot of the drill that made a scratch disk (so a later drill removes its leftovers).
 DRILLED = "snapkeeper-drilled"
@@ -195,10 +198,11 @@ def snapshot_labels(
     slot: str,
     prefix: str,
     deployment: str = DEFAULT_DEPLOYMENT,
+    keep: int | None = None,
 ) -> dict[str, str]:
-    """Labels for a new snapshot: ours first, then the disk's own where room allows,
-    never its control labels nor `snapshot-*` ones (a copied `snapshot-keep` would pin
-    every snapshot)."""
+    """Labels for a new snapshot: ours first (`keep`: the disk's N now), then the disk's
+    own where room allows, never its control labels nor `snapshot-*` ones (a copied
+    `snapshot-keep` would pin every snapshot)."""
     labels = {
         MANAGED_BY: MANAGED_BY_VALUE,
         DISK_ID: disk_id,
@@ -206,6 +210,8 @@ def snapshot_labels(
         SLOT: slot,
         DEPLOYMENT: deployment,
     }
+    if keep is not None:
+        labels[KEEP] = str(keep)
     keys = ControlLabels(prefix)
     for key, value in sorted(disk_labels.items()):
         if len(labels) >= MAX_LABELS:
@@ -214,3 +220,9 @@ def snapshot_labels(
             continue
         labels[key] = value
     return labels
+
+
+def recorded_keep(snapshot_labels: Mapping[str, str]) -> int | None:
+    """The N a snapshot's `snapkeeper-keep` label recorded; None when absent or bad."""
+    value = snapshot_labels.get(KEEP, "")
+    return int(value) if value.isdigit() and 1 <= int(value) <= MAX_KEEP else None

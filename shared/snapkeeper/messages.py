@@ -5,7 +5,8 @@ Tick (Cloud Scheduler -> enumerator), version 1:
      "time": "2026-01-02T03:00:00Z" (optional), "projects": ["p1"] (optional subset),
      "options": {"type": "ARCHIVE", "max-age": "400d"} (optional, snapkeeper.options)}
 Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot, and
-the schedule's options.
+the schedule's options. An orphan message (same topic, "kind": "orphans") names a
+deleted disk whose snapshots ORPHAN_POLICY prunes.
 Drill tick, version 1: {"kind": "drill", "cron": ..., "time_zone": ..., "sample": 3
 (optional, default DRILL_SAMPLE), "time" and "projects" (optional, as above)}.
 Drill work, version 1: {"kind": "drill", one disk, the snapshot to restore, the slot}.
@@ -15,7 +16,7 @@ A message without "kind" is a snapshot message, as before.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,11 @@ from snapkeeper.options import ScheduleOptions
 from snapkeeper.options import from_mapping as parse_options
 
 SCHEMA_VERSION = 1
+ORPHANS = "orphans"  # the `kind` of an orphan work message (a snapshot's has none)
 TICK_FIELDS = frozenset({"version", "schedule", "cron", "time_zone", "time", "projects", "options"})
 SNAPSHOT_KIND = "snapshot"
 DRILL_KIND = "drill"
-KINDS = (SNAPSHOT_KIND, DRILL_KIND)
+KINDS = (SNAPSHOT_KIND, ORPHANS, DRILL_KIND)
 DRILL_TICK_FIELDS = frozenset(
     {"version", "kind", "cron", "time_zone", "time", "projects", "sample"}
 )
@@ -61,7 +63,9 @@ class Tick:
 
 
 @dataclass(frozen=True)
-class WorkItem:
+class DiskMessage:
+    """What every work message names: one disk, one schedule, one slot."""
+
     project: str
     location: str  # zone (e.g. us-central1-a) or region (e.g. us-central1)
     regional: bool
@@ -69,17 +73,6 @@ class WorkItem:
     disk_id: str
     schedule: str
     slot: str
-    keep: int
-    source: str = "disk"
-    storage_location: str | None = None
-    guest_flush: bool = False
-    disk_labels: dict[str, str] = field(default_factory=dict)
-    options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
-    version: int = SCHEMA_VERSION
-
-    @property
-    def schedule_options(self) -> ScheduleOptions:
-        return parse_options(self.options, "work message")
 
     @property
     def disk_path(self) -> str:
@@ -96,7 +89,6 @@ class WorkItem:
             "disk_id": self.disk_id,
             "schedule": self.schedule,
             "slot": self.slot,
-            "keep": self.keep,
         }
 
     @property
@@ -106,6 +98,49 @@ class WorkItem:
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class WorkItem(DiskMessage):
+    """Snapshot a disk for a slot, then prune its snapshots of the schedule."""
+
+    keep: int
+    source: str = "disk"
+    storage_location: str | None = None
+    guest_flush: bool = False
+    disk_labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
+    version: int = SCHEMA_VERSION
+
+    @property
+    def schedule_options(self) -> ScheduleOptions:
+        return parse_options(self.options, "work message")
+
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        return super().log_fields | {"keep": self.keep}
+
+
+@dataclass(frozen=True)
+class OrphanWork(DiskMessage):
+    """Prune the snapshots of a deleted disk and schedule by ORPHAN_POLICY; nothing is
+    created. `slot` is the tick's: ages count to it, so an age is never overstated."""
+
+    options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
+    kind: str = ORPHANS
+    version: int = SCHEMA_VERSION
+
+    @property
+    def schedule_options(self) -> ScheduleOptions:
+        return parse_options(self.options, "orphan message")
+
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        return super().log_fields | {"kind": self.kind}
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return super().attributes | {"kind": self.kind}
 
 
 def _decode(data: bytes) -> dict[str, Any]:
@@ -161,10 +196,9 @@ def parse_tick(data: bytes) -> Tick:
     )
 
 
-def parse_work(data: bytes) -> WorkItem:
-    body = _decode(data)
-    known = set(WorkItem.__dataclass_fields__)
-    unknown = set(body) - known
+def _disk_fields(body: Mapping[str, Any], fields: Iterable[str]) -> None:
+    """The checks every work message's disk, schedule and slot pass."""
+    unknown = set(body) - set(fields)
     if unknown:
         raise InvalidMessage(f"unknown work field(s): {', '.join(sorted(unknown))}")
     for key in ("project", "location", "disk", "disk_id", "schedule", "slot"):
@@ -173,14 +207,35 @@ def parse_work(data: bytes) -> WorkItem:
         raise InvalidMessage("field 'disk_id' must be the disk's numeric id")
     if not isinstance(body.get("regional"), bool):
         raise InvalidMessage("field 'regional' must be true or false")
-    keep = body.get("keep")
-    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= labels.MAX_KEEP:
-        raise InvalidMessage(f"field 'keep' must be an integer from 1 to {labels.MAX_KEEP}")
     try:
         labels.validate_schedule_name(body["schedule"])
     except LabelError as exc:
         raise InvalidMessage(str(exc)) from None
     slots.parse_slot(body["slot"])
+
+
+def parse_message(data: bytes) -> WorkItem | OrphanWork:
+    """A message of the work topic: a snapshot's, or (kind "orphans") a deleted disk's."""
+    body = _decode(data)
+    kind = body.get("kind")
+    if kind is None:
+        return _work(body)
+    if kind != ORPHANS:
+        raise InvalidMessage(f"unknown work message kind {kind!r} (known: {ORPHANS})")
+    _disk_fields(body, OrphanWork.__dataclass_fields__)
+    parse_options(body.get("options", {}), "orphan message")
+    return OrphanWork(**body)
+
+
+def parse_work(data: bytes) -> WorkItem:
+    return _work(_decode(data))
+
+
+def _work(body: dict[str, Any]) -> WorkItem:
+    _disk_fields(body, WorkItem.__dataclass_fields__)
+    keep = body.get("keep")
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= labels.MAX_KEEP:
+        raise InvalidMessage(f"field 'keep' must be an integer from 1 to {labels.MAX_KEEP}")
     disk_labels = body.get("disk_labels", {})
     if not isinstance(disk_labels, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in disk_labels.items()
@@ -197,7 +252,8 @@ def parse_work(data: bytes) -> WorkItem:
 
 
 def message_kind(data: bytes) -> str:
-    """ "snapshot" (no kind, as every message before drills) or "drill"."""
+    """ "snapshot" (no kind, as every message before orphans and drills), "orphans" or
+    "drill"."""
     body = _decode(data)
     kind = body.get("kind", SNAPSHOT_KIND)
     if kind not in KINDS:

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from snapkeeper.checks import pattern_check
-from snapkeeper.errors import OptionError
+from snapkeeper.errors import ConfigError, OptionError
 from snapkeeper.labels import MAX_KEEP
 
 SNAPSHOT_TYPES = ("STANDARD", "ARCHIVE")
@@ -186,3 +186,41 @@ def from_mapping(body: object, where: str) -> ScheduleOptions:
             'e.g. {"type": "ARCHIVE", "max-age": "400d"}'
         )
     return from_pairs(list(body.items()))
+
+
+# -- what happens to the snapshots of a deleted disk (ORPHAN_POLICY) -------------------------
+
+ORPHAN_KEEP = "keep"  # never touched (the default)
+ORPHAN_KEEP_NEWEST = "keep-newest"  # pruned as while the disk lived: N, max-age, floor, brake
+ORPHAN_MAX_AGE = "max-age"  # older than the age are pruned (in a vault: down to MIN_KEEP)
+ORPHAN_FORM = "keep, keep-newest or max-age:<age> such as max-age:90d"
+
+
+@dataclass(frozen=True)
+class OrphanPolicy:
+    mode: str = ORPHAN_KEEP
+    max_age: timedelta | None = None  # for max-age:<age>
+
+    @property
+    def acts(self) -> bool:
+        """Whether orphans are looked for and pruned at all."""
+        return self.mode != ORPHAN_KEEP
+
+    def __str__(self) -> str:
+        if self.mode == ORPHAN_MAX_AGE and self.max_age is not None:
+            return f"{ORPHAN_MAX_AGE}:{render_age(self.max_age)}"
+        return self.mode
+
+
+def orphan_policy(value: str) -> OrphanPolicy:
+    """ORPHAN_POLICY's value; ConfigError with the form expected otherwise."""
+    text = value.strip().lower()
+    if text in (ORPHAN_KEEP, ORPHAN_KEEP_NEWEST):
+        return OrphanPolicy(text)
+    mode, colon, age = text.partition(":")
+    if mode == ORPHAN_MAX_AGE and colon:
+        try:
+            return OrphanPolicy(ORPHAN_MAX_AGE, max_age(age))
+        except OptionError as exc:
+            raise ConfigError(f"{value!r}: {exc}") from None
+    raise ConfigError(f"{value!r} is not {ORPHAN_FORM}")

@@ -45,7 +45,7 @@ class Rules:
     """How one disk and schedule is pruned beyond its N."""
 
     max_age: timedelta | None = None
-    age_floor: int = 1  # max-age never leaves fewer READY snapshots than this
+    age_floor: int = 1  # max-age never leaves fewer READY snapshots than this (0: none)
     max_deletes: int | None = None  # the brake on READY deletions per run; None: none
     now: datetime | None = None  # ages count to this; unknown ages are never "old"
     protected: frozenset[str] = frozenset()  # never deleted, still counted
@@ -81,7 +81,7 @@ def plan_retention(
     ready.sort(key=_newest_first_key, reverse=True)
     wanted, due = ready[:keep], ready[keep:]
     if rules.max_age is not None:
-        floor = max(rules.age_floor, 1)
+        floor = max(rules.age_floor, 0)  # 0 only for orphans: a live disk passes >= 1
         expired = [s for s in wanted[floor:] if _older_than(s, rules.max_age, rules.now)]
         wanted = [s for s in wanted if s not in expired]
         due += expired

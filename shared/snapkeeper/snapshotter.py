@@ -19,6 +19,7 @@ falls out of retention (usually one).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Action(enum.StrEnum):
     EXISTS = "exists"  # found READY under its name (a redelivery, or our own 409)
     GONE = "gone"  # the disk was deleted since enumeration
     SKIPPED = "skipped"  # the disk no longer takes part in the schedule: nothing done
+    ORPHANS = "orphans"  # a deleted disk's snapshots pruned by ORPHAN_POLICY
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ def take_snapshot(
         return SnapshotResult(Action.SKIPPED, name, target, "", (), _ready(existing), reason=why)
     current = next((s for s in existing if s.name == name), None)
     action = Action.EXISTS
+    work = dataclasses.replace(work, keep=policy.keep)  # the N the new snapshot records
     if current is None or current.status == FAILED:
         try:
             _create(work, config, gateway, target, name, current, deadline)
@@ -217,14 +220,14 @@ def take_snapshot(
         )
     # Ages count to the server's own clock: this snapshot's creation, never later than now.
     plan = plan_snapshot(work, existing, config, keep=policy.keep, now=snapshot.created)
-    deleted = _prune(gateway, target, plan.retention)
+    deleted = prune_snapshots(gateway, target, plan.retention)
     return SnapshotResult(
         action,
         name,
         target,
         READY,
         deleted,
-        _held(plan.retention),
+        held_ready(plan.retention),
         wanted=plan.wanted,
         held_back=tuple(s.name for s in plan.retention.held_back),
     )
@@ -280,6 +283,7 @@ def _insert(
             work.slot,
             config.label_prefix,
             config.deployment_id,
+            keep=work.keep,
         ),
         request_id=request_id(key, retake_of),
         storage_location=work.storage_location,
@@ -309,7 +313,9 @@ def _check_ours(
         )
 
 
-def _prune(gateway: ComputeGateway, target: str, retention: RetentionPlan) -> tuple[str, ...]:
+def prune_snapshots(
+    gateway: ComputeGateway, target: str, retention: RetentionPlan
+) -> tuple[str, ...]:
     deleted = []
     for victim in retention.delete:
         if victim.status in IN_FLIGHT or victim.pinned:  # never, whatever the plan says
@@ -327,33 +333,14 @@ def _gone(
     existing: list[Snapshot],
     name: str,
 ) -> SnapshotResult:
-    """The disk is gone: its snapshots are kept (like KEEP_AUTO_SNAPSHOTS), unless
-    PRUNE_ORPHANS, which keeps the newest N of the message (the disk's labels are gone
-    with it), within the same floor, max-age and brake."""
-    why = f"disk {work.disk_path} (id {work.disk_id}) is gone"
-    if not config.prune_orphans:
-        return SnapshotResult(Action.GONE, name, target, "", (), _ready(existing), reason=why)
-    infos = [to_info(s, config.label_prefix) for s in existing]
-    wanted = max(work.keep, config.keep_floor)
-    # No new snapshot to read the server's clock from: the newest one's creation is a
-    # time no later than now, so ages are never overstated.
-    now = max((s.created for s in existing if s.created), default=None)
-    retention = plan_retention(infos, wanted, retention_rules(work, config, now, frozenset()))
-    deleted = _prune(gateway, target, retention)
-    return SnapshotResult(
-        Action.GONE,
-        name,
-        target,
-        "",
-        deleted,
-        _held(retention),
-        wanted=wanted,
-        held_back=tuple(s.name for s in retention.held_back),
-        reason=why,
-    )
+    """The disk is gone: its snapshots are left to ORPHAN_POLICY, which the enumerator
+    applies once per tick (an orphan work message), never a message that happened to be
+    in flight."""
+    why = f"disk {work.disk_path} (id {work.disk_id}) is gone; ORPHAN_POLICY decides"
+    return SnapshotResult(Action.GONE, name, target, "", (), _ready(existing), reason=why)
 
 
-def _held(retention: RetentionPlan) -> int:
+def held_ready(retention: RetentionPlan) -> int:
     return sum(1 for s in retention.keep if s.status == READY and not s.pinned)
 
 

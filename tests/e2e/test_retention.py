@@ -1,7 +1,8 @@
 """Retention you can trust, end to end: ticks through the Pub/Sub emulator into both
 functions under functions-framework, against the fake Compute Engine. A lowered N takes
 effect over several ticks (the brake), a vault keeps MIN_KEEP, a young ARCHIVE snapshot
-outlives max-age, and two deployments on one disk keep their own N each."""
+outlives max-age, two deployments on one disk keep their own N each, and a deleted
+disk's snapshots are kept or pruned per ORPHAN_POLICY."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from typing import Any
 import pytest
 from google.cloud import compute_v1
 
-from snapkeeper import clients
-from snapkeeper.config import DEFAULT_MAX_DELETES_PER_RUN, DEFAULT_MIN_KEEP
+from snapkeeper import clients, coverage
+from snapkeeper.compute import ComputeGateway
+from snapkeeper.config import DEFAULT_MAX_DELETES_PER_RUN, DEFAULT_MIN_KEEP, Config
 from snapkeeper.messages import Tick
 from snapkeeper.options import parse_text
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
@@ -189,3 +191,57 @@ def test_two_deployments_on_one_disk_keep_their_own_n(
         s["labels"]["snapkeeper-deployment"] for s in managed(stack, PROJECT, "web-data")
     )
     assert owners == {"default": 2, "dr": 1}
+
+
+@pytest.fixture(scope="module")
+def orphan_stack(pubsub_emulator: PubSubEmulator, local_stack: LocalStack) -> Iterator[LocalStack]:
+    """The same deployment as `stack`, on the same disks, with ORPHAN_POLICY=max-age:2d."""
+    yield from _second_stack(
+        pubsub_emulator,
+        compute=local_stack.compute,
+        extra_env={"ORPHAN_POLICY": "max-age:2d"},
+    )
+
+
+def test_orphans_of_a_deleted_disk_are_kept_or_pruned_per_policy(
+    stack: LocalStack, orphan_stack: LocalStack
+) -> None:
+    admin = stack.compute.admin  # type: ignore[union-attr]
+    admin.seed_project(PROJECT)
+    admin.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    old = admin.seed_disk(PROJECT, "old-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    start = fresh_day()
+    for day in range(4):
+        run_tick(stack, daily(start + timedelta(days=day)))
+    assert len(managed(stack, PROJECT, "old-data")) == 3
+    clients.compute(stack.compute.host).disks.delete(  # type: ignore[union-attr]
+        project=PROJECT, zone=ZONE, disk="old-data"
+    ).result(timeout=10)
+
+    kept = run_tick(stack, daily(start + timedelta(days=4)))  # ORPHAN_POLICY=keep
+
+    assert (kept.summary["orphans_found"], kept.summary["orphan_messages"]) == (0, 0)
+    assert list(kept.outcomes) == [f"{PROJECT}/{ZONE}/web-data"]
+    assert len(managed(stack, PROJECT, "old-data")) == 3
+
+    admin.clear_requests()
+    pruned = run_tick(orphan_stack, daily(start + timedelta(days=5)))
+
+    assert (pruned.summary["orphans_found"], pruned.summary["orphan_messages"]) == (1, 1)
+    orphan = pruned.outcomes[f"{PROJECT}/{ZONE}/old-data"]
+    assert (orphan["action"], orphan["kind"], len(orphan["deleted"])) == ("orphans", "orphans", 2)
+    # Ages at the tick: 4, 3 and 2 days; only those older than 2 days went.
+    [left] = managed(stack, PROJECT, "old-data")
+    assert left["labels"]["snapkeeper-slot"] == (start + timedelta(days=3)).strftime("%Y%m%d-0300")
+    assert left["labels"]["snapkeeper-keep"] == "3"
+    assert pruned.outcomes[f"{PROJECT}/{ZONE}/web-data"]["action"] == "created"
+    calls = Counter(r["api_method"] for r in admin.requests())
+    # The tick's one extra list, the web disk's list, and the orphan step's disk read and list.
+    assert calls["compute.snapshots.list"] == 3 and calls["compute.disks.get"] == 2
+    assert calls["compute.snapshots.delete"] == 3  # two orphans, and web-data's previous one
+    # status shows what is left of the orphans.
+    config = Config.from_env(orphan_stack.env)
+    survey = coverage.survey([PROJECT], config, ComputeGateway.for_config(config))
+    [shown] = [o.summary(start + timedelta(days=5)) for o in survey.orphans("default")]
+    assert (shown["disk"], shown["disk_id"], shown["snapshots"]) == ("old-data", old["id"], 1)
+    assert shown["storage_bytes"] == int(left["storageBytes"])

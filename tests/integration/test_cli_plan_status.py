@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from snapkeeper import clients
 from snapkeeper.cli.common import ExitCode
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.stack import LocalStack
@@ -132,3 +133,124 @@ def test_status_reports_unreadable_projects_and_usage_errors(
     monkeypatch.setenv("SNAPKEEPER_STATUS_GRACE", "soon")  # every option has its variable
     from_env = run_cli("status")
     assert from_env.exit_code == ExitCode.USAGE and "soon" in from_env.stderr
+
+
+def delete_disk(stack: LocalStack, project: str, name: str) -> None:
+    assert stack.compute is not None
+    disks = clients.compute(stack.compute.host).disks
+    disks.delete(project=project, zone=ZONE, disk=name).result(timeout=10)
+
+
+def test_status_lists_orphans_and_what_snapshots_cost(stack: LocalStack, run_cli: Cli) -> None:
+    world = seed_projects(stack)
+    web = world.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    gone = world.seed_disk("prod-app-1", "gone-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    for days in (1, 0):
+        seed_managed(world, "prod-app-1", web, "daily", TODAY_03 - timedelta(days=days))
+    seed_managed(world, "prod-app-1", gone, "daily", TODAY_03 - timedelta(days=40))
+    seed_managed(world, "prod-app-1", gone, "daily", TODAY_03 - timedelta(days=10))
+    seed_managed(world, "prod-app-1", gone, "monthly", TODAY_03, snapshot_type="ARCHIVE")
+    delete_disk(stack, "prod-app-1", "gone-data")
+    assert run_cli("schedule", "set", "daily", "--cron", "0 3 * * *").exit_code == 0
+    stored = {s["name"]: int(s["storageBytes"]) for s in world.snapshots()}
+    gone_bytes = {
+        s["labels"]["snapkeeper-schedule"]: int(s["storageBytes"])
+        for s in world.snapshots()
+        if s["labels"]["snapkeeper-disk-id"] == gone["id"]
+        and s["labels"]["snapkeeper-schedule"] == "monthly"
+    }
+
+    result = run_cli("status", "--now", NOW.isoformat(), "--json")
+
+    assert result.exit_code == 0, result.output
+    shown = output_json(result)
+    assert [row["disk"] for row in shown["disks"]] == ["web-data"]
+    by_schedule = {o["schedule"]: o for o in shown["orphans"]}
+    assert sorted(by_schedule) == ["daily", "monthly"]
+    daily = by_schedule["daily"]
+    assert (daily["disk"], daily["disk_id"], daily["snapshots"]) == ("gone-data", gone["id"], 2)
+    assert daily["oldest_age_seconds"] == timedelta(days=40, hours=9, minutes=-2).total_seconds()
+    assert by_schedule["monthly"]["storage_bytes"] == gone_bytes["monthly"] > 0
+    table = run_cli("status", "--now", NOW.isoformat())
+    assert "2 deleted disk schedules hold orphans" in table.stdout, table.stdout
+
+    cost = run_cli("status", "--cost", "--json")
+
+    assert cost.exit_code == 0, cost.output
+    view = output_json(cost)
+    rows = {(r["disk"], r["schedule"]): r for r in view["disks"]}
+    assert sorted(rows) == [("gone-data", "daily"), ("gone-data", "monthly"), ("web-data", "daily")]
+    assert rows[("gone-data", "monthly")]["orphan"] and not rows[("web-data", "daily")]["orphan"]
+    archive = rows[("gone-data", "monthly")]
+    assert archive["archive_bytes"] == gone_bytes["monthly"] and archive["standard_bytes"] == 0
+    assert archive["monthly_usd"] == round(gone_bytes["monthly"] / 2**30 * 0.019, 4)
+    assert view["storage_bytes"] == sum(stored.values())
+    assert next(d["disk"] for d in view["top_disks"]) in {"gone-data", "web-data"}
+    assert len(view["top_disks"]) == 2 and view["top_disks"][0]["schedule"] == "*"
+    [project] = view["projects"]  # only prod-app-1 holds snapshots
+    assert project["snapshots"] == len(stored) and project["monthly_usd"] > 0
+    quotas = {q["project"]: q for q in view["quotas"]}
+    assert quotas["prod-app-1"]["usage"] == len(stored) and quotas["prod-app-1"]["limit"] > 0
+    assert quotas["prod-db-2"]["usage"] == 0
+    dearer = output_json(run_cli("status", "--cost", "--json", "--prices", "archive=1.9"))
+    archive_cost = {(r["disk"], r["schedule"]): r["monthly_usd"] for r in dearer["disks"]}
+    assert archive_cost[("gone-data", "monthly")] == round(gone_bytes["monthly"] / 2**30 * 1.9, 4)
+    assert dearer["prices"]["as_of"] == "custom"
+    assert run_cli("status", "--cost", "--prices", "gold=1").exit_code == ExitCode.USAGE
+
+
+def test_plan_shows_drift_orphans_and_snapshots_left_behind(
+    stack: LocalStack, run_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORPHAN_POLICY", "max-age:30d")
+    world = seed_projects(stack)
+    web = world.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    moved = world.seed_disk("prod-app-1", "moved", zone=ZONE, labels={"snapshot-weekly": "2"})
+    gone = world.seed_disk("prod-app-1", "gone-data", zone=ZONE, labels={"snapshot-daily": "3"})
+    lowered = [seed_managed(world, "prod-app-1", web, "daily", TODAY_03 - timedelta(days=d))
+               for d in range(6, 0, -1)]  # fmt: skip
+    seed_managed(world, "prod-app-1", web, "hourly", TODAY_03 - timedelta(hours=1))
+    for days in (2, 1):
+        seed_managed(world, "prod-app-1", moved, "daily", TODAY_03 - timedelta(days=days))
+    old_orphan = seed_managed(world, "prod-app-1", gone, "daily", TODAY_03 - timedelta(days=40))
+    seed_managed(world, "prod-app-1", gone, "daily", TODAY_03 - timedelta(days=10))
+    delete_disk(stack, "prod-app-1", "gone-data")
+    assert run_cli("schedule", "set", "daily", "--cron", "0 3 * * *").exit_code == 0
+    sizes = {s["name"]: int(s["storageBytes"]) for s in world.snapshots()}
+
+    result = run_cli("plan", "--at", NOW.isoformat(), "--json")
+
+    assert result.exit_code == 0, result.output
+    shown = output_json(result)
+    (daily,) = shown["schedules"]
+    assert "disk_ids" not in daily  # working state, not part of the answer
+    (web_action,) = daily["disks"]
+    # N lowered to 1: all six go, three this tick (the brake), three held back.
+    assert web_action["drift"] == {
+        "beyond_n": 6,
+        "past_max_age": 0,
+        "storage_bytes": sum(sizes[n] for n in lowered),
+        "now": 3,
+        "held_back": 3,
+    }
+    (orphan,) = daily["orphans"]
+    assert orphan["orphans"]["disk"] == "gone-data" and orphan["delete"] == [old_orphan]
+    assert orphan["delete_bytes"] == sizes[old_orphan]
+    assert daily["left_behind"] == [
+        {
+            "schedule": "daily",
+            "reason": "the disk no longer takes part in daily (label removed, excluded or bad)",
+            "disks": 1,
+            "snapshots": 2,
+            "storage_bytes": sum(
+                sizes[s["name"]] for s in world.snapshots() if s["sourceDisk"].endswith("/moved")
+            ),
+        }
+    ]
+    (hourly,) = shown["left_behind"]
+    assert (hourly["schedule"], hourly["snapshots"]) == ("hourly", 1)
+    assert "no Scheduler job" in hourly["reason"]
+    table = run_cli("plan", "--at", NOW.isoformat())
+    assert "drift" in table.stdout and "holds back 3" in table.stdout
+    assert "1 orphans to prune (1 deleted disks)" in table.stdout
+    assert "daily: left behind" in table.stdout and "hourly: left behind" in table.stdout

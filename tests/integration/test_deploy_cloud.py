@@ -52,7 +52,11 @@ pytestmark = pytest.mark.timeout(900)
 TARGETS = ("prod-app-1", "prod-db-2")
 VAULT = "vault-backups-1"
 CHANNEL = "projects/{project}/notificationChannels/42"
-ENUMERATOR_PERMISSIONS = ["compute.disks.list", "compute.instances.list"]
+ENUMERATOR_PERMISSIONS = [
+    "compute.disks.list",
+    "compute.instances.list",
+    "compute.snapshots.list",  # orphans: the managed snapshots where they are kept
+]
 SNAPSHOT_PERMISSIONS = [
     "compute.disks.createSnapshot",
     "compute.disks.get",  # N is read from the disk's labels before pruning
@@ -199,7 +203,7 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         "DEAD_LETTER_SUBSCRIPTION": "snapkeeper-dead-letter-sub",
         "LABEL_PREFIX": "snapshot-",
         "MAX_DELIVERY_ATTEMPTS": "10",
-        "PRUNE_ORPHANS": "false",
+        "ORPHAN_POLICY": "keep",
         "SCHEDULER_LOCATION": LOCATION,
         "DEPLOYMENT_ID": "default",
         "MIN_KEEP": "3",
@@ -289,6 +293,7 @@ def test_custom_roles_hold_only_what_each_function_needs(deployment: Deployment)
         **{f"projects/{p}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS for p in TARGETS},
         **{f"projects/{p}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS for p in TARGETS},
         f"projects/{VAULT}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS,
+        f"projects/{VAULT}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS,
         # Disks are made and deleted in the scratch project only.
         f"projects/{SCRATCH}/roles/snapkeeperDrill": DRILL_PERMISSIONS,
     }
@@ -317,7 +322,8 @@ def test_each_service_account_gets_its_role_in_every_project_and_nothing_broad(
             (f"projects/{target}/roles/snapkeeperSnapshot", snapshot),
         }
     assert bindings(recorder.policy("cloudresourcemanager", f"projects/{VAULT}")) == {
-        (f"projects/{VAULT}/roles/snapkeeperSnapshot", snapshot)
+        (f"projects/{VAULT}/roles/snapkeeperEnumerator", enumerator),  # orphans in the vault
+        (f"projects/{VAULT}/roles/snapkeeperSnapshot", snapshot),
     }
     assert bindings(recorder.policy("cloudresourcemanager", f"projects/{SCRATCH}")) == {
         (f"projects/{SCRATCH}/roles/snapkeeperDrill", snapshot)

@@ -318,3 +318,23 @@ def test_disks_are_relabelled_with_their_fingerprint_and_deleted_unless_attached
     compute.disks.delete(project="prj-labels", zone="us-central1-a", disk="data")
     with pytest.raises(exceptions.NotFound):
         compute.disks.get(project="prj-labels", zone="us-central1-a", disk="data")
+
+
+def test_a_project_reports_its_snapshots_quota(
+    fake_compute: ComputeAdmin, compute: ComputeClients
+) -> None:
+    fake_compute.seed_project(PROJECT)
+    for name in ("snap-a", "snap-b"):
+        fake_compute.seed_snapshot(PROJECT, name)
+
+    found = compute.projects.get(project=PROJECT)
+
+    assert found.name == PROJECT and found.self_link.endswith(f"/projects/{PROJECT}")
+    [quota] = [q for q in found.quotas if q.metric == "SNAPSHOTS"]
+    assert quota.usage == 2 and quota.limit >= quota.usage
+    with pytest.raises(exceptions.NotFound):
+        compute.projects.get(project="no-such-project")
+    fake_compute.seed_project("locked", denied_permissions=["compute.projects.get"])
+    with pytest.raises(exceptions.Forbidden) as caught:
+        compute.projects.get(project="locked")
+    assert "Required 'compute.projects.get' permission" in caught.value.message

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from copy import deepcopy
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +406,44 @@ def test_a_tick_with_an_unknown_option_is_dead_lettered_at_once(
     assert letter.attributes["error_class"] == "OptionError"
     assert "unknown option 'keep-forever'" in letter.attributes["error"]
     assert published.on(WORK_TOPIC) == [] and env.counts() == {}
+
+
+def test_a_deleted_disks_orphans_go_through_their_own_message(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    enumerator_fn: FlaskClient,
+    snapshot_fn: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ORPHAN_POLICY", "max-age:30d")
+    gone = env.seed_disk(PROJECT, "gone-data", zone=ZONE, labels={"snapshot-daily": "9"})
+    tick_time = datetime.strptime(SLOT, "%Y%m%d-%H%M").replace(tzinfo=UTC)
+    for day in (10, 40, 50):
+        taken = tick_time - timedelta(days=day)
+        env.seed_snapshot(
+            PROJECT,
+            f"gone-data-{day}",
+            source_disk=gone["selfLink"],
+            creation_timestamp=taken,
+            labels={
+                "managed-by": "snapkeeper",
+                "snapkeeper-disk-id": gone["id"],
+                "snapkeeper-schedule": "daily",
+                "snapkeeper-slot": taken.strftime("%Y%m%d-%H%M"),
+            },
+        )
+    client = clients.compute(env.host).disks
+    client.delete(project=PROJECT, zone=ZONE, disk="gone-data").result(timeout=10)
+    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+
+    [orphan] = published.on(WORK_TOPIC)
+    assert orphan.attributes["kind"] == orphan.body["kind"] == "orphans"
+    assert (orphan.body["disk"], orphan.body["disk_id"]) == ("gone-data", gone["id"])
+    assert deliver(snapshot_fn, envelope("eventarc-binary", orphan.data)) == 200
+    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    assert line["action"] == "orphans" and line["kind"] == "orphans"
+    assert sorted(line["deleted"]) == ["gone-data-40", "gone-data-50"]
+    assert [s["name"] for s in env.snapshots()] == ["gone-data-10"]

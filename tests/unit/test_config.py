@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from snapkeeper.config import Config
@@ -15,7 +17,7 @@ def test_defaults() -> None:
     assert config.dead_letter_topic == "snapkeeper-dead-letter"
     assert config.label_prefix == "snapshot-"
     assert config.max_delivery_attempts == 10
-    assert config.prune_orphans is False
+    assert str(config.orphan_policy) == "keep" and not config.orphan_policy.acts
     assert config.topic_path("x-y") == "projects/snapkeeper-host/topics/x-y"
     assert config.allows("prod-a1") and not config.allows("other-project")
 
@@ -27,7 +29,7 @@ def test_overrides() -> None:
             "WORK_TOPIC": "work-q",
             "SNAPSHOT_PROJECT": "vault-01",
             "MAX_DELIVERY_ATTEMPTS": "7",
-            "PRUNE_ORPHANS": "true",
+            "ORPHAN_POLICY": "max-age:90d",
             "COMPUTE_EMULATOR_HOST": "127.0.0.1:1",
         }
     )
@@ -36,7 +38,8 @@ def test_overrides() -> None:
         "vault-01",
         7,
     )
-    assert config.prune_orphans and config.compute_emulator_host == "127.0.0.1:1"
+    assert config.orphan_policy.max_age == timedelta(days=90)
+    assert config.compute_emulator_host == "127.0.0.1:1"
 
 
 @pytest.mark.parametrize(
@@ -46,7 +49,9 @@ def test_overrides() -> None:
         ({**BASE, "TARGET_PROJECTS": "UPPER"}, "TARGET_PROJECTS"),
         ({**BASE, "MAX_DELIVERY_ATTEMPTS": "3"}, "MAX_DELIVERY_ATTEMPTS"),
         ({**BASE, "MAX_DELIVERY_ATTEMPTS": "ten"}, "MAX_DELIVERY_ATTEMPTS"),
-        ({**BASE, "PRUNE_ORPHANS": "maybe"}, "PRUNE_ORPHANS"),
+        ({**BASE, "ORPHAN_POLICY": "maybe"}, "ORPHAN_POLICY"),
+        ({**BASE, "ORPHAN_POLICY": "max-age:9y"}, "ORPHAN_POLICY"),
+        ({**BASE, "PRUNE_ORPHANS": "true"}, "set ORPHAN_POLICY instead"),
         ({**BASE, "WORK_TOPIC": "ab"}, "WORK_TOPIC"),
         ({**BASE, "LABEL_PREFIX": "Snap"}, "LABEL_PREFIX"),
     ],

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import shlex
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from snapkeeper import config, deployconfig, deployrules, labels
+from snapkeeper import config, deployconfig, deployrules, labels, options
 from snapkeeper.config import Config
 from snapkeeper.deployconfig import DeployConfig, Problem, main, render, validate
 from snapkeeper.deployrules import (
@@ -21,6 +22,7 @@ from snapkeeper.deployrules import (
     instance_size_problem,
 )
 from snapkeeper.messages import Tick, parse_tick
+from snapkeeper.options import OrphanPolicy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "infra" / "snapkeeper.example.env"
@@ -80,7 +82,7 @@ def test_defaults_and_derived_settings() -> None:
     assert deploy.snapshot_timeout == config.DEFAULT_READY_WAIT_SECONDS + 60
     assert (deploy.snapshot_concurrency, deploy.snapshot_max_instances) == (20, 50)
     assert deploy.ack_deadline_seconds == 60
-    assert deploy.prune_orphans is False
+    assert str(deploy.orphan_policy) == "keep"
     assert deploy.snapshot_project == "" and deploy.notification_channels == ()
     assert deploy.role_projects == ("prod-app-1",)
 
@@ -104,8 +106,12 @@ def test_an_empty_value_means_the_default() -> None:
         ("SNAPSHOT_PROJECT=vault-backups-1", "snapshot_project", "vault-backups-1"),
         ("DEFAULT_STORAGE_LOCATION=eu", "default_storage_location", "eu"),
         ('LABEL_PREFIX="snap_"', "label_prefix", "snap_"),
-        ("PRUNE_ORPHANS=yes", "prune_orphans", True),
-        ("PRUNE_ORPHANS=OFF", "prune_orphans", False),
+        ("ORPHAN_POLICY=keep-newest", "orphan_policy", OrphanPolicy("keep-newest")),
+        (
+            "ORPHAN_POLICY=Max-Age:36h",
+            "orphan_policy",
+            OrphanPolicy("max-age", timedelta(hours=36)),
+        ),
         ("MAX_DELIVERY_ATTEMPTS=100", "max_delivery_attempts", 100),
         ("MIN_RETRY_DELAY=10", "min_retry_delay", 10),
         ("MIN_RETRY_DELAY=20s", "min_retry_delay", 20),
@@ -149,7 +155,8 @@ def test_good_values_are_normalised(line: str, field: str, expected: object) -> 
         ("SNAPSHOT_PROJECT=x", "SNAPSHOT_PROJECT", "'x' is not a valid project id"),
         ("DEFAULT_STORAGE_LOCATION=EU", "DEFAULT_STORAGE_LOCATION", "is not a storage location"),
         ("LABEL_PREFIX=Snap-", "LABEL_PREFIX", "is not a valid label-key prefix"),
-        ("PRUNE_ORPHANS=maybe", "PRUNE_ORPHANS", "'maybe' is not true/false"),
+        ("ORPHAN_POLICY=newest", "ORPHAN_POLICY", "'newest' is not keep, keep-newest or max-age"),
+        ("ORPHAN_POLICY=max-age:0d", "ORPHAN_POLICY", "must be from 1h"),
         (
             "MAX_DELIVERY_ATTEMPTS=4",
             "MAX_DELIVERY_ATTEMPTS",
@@ -363,6 +370,9 @@ def test_unknown_keys_are_errors_with_a_suggestion() -> None:
     )
     assert "unknown key 'ZZZ': the keys are those in" in only_problem("ZZZ=1").message
     assert "unknown key 'region'" in only_problem("region=x").message
+    # A replaced key says what replaced it.
+    replaced = only_problem("PRUNE_ORPHANS=true").message
+    assert replaced.startswith("PRUNE_ORPHANS is no longer read: set ORPHAN_POLICY instead")
 
 
 def test_a_key_set_twice_and_lines_that_are_not_settings() -> None:
@@ -440,7 +450,7 @@ def test_the_rules_are_the_librarys() -> None:
     assert RULES["HOST_PROJECT"].parse is config.check_project_id
     assert RULES["SNAPSHOT_PROJECT"].parse is config.check_project_id
     assert RULES["LABEL_PREFIX"].parse is config.check_label_prefix
-    assert RULES["PRUNE_ORPHANS"].parse is config.parse_bool
+    assert RULES["ORPHAN_POLICY"].parse is options.orphan_policy
     assert RULES["MAX_DELIVERY_ATTEMPTS"].default == config.DEFAULT_MAX_DELIVERY_ATTEMPTS
     assert deployrules.READY_WAIT_MAX <= config.MAX_READY_WAIT_SECONDS
     assert deployconfig.TOPICS["WORK_TOPIC"] == config.DEFAULT_WORK_TOPIC
@@ -450,14 +460,15 @@ def test_the_functions_accept_the_environment_they_get() -> None:
     deploy = valid(
         "SNAPSHOT_PROJECT=vault-backups-1",
         "DEFAULT_STORAGE_LOCATION=eu",
-        "PRUNE_ORPHANS=on",
+        "ORPHAN_POLICY=keep-newest",
         "READY_WAIT_SECONDS=30",
     )
     env = {**deploy.function_env(), **deploy.snapshot_function_env()}
     function = Config.from_env(env)
     assert function.target_projects == {"prod-app-1"}
     assert function.snapshot_project == "vault-backups-1"
-    assert function.prune_orphans and function.ready_wait_seconds == 30
+    assert function.orphan_policy == OrphanPolicy("keep-newest")
+    assert function.ready_wait_seconds == 30
     assert "READY_WAIT_SECONDS" not in deploy.function_env()  # the snapshot function's own
 
 

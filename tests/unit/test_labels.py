@@ -9,6 +9,7 @@ from snapkeeper.labels import (
     deployment_of,
     is_pinned,
     parse_keep,
+    recorded_keep,
     resolve_policy,
     schedules_in,
     snapshot_labels,
@@ -134,3 +135,12 @@ def test_snapshot_labels_name_the_deployment_and_never_copy_a_pin() -> None:
 def test_a_snapshot_without_a_deployment_label_is_the_default_deployments() -> None:
     assert deployment_of({"managed-by": "snapkeeper"}) == "default"
     assert deployment_of({"snapkeeper-deployment": "dr"}) == "dr"
+
+
+def test_a_snapshot_records_the_disks_n_and_a_copied_one_is_never_trusted() -> None:
+    disk = {"snapkeeper-keep": "900", "env": "prod"}  # a disk label of ours is never copied
+    labels = snapshot_labels(disk, "42", "daily", "20260102-0300", P, keep=7)
+    assert labels["snapkeeper-keep"] == "7" and recorded_keep(labels) == 7
+    assert "snapkeeper-keep" not in snapshot_labels({}, "42", "daily", "20260102-0300", P)
+    for bad in ("0", "1001", "seven", ""):
+        assert recorded_keep({"snapkeeper-keep": bad}) is None

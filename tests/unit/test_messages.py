@@ -7,13 +7,16 @@ import pytest
 
 from snapkeeper.errors import InvalidMessage
 from snapkeeper.messages import (
+    ORPHANS,
     DrillItem,
     DrillTick,
+    OrphanWork,
     Tick,
     WorkItem,
     message_kind,
     parse_drill,
     parse_drill_tick,
+    parse_message,
     parse_tick,
     parse_work,
 )
@@ -149,3 +152,31 @@ def test_drill_messages_round_trip_and_are_told_apart() -> None:
         parse_drill(json.dumps(json.loads(item.to_json()) | {"disk_id": "x"}).encode())
     with pytest.raises(InvalidMessage, match="unknown tick field"):
         parse_tick(tick.to_json())  # a snapshot tick never takes a drill's fields
+
+
+def test_an_orphan_message_round_trips_and_is_told_apart() -> None:
+    orphan = OrphanWork("prod-db-1", "europe-west1", True, "data", "123", "daily", WORK.slot)
+    assert parse_message(orphan.to_json()) == orphan
+    assert parse_message(WORK.to_json()) == WORK
+    assert orphan.attributes["kind"] == orphan.log_fields["kind"] == ORPHANS
+    assert message_kind(orphan.to_json()) == ORPHANS
+    assert orphan.disk_path == "projects/prod-db-1/regions/europe-west1/disks/data"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"kind": "restore"}, "unknown work message kind 'restore'"),
+        ({"keep": 3}, "unknown work field"),  # an orphan message carries no N
+        ({"disk_id": "abc"}, "numeric id"),
+        ({"options": {"type": "cold"}}, "type 'cold'"),
+    ],
+)
+def test_bad_orphan_messages_are_refused(change: dict[str, object], problem: str) -> None:
+    orphan = OrphanWork("prod-db-1", "us-central1-a", False, "data", "123", "daily", WORK.slot)
+    body = json.loads(orphan.to_json()) | change
+    with pytest.raises(InvalidMessage, match=problem):
+        parse_message(json.dumps(body).encode())
+    # A snapshot's message with a kind is no snapshot's message.
+    with pytest.raises(InvalidMessage, match="unknown work field"):
+        parse_work(json.dumps(json.loads(WORK.to_json()) | {"kind": ORPHANS}).encode())

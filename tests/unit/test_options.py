@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from snapkeeper import options
-from snapkeeper.errors import InvalidMessage, OptionError
+from snapkeeper.errors import ConfigError, InvalidMessage, OptionError
 from snapkeeper.options import RULES, ScheduleOptions, from_mapping, parse_text
 
 KMS = "projects/kms-proj-1/locations/europe/keyRings/backups/cryptoKeys/snapshots"
@@ -89,3 +89,33 @@ def test_an_option_error_is_an_invalid_message() -> None:
 
 def test_the_table_covers_every_field() -> None:
     assert {rule.field for rule in RULES.values()} == {f.name for f in fields(ScheduleOptions)}
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "age"),
+    [
+        ("keep", "keep", None),
+        ("Keep-Newest", "keep-newest", None),
+        ("max-age:90d", "max-age", timedelta(days=90)),
+        (" max-age:36h ", "max-age", timedelta(hours=36)),
+    ],
+)
+def test_orphan_policies(text: str, mode: str, age: timedelta | None) -> None:
+    policy = options.orphan_policy(text)
+    assert (policy.mode, policy.max_age, policy.acts) == (mode, age, mode != "keep")
+    assert options.orphan_policy(str(policy)) == policy  # written back as read
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("prune", "is not keep, keep-newest or max-age:<age>"),
+        ("max-age", "is not keep, keep-newest or max-age:<age>"),
+        ("max-age:", "is not a number of hours or days"),
+        ("max-age:90", "is not a number of hours or days"),
+        ("max-age:0h", "must be from 1h"),
+    ],
+)
+def test_bad_orphan_policies_say_what_is_expected(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        options.orphan_policy(text)

@@ -6,6 +6,7 @@ handlers) → `backend` (the API's rules over the resources of `models`, with `c
 
 API methods served (v1):
 
+- compute.projects.get (its quotas[]: the SNAPSHOTS metric only)
 - compute.disks.aggregatedList, .list, .get, .insert, .delete, .setLabels
 - compute.regionDisks.list, .get, .insert, .delete, .setLabels
 - compute.instances.aggregatedList, .list, .get

@@ -99,6 +99,13 @@ class Backend:
         check_permission(project, permission_of(api_method), resource)
         return project
 
+    def get_project(self, name: str) -> dict[str, Any]:
+        """The project with its SNAPSHOTS quota: usage is the snapshots it holds."""
+        with self._lock:
+            project = self._project(name, "compute.projects.get")
+            held = sum(1 for key in self.state.snapshots if key[0] == name)
+            return views.project_json(project, held)
+
     def _zones(self) -> set[str]:
         return set(KNOWN_ZONES) | self.state.extra_zones
 

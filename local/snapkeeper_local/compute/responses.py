@@ -85,6 +85,7 @@ def _set_disk_labels(api_method: str) -> ApiHandler:
 
 
 API_HANDLERS: Mapping[str, ApiHandler] = {
+    "compute.projects.get": lambda b, c: b.get_project(c.args["project"]),
     "compute.disks.aggregatedList": lambda b, c: b.aggregated_disks(
         c.args["project"], c.query, c.unreachable
     ),

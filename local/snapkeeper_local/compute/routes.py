@@ -10,6 +10,7 @@ PREFIX = "/compute/v1/projects/<project>"
 
 # (path, HTTP method, API method id as in the real discovery document)
 API_ROUTES: RouteTable = (
+    ("", "GET", "compute.projects.get"),
     ("/aggregated/disks", "GET", "compute.disks.aggregatedList"),
     ("/zones/<zone>/disks", "GET", "compute.disks.list"),
     ("/zones/<zone>/disks", "POST", "compute.disks.insert"),

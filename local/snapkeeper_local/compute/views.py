@@ -7,7 +7,7 @@ from typing import Any
 
 from . import storage
 from .clock import Timings, rfc3339
-from .models import Disk, Instance, Operation, Snapshot
+from .models import Disk, Instance, Operation, Project, Snapshot
 from .validation import label_fingerprint, self_link
 
 # httpErrorStatusCode and httpErrorMessage of an operation that failed with an error code:
@@ -86,6 +86,22 @@ def instance_json(instance: Instance, disk_sizes: Mapping[str, int]) -> dict[str
     if instance.labels:
         body["labels"] = dict(instance.labels)
     return body
+
+
+# The SNAPSHOTS quota of every fake project (a real project's depends on its account).
+SNAPSHOTS_QUOTA_LIMIT = 10000.0
+
+
+def project_json(project: Project, snapshots: int) -> dict[str, Any]:
+    return {
+        "kind": "compute#project",
+        "id": str(project.id),
+        "name": project.name,
+        "selfLink": self_link(f"projects/{project.name}"),
+        "quotas": [
+            {"metric": "SNAPSHOTS", "limit": SNAPSHOTS_QUOTA_LIMIT, "usage": float(snapshots)}
+        ],
+    }
 
 
 def snapshot_json(snapshot: Snapshot, now: float, timings: Timings) -> dict[str, Any]:

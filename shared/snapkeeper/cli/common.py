@@ -115,7 +115,11 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, ScheduleOptions):
         return value.to_mapping()  # as the config and the ticks write them
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in fields(value)
+            if f.metadata.get("json", True)  # working state, not part of the answer
+        }
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -164,6 +168,25 @@ class Notes:
             console.print(f"({number}) {text}", highlight=False, markup=False)
 
 
+def orphan_table(title: str, summaries: list[dict[str, Any]], fate: list[str]) -> Table:
+    """Orphans (orphans.Orphans.summary) with what becomes of each (`fate`)."""
+    grid = table(
+        title, "project", "location", "disk (gone)", "disk id", "schedule", "snapshots",
+        "size", "oldest", "newest", "ORPHAN_POLICY",
+    )  # fmt: skip
+    for row, what in zip(summaries, fate, strict=True):
+        grid.add_row(
+            row["project"], row["location"], row["disk"], row["disk_id"], row["schedule"],
+            str(row["snapshots"]), size(row["storage_bytes"]),
+            span(_age(row["oldest_age_seconds"])), span(_age(row["newest_age_seconds"])), what,
+        )  # fmt: skip
+    return grid
+
+
+def _age(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
 def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
@@ -179,6 +202,16 @@ def span(value: timedelta | None) -> str:
     if days:
         return f"{sign}{days}d{hours}h"
     return f"{sign}{hours}h{minutes:02d}m" if hours else f"{sign}{minutes}m"
+
+
+def size(storage_bytes: int) -> str:
+    """Bytes as people read them: 512 B, 3.2 GiB."""
+    value = float(storage_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
 
 
 class TimeParam(click.ParamType):

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
-from snapkeeper import coverage, schedules, slots
+from snapkeeper import costs, coverage, schedules, slots
 from snapkeeper.cli.common import (
     DURATION,
     TIME,
@@ -16,13 +17,16 @@ from snapkeeper.cli.common import (
     Notes,
     json_option,
     now,
+    orphan_table,
     pass_app,
     print_json,
+    size,
     span,
     table,
     target_projects,
     when,
 )
+from snapkeeper.errors import ConfigError
 
 STATE_STYLE = {
     coverage.NEVER: "bold red",
@@ -63,6 +67,18 @@ def timings(
 )  # fmt: skip
 @click.option("--now", "at", type=TIME, help="Judge coverage as of this time (default: now).")
 @click.option("--problems", is_flag=True, help="Only list disks that need attention.")
+@click.option(
+    "--cost",
+    is_flag=True,
+    help="Show what the snapshots cost to keep instead: per project, schedule and disk, "
+    "the top disks, and each project's SNAPSHOTS quota.",
+)
+@click.option(
+    "--prices",
+    metavar="standard=USD,archive=USD",
+    help=f"USD per GiB-month for --cost (default: list prices of {costs.PRICES_AS_OF}: "
+    f"standard={costs.LIST_PRICES['standard']}, archive={costs.LIST_PRICES['archive']}).",
+)
 @json_option
 @pass_app
 def status(
@@ -74,6 +90,8 @@ def status(
     grace: timedelta,
     at: datetime | None,
     problems: bool,
+    cost: bool,
+    prices: str | None,
     as_json: bool,
 ) -> None:
     """Coverage of every labelled disk and schedule: the newest READY snapshot's age
@@ -95,10 +113,21 @@ def status(
       snapkeeper status
       snapkeeper status --problems --grace 2h
       snapkeeper status --schedule weekly --cron "0 4 * * 0" --json
+      snapkeeper status --cost --prices standard=0.065,archive=0.024
+
+    Snapshots of deleted disks (orphans) are listed after the disks, with their age and
+    size. With --cost: per project, schedule and disk the snapshots held, their
+    storageBytes and an estimated monthly cost at list prices (STANDARD and ARCHIVE
+    apart), the 10 disks that cost most, and the SNAPSHOTS quota of each project where
+    snapshots are kept (projects.get).
     """
     config = app.config
     chosen = target_projects(app, projects)
-    cadence = timings(app, schedule_names, cron, time_zone)
+    try:
+        price_table = costs.parse_prices(prices) if prices else costs.Prices()
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prices") from None
+    cadence = {} if cost else timings(app, schedule_names, cron, time_zone)
     at = at or now()
     with Progress(
         TextColumn("listing disks and snapshots"),
@@ -115,6 +144,11 @@ def status(
             app.gateway,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if cost:
+        _cost(app, found, chosen, price_table, as_json)
+        return
+    orphans = [o.summary(at) for o in found.orphans(config.deployment_id)]
+    orphans = [o for o in orphans if not schedule_names or o["schedule"] in schedule_names]
     rows = coverage.coverage(
         found,
         cadence,
@@ -133,10 +167,20 @@ def status(
                 "disks": shown,
                 "problems": sum(1 for row in rows if row.problem),
                 "failed_projects": found.failures,
+                "orphans": orphans,
+                "orphan_policy": str(config.orphan_policy),
             }
         )
     else:
         _render(app, shown, found.failures, len(rows))
+        if orphans:
+            fate = [str(config.orphan_policy)] * len(orphans)
+            app.out.print(orphan_table("snapshots of deleted disks (orphans)", orphans, fate))
+            app.out.print(
+                f"{len(orphans)} deleted disk schedules hold orphans "
+                f"({size(sum(o['storage_bytes'] for o in orphans))}); "
+                f"ORPHAN_POLICY={config.orphan_policy}"
+            )
     if any(row.problem for row in rows):
         raise click.exceptions.Exit(ExitCode.ATTENTION)
     if found.failures:
@@ -175,3 +219,96 @@ def _render(
 def _drilled(date: str) -> str:
     """yyyymmdd as yyyy-mm-dd; "-" for a disk never drilled."""
     return f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 else (date or "-")
+
+
+def _cost(
+    app: App,
+    found: coverage.Survey,
+    projects: list[str],
+    prices: costs.Prices,
+    as_json: bool,
+) -> None:
+    where = coverage.snapshot_projects(projects, app.config)
+    report = costs.report(found.all_snapshots(), found.disk_ids, where, app.gateway, prices)
+    if as_json:
+        print_json(
+            {
+                "prices": {
+                    "standard_usd_per_gib_month": prices.standard,
+                    "archive_usd_per_gib_month": prices.archive,
+                    "as_of": prices.as_of,
+                },
+                "disks": [_cost_json(row) for row in report.rows],
+                "top_disks": [_cost_json(row) for row in report.top_disks],
+                "projects": [_cost_json(row) for row in report.projects],
+                "quotas": report.quotas,
+                "storage_bytes": report.storage_bytes,
+                "monthly_usd": round(report.monthly, 2),
+                "failed_projects": found.failures,
+            }
+        )
+    else:
+        _render_cost(app, report, found.failures)
+    if found.failures:
+        raise click.exceptions.Exit(ExitCode.API)
+
+
+def _cost_json(row: costs.DiskCost) -> dict[str, object]:
+    return {
+        "project": row.project,
+        "location": row.location,
+        "disk": row.disk,
+        "disk_id": row.disk_id,
+        "schedule": row.schedule,
+        "orphan": row.orphan,
+        "snapshots": row.snapshots,
+        "storage_bytes": row.storage_bytes,
+        "standard_bytes": row.standard_bytes,
+        "archive_bytes": row.archive_bytes,
+        "standard_usd": round(row.standard_cost, 4),
+        "archive_usd": round(row.archive_cost, 4),
+        "monthly_usd": round(row.monthly, 4),
+    }
+
+
+def _cost_rows(grid: Table, rows: list[costs.DiskCost]) -> None:
+    for row in rows:
+        disk = f"{row.disk} (gone)" if row.orphan else row.disk
+        grid.add_row(
+            row.project, row.schedule, disk, str(row.snapshots), size(row.storage_bytes),
+            f"${row.standard_cost:,.2f}", f"${row.archive_cost:,.2f}", f"${row.monthly:,.2f}",
+        )  # fmt: skip
+
+
+def _render_cost(
+    app: App, report: costs.CostReport, failures: list[coverage.ProjectFailure]
+) -> None:
+    prices = report.prices
+    columns = ("project", "schedule", "disk", "snapshots", "size", "standard", "archive", "month")
+    grid = table("estimated monthly cost per project, schedule and disk", *columns)
+    _cost_rows(grid, report.rows)
+    app.out.print(grid)
+    top = table(f"top {len(report.top_disks)} disks by cost (every schedule)", *columns)
+    _cost_rows(top, report.top_disks)
+    app.out.print(top)
+    per_project = table("per project (every disk and schedule)", *columns)
+    _cost_rows(per_project, report.projects)
+    app.out.print(per_project)
+    quotas = table("SNAPSHOTS quota", "project", "used", "limit", "share")
+    for quota in report.quotas:
+        if quota.usage is None or quota.limit is None:
+            quotas.add_row(quota.project, "-", "-", f"[red]not read:[/] {quota.error}")
+            continue
+        share = quota.usage / quota.limit if quota.limit else 1.0
+        style = "red" if share >= 0.9 else "yellow" if share >= 0.75 else "green"
+        quotas.add_row(
+            quota.project, f"{quota.usage:.0f}", f"{quota.limit:.0f}", f"[{style}]{share:.0%}[/]"
+        )
+    app.out.print(quotas)
+    for failure in failures:
+        app.out.print(f"[red]project {failure.project} not read:[/] {failure.error}")
+    app.out.print(
+        f"{len(report.rows)} disk schedules, {size(report.storage_bytes)}, about "
+        f"${report.monthly:,.2f} a month at standard ${prices.standard}/GiB-month and "
+        f"archive ${prices.archive}/GiB-month (prices of {prices.as_of})"
+    )
