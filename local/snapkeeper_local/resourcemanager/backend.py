@@ -209,20 +209,51 @@ class ResourceManagerBackend:
 
     # --- for the other fakes in the same process (Cloud Asset Inventory)
 
-    def project_record(self, project_id: str) -> tuple[str, tuple[str, ...], dict[str, str]]:
-        """(projects/NUMBER, its ancestors nearest first, its labels), for a project
-        the hierarchy knows; a project it does not know stands alone."""
+    def project_records(self) -> list[ProjectRecord]:
+        with self._lock:
+            return [self._record(node) for node in self._nodes.values() if node.project_id]
+
+    def project_record(self, project_id: str) -> ProjectRecord | None:
         with self._lock:
             name = self._by_project_id.get(project_id)
-            if name is None:
-                return "", (), {}
-            node = self._nodes[name]
-            ancestors = []
-            parent = node.parent
-            while parent:
-                ancestors.append(parent)
-                parent = self._nodes[parent].parent
-            return name, tuple(ancestors), dict(node.labels)
+            return self._record(self._nodes[name]) if name else None
+
+    def exists(self, name: str) -> bool:
+        with self._lock:
+            try:
+                self._node(name)
+            except PermissionDenied:
+                return False
+            return True
+
+    def _record(self, node: Node) -> ProjectRecord:
+        ancestors = []
+        parent = node.parent
+        while parent:
+            ancestors.append(parent)
+            parent = self._nodes[parent].parent
+        return ProjectRecord(
+            node.name,
+            node.project_id,
+            tuple(ancestors),
+            dict(node.labels),
+            node.state,
+            node.display_name,
+            node.created,
+        )
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    """A project and its place in the hierarchy, for the Asset fake."""
+
+    name: str  # projects/NUMBER
+    project_id: str
+    ancestors: tuple[str, ...]  # nearest first: folders/..., organizations/...
+    labels: dict[str, str]
+    state: str
+    display_name: str
+    created: float
 
 
 def _state(value: Any) -> str:
