@@ -32,6 +32,7 @@ from snapkeeper.deployrules import (
     REQUIRED,
     RULES,
     SCHEDULE_FORM,
+    TARGET_KEYS,
     Schedule,
     ack_deadline_for,
     endpoint,
@@ -126,6 +127,9 @@ class DeployConfig:
     region: str
     scheduler_location: str
     target_projects: tuple[str, ...]
+    target_folders: tuple[str, ...]
+    target_organization: str
+    exclude_projects: tuple[str, ...]
     snapshot_project: str
     default_storage_location: str
     label_prefix: str
@@ -179,6 +183,12 @@ class DeployConfig:
             env["SNAPSHOT_PROJECT"] = self.snapshot_project
         if self.default_storage_location:
             env["DEFAULT_STORAGE_LOCATION"] = self.default_storage_location
+        optional = {
+            "TARGET_FOLDERS": ",".join(self.target_folders),
+            "TARGET_ORGANIZATION": self.target_organization,
+            "EXCLUDE_PROJECTS": ",".join(self.exclude_projects),
+        }
+        env.update({name: value for name, value in optional.items() if value})
         return env
 
     def snapshot_function_env(self) -> dict[str, str]:
@@ -191,6 +201,7 @@ class DeployConfig:
             "REGION": self.region,
             "SCHEDULER_LOCATION": self.scheduler_location,
             "SNAPSHOT_PROJECT": self.snapshot_project,
+            "TARGET_ORGANIZATION": self.target_organization,
             "DEFAULT_STORAGE_LOCATION": self.default_storage_location,
             "LABEL_PREFIX": self.label_prefix,
             "PRUNE_ORPHANS": "true" if self.prune_orphans else "false",
@@ -219,6 +230,8 @@ class DeployConfig:
         }
         records = [(key, str(value)) for key, value in scalars.items()]
         records += [("TARGET_PROJECT", project) for project in self.target_projects]
+        records += [("TARGET_FOLDER", folder) for folder in self.target_folders]
+        records += [("EXCLUDE_PROJECT", project) for project in self.exclude_projects]
         records += [("ROLE_PROJECT", project) for project in self.role_projects]
         for each in self.schedules:
             records += [
@@ -316,6 +329,11 @@ def validate(text: str, *, local: bool = False) -> Result:
         if key not in values and key not in bad:
             said = "is empty" if key in lines else "is missing"
             problems.append(Problem(lines.get(key), key, f"{said}; expected {RULES[key].expected}"))
+    if not any(key in values or key in bad for key in TARGET_KEYS):
+        expected = RULES["TARGET_PROJECTS"].expected
+        said = "is empty" if "TARGET_PROJECTS" in lines else "is missing"
+        message = f"{said}; expected {expected} (or TARGET_FOLDERS or TARGET_ORGANIZATION)"
+        problems.append(Problem(lines.get("TARGET_PROJECTS"), "TARGET_PROJECTS", message))
     if not schedules and not local and "SCHEDULE" not in bad:
         message = f"no SCHEDULE line: add one per schedule, {SCHEDULE_FORM}"
         problems.append(Problem(None, "SCHEDULE", message))

@@ -19,6 +19,7 @@ from snapkeeper import clients, labels, slots
 from snapkeeper.compute import ComputeGateway, Disk, has_label_filter
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome, TransientError
+from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import Tick, WorkItem
 from snapkeeper.options import ScheduleOptions
 
@@ -53,15 +54,17 @@ class TickPlan:
     disks_seen: int = 0
 
 
-def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFailure]]:
-    """The projects a tick covers: its own list (if any) within the allow-list."""
-    wanted = list(tick.projects) or sorted(config.target_projects)
-    allowed = [p for p in wanted if config.allows(p)]
-    refused = [
-        ProjectFailure(p, "NotAllowed", f"project {p} is not in TARGET_PROJECTS")
-        for p in wanted
-        if not config.allows(p)
-    ]
+def tick_projects(
+    tick: Tick, config: Config, scope: Scope | None = None
+) -> tuple[list[str], list[ProjectFailure]]:
+    """The projects a tick covers: its own list (if any) within the allow-list, else
+    every project of the deployment (folders and organization resolved now). Raises
+    ApiError when Resource Manager cannot tell."""
+    scope = scope or Scope(config)
+    wanted = list(tick.projects) or scope.projects()
+    verdicts = {p: scope.allows(p) for p in wanted}
+    allowed = [p for p in wanted if verdicts[p]]
+    refused = [ProjectFailure(p, "NotAllowed", scope.refusal(p)) for p in wanted if not verdicts[p]]
     return allowed, refused
 
 
@@ -121,10 +124,12 @@ def _work_item(
     )
 
 
-def plan_tick(tick: Tick, at: datetime, config: Config, gateway: ComputeGateway) -> TickPlan:
+def plan_tick(
+    tick: Tick, at: datetime, config: Config, gateway: ComputeGateway, scope: Scope | None = None
+) -> TickPlan:
     """Everything a tick would do, without writing anything (the CLI's `plan` too)."""
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
-    projects, refused = tick_projects(tick, config)
+    projects, refused = tick_projects(tick, config, scope)
     plan = TickPlan(tick.schedule, slot, tuple(projects), failures=refused)
     if not projects:
         return plan
