@@ -102,7 +102,7 @@ class Hierarchy:
                 ),
             )
         except ApiError as exc:
-            if isinstance(exc.__cause__, gexc.PermissionDenied | gexc.NotFound):
+            if isinstance(exc.__cause__, gexc.Forbidden | gexc.NotFound):  # 403, 404
                 return None
             raise
         active = _state(node) == ACTIVE
