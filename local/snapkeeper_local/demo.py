@@ -7,6 +7,8 @@ days, prints what happened, and stops everything it started.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,12 +17,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from snapkeeper.cli import cli
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.messages import Tick
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
-from snapkeeper_local.stack import LocalStack, TickReport, disk_key
+from snapkeeper_local.stack import LocalStack, TickReport, _environment, disk_key
 
 WEB, DB, LEGACY = "acme-web-prod", "acme-db-prod", "acme-legacy-prod"
+SANDBOX = "acme-sandbox-dev"  # in the organization, not a target: nobody labelled it
+ORGANIZATION = "1234"
 ZONE, REGION = "us-central1-a", "us-central1"
 SCHEDULES = {
     "daily": ("0 3 * * *", "Etc/UTC"),
@@ -139,6 +144,7 @@ def run(console: Console, emulator: PubSubEmulator | None = None) -> int:
             "the per-disk snapshot rate limit when pg-data's daily and weekly snapshots met, "
             f"{len(retries) - rate_limited} for a 503 injected once). Each ended in a snapshot."
         )
+        org_coverage(stack, console)
     console.rule("[bold green]demo finished: everything it started is stopped")
     return 0
 
@@ -201,3 +207,30 @@ def dead_letter_table(letters: list[dict[str, Any]]) -> Table:
     for (function, project, error_class, error), count in causes.most_common():
         table.add_row(str(count), function, project, error_class, error)
     return table
+
+
+def org_coverage(stack: LocalStack, console: Console) -> None:
+    """`snapkeeper status --org`: the whole organization from Asset Inventory, where
+    the per-project view stops at the projects snapkeeper may read."""
+    console.rule("[bold]Coverage of the whole organization (Cloud Asset Inventory)")
+    hierarchy = stack.resource_manager.admin  # type: ignore[union-attr]
+    organization = hierarchy.organization(ORGANIZATION, "acme.example")
+    prod = hierarchy.folder(organization, "prod")
+    sandbox = hierarchy.folder(organization, "sandbox")
+    for project in (WEB, DB, LEGACY):
+        hierarchy.project(project, prod, labels={"env": "prod"})
+    hierarchy.project(SANDBOX, sandbox, labels={"env": "dev"})
+    compute = stack.compute.admin  # type: ignore[union-attr]
+    compute.seed_project(SANDBOX)
+    compute.seed_disk(SANDBOX, "notebook", zone=ZONE, labels={"owner": "data-team"})
+    console.print(
+        "acme-legacy-prod was never granted to snapkeeper, and acme-sandbox-dev is no "
+        "target: Asset Inventory still sees their disks."
+    )
+    args = ["status", "--org", ORGANIZATION, "--schedule", "daily", "--cron", "0 3 * * *"]
+    args += ["--now", compute.now().isoformat()]
+    console.print(f"$ snapkeeper {' '.join(args)}")
+    output = io.StringIO()
+    with _environment(stack.env), contextlib.redirect_stdout(output):
+        cli.main(args, prog_name="snapkeeper", standalone_mode=False)
+    console.print(output.getvalue(), markup=False, highlight=False, end="")
