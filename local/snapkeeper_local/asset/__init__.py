@@ -12,6 +12,10 @@ The unmodified `google-cloud-asset` client works against it with transport="rest
 indexed: compute.googleapis.com/Disk, compute.googleapis.com/Snapshot,
 cloudresourcemanager.googleapis.com/Project; pages of at most 500.
 
+API methods served:
+
+- cloudasset.searchAllResources (its query language in part: see `backend`)
+
 The admin API under `/_fake/` (health, reset, requests, staleness, sync) has a Python
 client, `AssetAdmin`.
 """

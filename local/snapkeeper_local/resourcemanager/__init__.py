@@ -6,9 +6,12 @@ google.rpc codes (`..rpc`).
 The unmodified `google-cloud-resource-manager` clients work against it with
 transport="rest" and `client_options={"api_endpoint": f"http://{RESOURCE_MANAGER_EMULATOR_HOST}"}`.
 
-API methods served: cloudresourcemanager.projects.list, .search, .get;
-cloudresourcemanager.folders.list, .get; cloudresourcemanager.organizations.get.
-projects.search answers at once here, though the real one is eventually consistent.
+API methods served (projects.search answers at once here, though the real one is
+eventually consistent):
+
+- cloudresourcemanager.projects.list, .search, .get
+- cloudresourcemanager.folders.list, .get
+- cloudresourcemanager.organizations.get
 
 The admin API under `/_fake/` (health, reset, requests, organizations, folders, projects,
 state) has a Python client, `ResourceManagerAdmin`.
