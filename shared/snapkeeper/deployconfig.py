@@ -129,6 +129,7 @@ class DeployConfig:
     target_projects: tuple[str, ...]
     target_folders: tuple[str, ...]
     target_organization: str
+    role_organization: str  # where the roles granted on folders and the organization live
     exclude_projects: tuple[str, ...]
     snapshot_project: str
     default_storage_location: str
@@ -202,6 +203,7 @@ class DeployConfig:
             "SCHEDULER_LOCATION": self.scheduler_location,
             "SNAPSHOT_PROJECT": self.snapshot_project,
             "TARGET_ORGANIZATION": self.target_organization,
+            "ROLE_ORGANIZATION": self.role_organization,
             "DEFAULT_STORAGE_LOCATION": self.default_storage_location,
             "LABEL_PREFIX": self.label_prefix,
             "PRUNE_ORPHANS": "true" if self.prune_orphans else "false",
@@ -278,6 +280,17 @@ def retry_span(deploy: DeployConfig) -> Clash | None:
     return ("MAX_DELIVERY_ATTEMPTS", "MIN_RETRY_DELAY", "MAX_RETRY_DELAY"), message
 
 
+def role_home(deploy: DeployConfig) -> Clash | None:
+    """A custom role granted on a folder must be defined in an organization."""
+    if not deploy.target_folders or deploy.role_organization:
+        return None
+    message = (
+        "needs ROLE_ORGANIZATION (or TARGET_ORGANIZATION): the custom roles granted on "
+        "folders are defined in their organization"
+    )
+    return ("TARGET_FOLDERS",), message
+
+
 def instance_size(deploy: DeployConfig) -> Clash | None:
     problem = instance_size_problem(SNAPSHOT_CPU, SNAPSHOT_MEMORY_MIB, deploy.snapshot_concurrency)
     return (("SNAPSHOT_CONCURRENCY",), problem) if problem else None
@@ -297,6 +310,7 @@ def functions_refuse(deploy: DeployConfig) -> Clash | None:
 CLASHES: tuple[Callable[[DeployConfig], Clash | None], ...] = (
     retry_order,
     retry_span,
+    role_home,
     instance_size,
     functions_refuse,
 )
@@ -342,6 +356,7 @@ def validate(text: str, *, local: bool = False) -> Result:
 
     settings = {key.lower(): values.get(key, rule.default) for key, rule in RULES.items()}
     settings["scheduler_location"] = settings["scheduler_location"] or settings["region"]
+    settings["role_organization"] = settings["role_organization"] or settings["target_organization"]
     deploy = DeployConfig(schedules=tuple(each for _, each in schedules.values()), **settings)
     result = Result(deploy)
     for rule in CLASHES:

@@ -264,6 +264,12 @@ RULES: dict[str, Rule] = {
     "TARGET_ORGANIZATION": Rule(
         config.check_organization, "an organization, e.g. organizations/123456789012", ""
     ),
+    "ROLE_ORGANIZATION": Rule(
+        config.check_organization,
+        "the organization the custom roles are defined in, to be granted on TARGET_FOLDERS, "
+        "e.g. organizations/123456789012; default TARGET_ORGANIZATION",
+        "",
+    ),
     "EXCLUDE_PROJECTS": Rule(
         excluded_projects, "comma-separated project ids never snapshotted, or nothing", ()
     ),

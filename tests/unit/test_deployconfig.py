@@ -401,6 +401,16 @@ def test_folders_or_an_organization_stand_in_for_target_projects() -> None:
     assert env["EXCLUDE_PROJECTS"] == "legacy-app-9"
     assert ("TARGET_FOLDER", "folders/345678901234") in deploy.records()
     assert ("EXCLUDE_PROJECT", "legacy-app-9") in deploy.records()
+    assert ("ROLE_ORGANIZATION", "organizations/987654321098") in deploy.records()
+
+
+def test_folders_need_an_organization_for_their_roles() -> None:
+    base = tuple(b for b in BASE if not b.startswith("TARGET_PROJECTS="))
+    result = validate(text("TARGET_FOLDERS=123", base=base))
+    assert [(p.key, p.line) for p in result.problems] == [("TARGET_FOLDERS", 4)]
+    assert "needs ROLE_ORGANIZATION" in result.problems[0].message
+    deploy = valid("TARGET_FOLDERS=123", "ROLE_ORGANIZATION=77", base=base)
+    assert deploy.role_organization == "organizations/77" and deploy.target_organization == ""
 
 
 @pytest.mark.parametrize(
