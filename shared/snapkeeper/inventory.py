@@ -162,8 +162,8 @@ def survey(
         )
         if policies:
             result.survey.disks.append(coverage.LabelledDisk(disk, policies))
-        else:
-            result.unprotected.append(disk)
+        elif not any(key.startswith(config.label_prefix) for key in disk.labels):
+            result.unprotected.append(disk)  # excluded or otherwise labelled: a choice
     index: dict[tuple[str, str], list[Snapshot]] = defaultdict(list)
     scopes = [scope]
     if config.snapshot_project:  # the vault may sit outside the scope

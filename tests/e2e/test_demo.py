@@ -24,7 +24,8 @@ def test_demo_runs_and_reports(pubsub_emulator: PubSubEmulator) -> None:
     org = text.split("Coverage of the whole organization", 1)[1]
     assert any(line.split()[1:4] == ["stale", "│", "acme-legacy-prod"] for line in org.splitlines())
     assert "acme-sandbox-dev" in org and "notebook" in org and "scratch" in org
-    assert "2 unprotected disks" in org and "eventually consistent" in org
+    assert "web-vm-cache" not in org  # excluded on purpose is not unprotected
+    assert "3 unprotected disks" in org and "eventually consistent" in org
     # web-vm-boot keeps 2: 12 created, 10 pruned, exactly 2 held.
     assert any(
         line.split()

@@ -79,6 +79,8 @@ def fleet(fake_compute: ComputeAdmin, fake_hierarchy: ResourceManagerServer) -> 
     fresh = fake_compute.seed_disk("shop-prod-1", "fresh", zone=ZONE, labels=DAILY)
     stale = fake_compute.seed_disk("shop-prod-1", "stale", zone=ZONE, labels=DAILY)
     fake_compute.seed_disk("shop-prod-1", "bare", zone=ZONE)
+    exclude = {"snapshot-exclude": "true"}  # opted out on purpose: not unprotected
+    fake_compute.seed_disk("shop-prod-1", "cache", zone=ZONE, labels=exclude)
     fake_compute.seed_disk("shop-dev-2", "never", zone=ZONE, labels=DAILY)
     fake_compute.seed_disk("shop-dev-2", "scratch", zone=ZONE, labels={"env": "dev"})
     fake_compute.seed_disk("stray-proj-3", "outside", zone=ZONE)

@@ -171,7 +171,10 @@ def _render(
     rows: list[coverage.Coverage],
     failures: list[coverage.ProjectFailure],
     total: int,
+    generations: bool = True,
 ) -> None:
+    """The coverage table; without `generations` (the organization's view, which reads
+    only fresh snapshots) the held/wanted column shows the wanted N alone."""
     grid = table(
         None, "state", "project", "location", "disk", "schedule", "newest READY", "age",
         "period", "held/wanted", "note",
@@ -180,6 +183,7 @@ def _render(
     for row in rows:
         wanted = str(row.wanted) if row.wanted is not None else "-"
         held = f"{row.held}/{wanted}" + (f" +{row.pinned} pinned" if row.pinned else "")
+        held = held if generations else f"-/{wanted}"
         style = STATE_STYLE[row.state]
         grid.add_row(
             f"[{style}]{row.state}[/]", row.project, row.location, row.disk, row.schedule,
@@ -263,7 +267,7 @@ def org_status(
             }
         )
     else:
-        _render(app, shown, [], len(rows))
+        _render(app, shown, [], len(rows), generations=False)
         grid = table("unprotected: no schedule label", "project", "location", "disk")
         for disk in found.unprotected:
             grid.add_row(disk.project, disk.location, disk.name)
