@@ -169,6 +169,7 @@ def test_an_index_older_than_a_new_snapshot_does_not_show_it_until_it_is_taken_a
 def test_requests_grow_with_disks_not_projects(
     fake_hierarchy: ResourceManagerServer,
     compute_server: ComputeServer,
+    asset_server: AssetServer,
     run_cli: Any,
 ) -> None:
     """600 labelled disks in 6 projects, each with a fresh and an old READY snapshot:
@@ -201,6 +202,9 @@ def test_requests_grow_with_disks_not_projects(
                         },
                     }
                 )
+
+    asset_server.admin.set_staleness(3600)  # one index for the run: the figure is requests
+    asset_server.admin.sync()
 
     result = run_cli("status", "--org", "777", "--now", NOW.isoformat(), "--json")
 
