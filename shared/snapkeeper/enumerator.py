@@ -4,6 +4,8 @@ schedule, in every allowed project in parallel, and publish one work message per
 Cost per project: one instances.aggregatedList page per 500 labelled instances, and one
 disks.aggregatedList page per 500 disks (label-filtered unless an instance opts its
 disks in, in which case the disks' own labels are needed for exclusion and overrides).
+With target folders or an organization, first one projects.list and one folders.list
+per folder under them (snapkeeper.hierarchy).
 """
 
 from __future__ import annotations
