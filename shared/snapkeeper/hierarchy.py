@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ ACTIVE = "ACTIVE"
 # real limit is 10 levels of folders).
 MAX_DEPTH = 32
 _T = TypeVar("_T")
+CacheKey = tuple[str | None, tuple[str, ...], str]
 
 
 @dataclass(frozen=True)
@@ -91,31 +92,42 @@ class Hierarchy:
             level, depth = below, depth + 1
         return found
 
-    def ancestry(self, project: str) -> Ancestry | None:
-        """Where a project sits, or None when Resource Manager does not show it (it
-        answers 403 for a project that does not exist or that we may not see)."""
+    def _get(self, what: str, call: Callable[[], _T]) -> _T | None:
+        """A get, or None when Resource Manager answers 403 (it does for a resource that
+        does not exist as for one we may not see) or 404."""
         try:
-            node = self._call(
-                f"get project {project}",
-                lambda: self._clients.projects.get_project(
-                    name=f"projects/{project}", retry=LIST_RETRY, timeout=self._timeout
-                ),
-            )
+            return self._call(f"get {what}", call)
         except ApiError as exc:
-            if isinstance(exc.__cause__, gexc.Forbidden | gexc.NotFound):  # 403, 404
+            if isinstance(exc.__cause__, gexc.Forbidden | gexc.NotFound):
                 return None
             raise
+
+    def ancestry(self, project: str, roots: Collection[str] = ()) -> Ancestry | None:
+        """Where a project sits, up to the first of `roots` (above it the deployment's
+        account may see nothing), or None when the project cannot be seen."""
+        node = self._get(
+            f"project {project}",
+            lambda: self._clients.projects.get_project(
+                name=f"projects/{project}", retry=LIST_RETRY, timeout=self._timeout
+            ),
+        )
+        if node is None:
+            return None
         active = _state(node) == ACTIVE
         ancestors: list[str] = []
         parent = str(node.parent)
-        while parent.startswith("folders/") and len(ancestors) <= MAX_DEPTH:
+        while parent.startswith("folders/") and parent not in roots:
+            if len(ancestors) > MAX_DEPTH:
+                break
             ancestors.append(parent)
-            folder = self._call(
-                f"get {parent}",
+            folder = self._get(
+                parent,
                 lambda name=parent: self._clients.folders.get_folder(  # type: ignore[misc]
                     name=name, retry=LIST_RETRY, timeout=self._timeout
                 ),
             )
+            if folder is None:  # out of sight: not under a root we were granted
+                return Ancestry(active, tuple(ancestors))
             active = active and _state(folder) == ACTIVE
             parent = str(folder.parent)
         if parent:
@@ -124,20 +136,20 @@ class Hierarchy:
 
 
 class _AncestryCache:
-    """Per process: (endpoint, project) -> (expiry, ancestry)."""
+    """Per process: (endpoint, roots, project) -> (expiry, ancestry)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str | None, str], tuple[float, Ancestry | None]] = {}
+        self._entries: dict[CacheKey, tuple[float, Ancestry | None]] = {}
 
-    def get(self, key: tuple[str | None, str]) -> tuple[bool, Ancestry | None]:
+    def get(self, key: CacheKey) -> tuple[bool, Ancestry | None]:
         with self._lock:
             entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return False, None
         return True, entry[1]
 
-    def put(self, key: tuple[str | None, str], value: Ancestry | None) -> None:
+    def put(self, key: CacheKey, value: Ancestry | None) -> None:
         with self._lock:
             self._entries[key] = (time.monotonic() + ANCESTRY_TTL_SECONDS, value)
 
@@ -187,10 +199,10 @@ class Scope:
             return False
         if self._resolved is not None:
             return project in self._resolved
-        key = (self.config.resource_manager_emulator_host, project)
+        key = (self.config.resource_manager_emulator_host, self.config.roots, project)
         known, ancestry = ANCESTRY_CACHE.get(key)
         if not known:
-            ancestry = self.hierarchy.ancestry(project)
+            ancestry = self.hierarchy.ancestry(project, self.config.roots)
             ANCESTRY_CACHE.put(key, ancestry)
         return bool(
             ancestry and ancestry.active and set(ancestry.ancestors).intersection(self.config.roots)

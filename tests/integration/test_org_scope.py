@@ -149,10 +149,11 @@ def test_the_snapshot_function_asks_a_projects_ancestry_once(
 
     assert published.on(DEAD_LETTER_TOPIC) == []
     assert len(fake_compute.snapshots()) == 2
-    # projects.get, then folders.get for team and prod; the second disk asks nothing.
+    # projects.get, then folders.get of team, whose parent is the root (nothing above a
+    # root is read: the account may see nothing there); the second disk asks nothing.
     assert fake_hierarchy.admin.request_counts() == {
         "cloudresourcemanager.projects.get": 1,
-        "cloudresourcemanager.folders.get": 2,
+        "cloudresourcemanager.folders.get": 1,
     }
 
 
@@ -172,3 +173,26 @@ def test_a_folder_that_cannot_be_read_dead_letters_the_tick_with_the_reason(
     assert "folders/999999" in letter.attributes["error"]
     assert json.loads(letter.data)["schedule"] == "daily"
     assert published.on(WORK_TOPIC) == []
+
+
+def test_with_the_organization_as_root_every_active_project_in_it_is_covered(
+    tree: dict[str, dict[str, Any]],
+    fake_compute: ComputeAdmin,
+    published: RecordingPublisher,
+    enumerator_fn: FlaskClient,
+    snapshot_fn: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TARGET_FOLDERS")
+    monkeypatch.setenv("TARGET_ORGANIZATION", "4242")
+    tick = Tick("daily", "0 3 * * *", "Etc/UTC").to_json()
+
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick, attempt=1)) == 200
+    payload = work(tree["other-app-5"], project="other-app-5")  # right under the organization
+    assert deliver(snapshot_fn, envelope("eventarc-binary", payload, attempt=1)) == 200
+
+    projects = sorted(m.body["project"] for m in published.on(WORK_TOPIC))
+    assert projects == ["other-app-5", "prod-web-1", "team-db-2"]
+    assert published.on(DEAD_LETTER_TOPIC) == []
+    made = [s["selfLink"].split("/projects/")[1].split("/")[0] for s in fake_compute.snapshots()]
+    assert made == ["other-app-5"]
