@@ -366,7 +366,9 @@ ensure_binding() {
   while (($#)) && [[ $1 != -- ]]; do group+=("$1"); shift; done
   shift
   local extra=()
-  [[ ${group[*]} != iam* ]] && extra=(--condition=None) # projects, folders, organizations
+  case ${group[*]} in # these may hold conditions
+    projects | organizations | "resource-manager folders") extra=(--condition=None) ;;
+  esac
   if describe_into_out "${group[@]}" get-iam-policy "$@" --flatten='bindings[].members' \
     --format='csv[no-heading](bindings.role,bindings.members)' &&
     in_lines "$role,$member" "$OUT"; then

@@ -47,6 +47,7 @@ from tests.integration.test_deploy_local import (
 
 TARGETS = ("prod-app-1", "prod-db-2")
 VAULT = "vault-backups-1"
+FOLDER, ORGANIZATION = "111", "999"  # TARGET_FOLDERS, ROLE_ORGANIZATION
 CHANNEL = "projects/{project}/notificationChannels/42"
 ENUMERATOR_PERMISSIONS = ["compute.disks.list", "compute.instances.list"]
 SNAPSHOT_PERMISSIONS = [
@@ -112,6 +113,8 @@ def deployment(
             "NOTIFICATION_CHANNELS": CHANNEL.format(project=project),
             "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS),
             "SNAPSHOT_CONCURRENCY": str(SNAPSHOT_CONCURRENCY),
+            "TARGET_FOLDERS": FOLDER,
+            "ROLE_ORGANIZATION": ORGANIZATION,
         },
         ("daily|0 3 * * *|Asia/Tokyo", "weekly|0 4 * * 0|UTC|type=ARCHIVE,max-age=400d"),
     )
@@ -187,6 +190,7 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         "MAX_DELETES_PER_RUN": "3",
         "SNAPSHOT_PROJECT": VAULT,
         "DEFAULT_STORAGE_LOCATION": "eu",
+        "TARGET_FOLDERS": f"folders/{FOLDER}",
     }
     for function, entry, topic, sa, timeout, env in (
         (
@@ -267,6 +271,9 @@ def test_custom_roles_hold_only_what_each_function_needs(deployment: Deployment)
         **{f"projects/{p}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS for p in TARGETS},
         **{f"projects/{p}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS for p in TARGETS},
         f"projects/{VAULT}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS,
+        # Defined once in the organization, to be granted on the target folder.
+        f"organizations/{ORGANIZATION}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS,
+        f"organizations/{ORGANIZATION}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS,
     }
     assert {name: sorted(r["includedPermissions"]) for name, r in roles.items()} == expected
     for role in roles.values():
@@ -294,6 +301,13 @@ def test_each_service_account_gets_its_role_in_every_project_and_nothing_broad(
         }
     assert bindings(recorder.policy("cloudresourcemanager", f"projects/{VAULT}")) == {
         (f"projects/{VAULT}/roles/snapkeeperSnapshot", snapshot)
+    }
+    roles = f"organizations/{ORGANIZATION}/roles"
+    assert bindings(recorder.policy("cloudresourcemanager", f"folders/{FOLDER}")) == {
+        (f"{roles}/snapkeeperEnumerator", enumerator),
+        (f"{roles}/snapkeeperSnapshot", snapshot),
+        ("roles/browser", enumerator),
+        ("roles/browser", snapshot),
     }
     agent = (
         f"serviceAccount:service-{project_number(project)}@gcp-sa-pubsub.iam.gserviceaccount.com"
