@@ -683,6 +683,8 @@ def test_teardown_removes_what_deploy_made_and_no_snapshot(
     assert [a for a in state.accounts.values() if a["projectId"] == project] == []
     for target in (*TARGETS, VAULT):
         assert bindings(recorder.policy("cloudresourcemanager", f"projects/{target}")) == set()
+    assert bindings(recorder.policy("cloudresourcemanager", f"folders/{FOLDER}")) == set()
+    assert f"organizations/{ORGANIZATION}/roles/snapkeeperSnapshot" in state.roles
     assert pubsub.topics(project) == []
     assert jobs(scheduler_server, project) == {}
     assert run.changes and not any(" compute " in change for change in run.changes)
