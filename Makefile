@@ -48,6 +48,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fake_compute_rps.py
 	$(BIN)/python benchmarks/pipeline_scale.py
 	$(BIN)/python benchmarks/orphan_costs.py
+	$(BIN)/python benchmarks/org_status_requests.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -163,6 +163,8 @@ READY_WAIT=0 SNAPSHOT_TIMEOUT=0 SNAPSHOT_CONCURRENCY=0 SNAPSHOT_CPU=0 SNAPSHOT_M
 ENUMERATOR_TIMEOUT=0 ENUMERATOR_ACK=0 SNAPSHOT_ACK=0 LOCAL_SNAPSHOT_ACK=0
 TARGETS=()
 ROLE_PROJECTS=() # every project a function role is defined and granted in
+TARGET_FOLDERS=() TARGET_ORGANIZATION="" # whose projects are found each tick
+ROLE_ORGANIZATION="" # where the roles granted on those folders and the organization live
 SCHEDULE_NAMES=() SCHEDULE_CRONS=() SCHEDULE_ZONES=() SCHEDULE_STALE=() SCHEDULE_TICKS=()
 DRILL_CRON="" DRILL_TIME_ZONE="" DRILL_TICK="" SCRATCH_PROJECT="" # restore drills, if any
 FUNCTION_ENV=()          # NAME=VALUE: the environment of both functions
@@ -200,6 +202,9 @@ read_records() {
       SNAPSHOT_ACK_DEADLINE_SECONDS) SNAPSHOT_ACK=$value ;;
       LOCAL_SNAPSHOT_ACK_DEADLINE_SECONDS) LOCAL_SNAPSHOT_ACK=$value ;;
       TARGET_PROJECT) TARGETS+=("$value") ;;
+      TARGET_FOLDER) TARGET_FOLDERS+=("${value#folders/}") ;;
+      TARGET_ORGANIZATION) TARGET_ORGANIZATION=${value#organizations/} ;;
+      ROLE_ORGANIZATION) ROLE_ORGANIZATION=${value#organizations/} ;;
       ROLE_PROJECT) ROLE_PROJECTS+=("$value") ;;
       SCHEDULE_NAME) SCHEDULE_NAMES+=("$value") ;;
       SCHEDULE_CRON) SCHEDULE_CRONS+=("$value") ;;
@@ -327,23 +332,23 @@ role_title() {
   done <"$1"
 }
 
-ensure_role() { # ensure_role PROJECT ROLE_ID FILE
-  local project=$1 role=$2 file=$3 want title
+ensure_role() { # ensure_role --project=P|--organization=N ROLE_ID FILE
+  local where=$1 role=$2 file=$3 want title
   want=$(role_permissions "$file")
   title=$(role_title "$file")
-  if describe_into_out iam roles describe "$role" --project="$project" \
+  if describe_into_out iam roles describe "$role" "$where" \
     --format='value(deleted.yesno(yes=deleted,no=live),title,includedPermissions.list(separator=","))'; then
     local deleted have_title have_perms
     IFS=$'\t' read -r deleted have_title have_perms <<<"$OUT"
     if [[ $deleted == deleted ]]; then
-      change iam roles undelete "$role" --project="$project"
+      change iam roles undelete "$role" "$where"
     fi
     have_perms=$(tr ',' '\n' <<<"$have_perms" | LC_ALL=C sort | paste -sd, -)
     if [[ $deleted == deleted || $have_perms != "$want" || $have_title != "$title" ]]; then
-      change iam roles update "$role" --project="$project" --file="$file"
+      change iam roles update "$role" "$where" --file="$file"
     fi
   else
-    change iam roles create "$role" --project="$project" --file="$file"
+    change iam roles create "$role" "$where" --file="$file"
   fi
 }
 
@@ -369,7 +374,9 @@ ensure_binding() {
   while (($#)) && [[ $1 != -- ]]; do group+=("$1"); shift; done
   shift
   local extra=()
-  [[ ${group[*]} == projects ]] && extra=(--condition=None) # projects may hold conditions
+  case ${group[*]} in # these may hold conditions
+    projects | organizations | "resource-manager folders") extra=(--condition=None) ;;
+  esac
   if describe_into_out "${group[@]}" get-iam-policy "$@" --flatten='bindings[].members' \
     --format='csv[no-heading](bindings.role,bindings.members)' &&
     in_lines "$role,$member" "$OUT"; then
@@ -378,19 +385,74 @@ ensure_binding() {
   change "${group[@]}" add-iam-policy-binding "$@" --role="$role" --member="$member" "${extra[@]}"
 }
 
+# The folders and the organization whose projects are targets: "GROUP... ID" per line.
+hierarchy_targets() {
+  local folder
+  for folder in "${TARGET_FOLDERS[@]}"; do printf 'resource-manager folders %s\n' "$folder"; done
+  [[ -z $TARGET_ORGANIZATION ]] || printf 'organizations %s\n' "$TARGET_ORGANIZATION"
+}
+
+# Both roles, defined once in ROLE_ORGANIZATION, granted on each target folder and the
+# target organization, with Browser: the enumerator lists the projects and folders
+# under them, the snapshot function reads a project's ancestry.
+grant_hierarchy_roles() {
+  [[ -n $ROLE_ORGANIZATION ]] || return 0
+  local where=(--organization="$ROLE_ORGANIZATION") line parts
+  ensure_role "${where[0]}" "$ENUMERATOR_ROLE" "$INFRA_DIR/roles/enumerator.yaml"
+  ensure_role "${where[0]}" "$SNAPSHOT_ROLE" "$INFRA_DIR/roles/snapshot.yaml"
+  while IFS= read -r line; do
+    [[ -n $line ]] || continue
+    read -ra parts <<<"$line"
+    local id=${parts[-1]} group=("${parts[@]:0:${#parts[@]}-1}") pair
+    for pair in "$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID" "$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID"; do
+      local member
+      member="serviceAccount:$(sa_email "${pair#*:}")"
+      ensure_binding "organizations/$ROLE_ORGANIZATION/roles/${pair%%:*}" "$member" \
+        "${group[@]}" -- "$id"
+      ensure_binding roles/browser "$member" "${group[@]}" -- "$id"
+    done
+  done <<<"$(hierarchy_targets)"
+}
+
+remove_hierarchy_roles() { # teardown's undoing of grant_hierarchy_roles
+  [[ -n $ROLE_ORGANIZATION ]] || return 0
+  local line parts pair role member
+  while IFS= read -r line; do
+    [[ -n $line ]] || continue
+    read -ra parts <<<"$line"
+    local id=${parts[-1]} group=("${parts[@]:0:${#parts[@]}-1}")
+    describe_into_out "${group[@]}" get-iam-policy "$id" --flatten='bindings[].members' \
+      --format='csv[no-heading](bindings.role,bindings.members)' || true
+    for pair in "$ENUMERATOR_ROLE:$ENUMERATOR_SA_ID" "$SNAPSHOT_ROLE:$SNAPSHOT_SA_ID"; do
+      member="serviceAccount:$(sa_email "${pair#*:}")"
+      for role in "organizations/$ROLE_ORGANIZATION/roles/${pair%%:*}" roles/browser; do
+        if ((DRY_RUN)) || in_lines "$role,$member" "$OUT"; then
+          change "${group[@]}" remove-iam-policy-binding "$id" --role="$role" \
+            --member="$member" --condition=None
+        fi
+      done
+    done
+  done <<<"$(hierarchy_targets)"
+  for role in "$ENUMERATOR_ROLE" "$SNAPSHOT_ROLE"; do
+    delete_if_exists iam roles describe "$role" --organization="$ROLE_ORGANIZATION" \
+      -- iam roles delete "$role" --organization="$ROLE_ORGANIZATION"
+  done
+}
+
 grant_function_roles() {
   local project
+  grant_hierarchy_roles
   for project in "${ROLE_PROJECTS[@]}"; do
     # The enumerator lists snapshots for ORPHAN_POLICY where they are kept: in the vault too.
-    ensure_role "$project" "$ENUMERATOR_ROLE" "$INFRA_DIR/roles/enumerator.yaml"
+    ensure_role --project="$project" "$ENUMERATOR_ROLE" "$INFRA_DIR/roles/enumerator.yaml"
     ensure_binding "projects/$project/roles/$ENUMERATOR_ROLE" \
       "serviceAccount:$(sa_email "$ENUMERATOR_SA_ID")" projects -- "$project"
-    ensure_role "$project" "$SNAPSHOT_ROLE" "$INFRA_DIR/roles/snapshot.yaml"
+    ensure_role --project="$project" "$SNAPSHOT_ROLE" "$INFRA_DIR/roles/snapshot.yaml"
     ensure_binding "projects/$project/roles/$SNAPSHOT_ROLE" \
       "serviceAccount:$(sa_email "$SNAPSHOT_SA_ID")" projects -- "$project"
   done
   if [[ -n $SCRATCH_PROJECT ]]; then # restore drills make and delete disks there only
-    ensure_role "$SCRATCH_PROJECT" "$DRILL_ROLE" "$INFRA_DIR/roles/drill.yaml"
+    ensure_role --project="$SCRATCH_PROJECT" "$DRILL_ROLE" "$INFRA_DIR/roles/drill.yaml"
     ensure_binding "projects/$SCRATCH_PROJECT/roles/$DRILL_ROLE" \
       "serviceAccount:$(sa_email "$SNAPSHOT_SA_ID")" projects -- "$SCRATCH_PROJECT"
   fi
@@ -875,6 +937,7 @@ teardown() {
       -- logging metrics delete "$name" "${where[@]}"
   done
   remove_legacy_metric # a deployment made before the metric's rename
+  remove_hierarchy_roles
   local project projects=("${ROLE_PROJECTS[@]}")
   if [[ -n $SCRATCH_PROJECT ]] && ! in_lines "$SCRATCH_PROJECT" "$(printf '%s\n' "${projects[@]}")"; then
     projects+=("$SCRATCH_PROJECT")

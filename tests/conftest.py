@@ -15,6 +15,7 @@ from snapkeeper_local.pubsub_emulator import PubSubEmulator, missing_prerequisit
 
 pytest_plugins = [
     "tests.fixtures_compute",
+    "tests.fixtures_hierarchy",
     "tests.fixtures_scheduler",
     "tests.fixtures_stack",
 ]

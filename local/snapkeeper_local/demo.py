@@ -7,6 +7,8 @@ days, then two restore drills, prints what happened, and stops everything it sta
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,12 +17,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from snapkeeper.cli import cli
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.messages import DrillTick, Tick
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
-from snapkeeper_local.stack import DrillReport, LocalStack, TickReport, disk_key
+from snapkeeper_local.stack import DrillReport, LocalStack, TickReport, _environment, disk_key
 
 WEB, DB, LEGACY = "acme-web-prod", "acme-db-prod", "acme-legacy-prod"
+SANDBOX = "acme-sandbox-dev"  # in the organization, not a target: nobody labelled it
+ORGANIZATION = "1234"
 ZONE, REGION = "us-central1-a", "us-central1"
 SCHEDULES = {
     "daily": ("0 3 * * *", "Etc/UTC"),
@@ -148,6 +153,7 @@ def run(console: Console, emulator: PubSubEmulator | None = None) -> int:
             f"{len(retries) - rate_limited} for a 503 injected once). Each ended in a snapshot."
         )
         restore_drills(console, stack)
+        org_coverage(stack, console)
     console.rule("[bold green]demo finished: everything it started is stopped")
     return 0
 
@@ -268,3 +274,32 @@ def drill_table(report: DrillReport) -> Table:
             f"{entry.get('size_gb', 0)} GB", result,
         )  # fmt: skip
     return table
+
+
+def org_coverage(stack: LocalStack, console: Console) -> None:
+    """`snapkeeper status --org`: the whole organization from Asset Inventory, where
+    the per-project view stops at the projects snapkeeper may read."""
+    console.rule("[bold]Coverage of the whole organization (Cloud Asset Inventory)")
+    hierarchy = stack.resource_manager.admin  # type: ignore[union-attr]
+    organization = hierarchy.organization(ORGANIZATION, "acme.example")
+    prod = hierarchy.folder(organization, "prod")
+    sandbox = hierarchy.folder(organization, "sandbox")
+    for project in (WEB, DB, LEGACY):
+        hierarchy.project(project, prod, labels={"env": "prod"})
+    hierarchy.project(SANDBOX, sandbox, labels={"env": "dev"})
+    compute = stack.compute.admin  # type: ignore[union-attr]
+    compute.seed_project(SANDBOX)
+    compute.seed_disk(SANDBOX, "notebook", zone=ZONE, labels={"owner": "data-team"})
+    console.print(
+        "acme-legacy-prod was never granted to snapkeeper, and acme-sandbox-dev is no "
+        "target: Asset Inventory still sees their disks. (web-vm-boot is opted in by its "
+        "instance's label, which this view does not read: `snapkeeper status` counts it.)"
+    )
+    args = ["status", "--org", ORGANIZATION, "--schedule", "daily", "--cron", "0 3 * * *"]
+    args += ["--now", compute.now().isoformat()]
+    console.print(f"$ snapkeeper {' '.join(args)}")
+    output = io.StringIO()
+    width = {"COLUMNS": str(console.width)}  # the CLI's tables as wide as the demo's
+    with _environment(stack.env | width), contextlib.redirect_stdout(output):
+        cli.main(args, prog_name="snapkeeper", standalone_mode=False)
+    console.print(output.getvalue(), markup=False, highlight=False, end="")

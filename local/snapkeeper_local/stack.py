@@ -1,5 +1,6 @@
-"""The whole pipeline on one machine: the Pub/Sub emulator, the Compute Engine and Cloud
-Scheduler fakes, both functions under functions-framework, and the topology between them.
+"""The whole pipeline on one machine: the Pub/Sub emulator, the Compute Engine, Cloud
+Scheduler, Resource Manager and Asset Inventory fakes, both functions under
+functions-framework, and the topology between them.
 
 Used by the end-to-end tests, the benchmarks and `make demo`. Everything it starts is
 stopped by `stop()` (or leaving the `with` block), by process group or thread.
@@ -25,11 +26,13 @@ from snapkeeper.config import Config
 from snapkeeper.handlers import ENUMERATOR, SNAPSHOTTER
 from snapkeeper.messages import DRILL_KIND, DrillTick, Tick
 from snapkeeper.snapshotter import Action
+from snapkeeper_local.asset import AssetServer
 from snapkeeper_local.compute import ComputeServer
 from snapkeeper_local.functions import REPO_ROOT, FunctionServer
 from snapkeeper_local.lifecycle import Service
 from snapkeeper_local.processes import run_in_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
+from snapkeeper_local.resourcemanager import ResourceManagerServer
 from snapkeeper_local.scheduler import SchedulerServer
 
 HOST_PROJECT = "snapkeeper-host"
@@ -100,6 +103,9 @@ class LocalStack(Service):
         self._shared_compute = compute
         self.compute: ComputeServer | None = None
         self.scheduler: SchedulerServer | None = None
+        # The organization's hierarchy and its Asset Inventory over this Compute fake.
+        self.resource_manager: ResourceManagerServer | None = None
+        self.assets: AssetServer | None = None
         self.enumerator: FunctionServer | None = None
         self.snapshotter: FunctionServer | None = None
         self._dead_letters: list[dict[str, Any]] = []
@@ -112,6 +118,8 @@ class LocalStack(Service):
                 self.emulator.start()
             self.compute = self._shared_compute or ComputeServer()
             self.scheduler = SchedulerServer(self.emulator.host, run_cron=self.run_cron).start()
+            self.resource_manager = ResourceManagerServer()
+            self.assets = AssetServer(self.compute.backend, self.resource_manager.backend)
             self.enumerator = FunctionServer(ENUMERATOR, self.env).start()
             self.snapshotter = FunctionServer(SNAPSHOTTER, self.env).start()
             self._deploy_topology()
@@ -175,6 +183,9 @@ class LocalStack(Service):
                 function.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
+        for fake in (self.assets, self.resource_manager):
+            if fake is not None:
+                fake.stop()
         if self.compute is not None and self._shared_compute is None:
             self.compute.stop()
         if self._own_emulator:
@@ -197,6 +208,9 @@ class LocalStack(Service):
             "COMPUTE_EMULATOR_HOST": self.compute.host,
             "CLOUD_SCHEDULER_EMULATOR_HOST": self.scheduler.host,
         }
+        if self.resource_manager is not None and self.assets is not None:
+            env["RESOURCE_MANAGER_EMULATOR_HOST"] = self.resource_manager.host
+            env["CLOUD_ASSET_EMULATOR_HOST"] = self.assets.host
         if self.snapshot_project:
             env["SNAPSHOT_PROJECT"] = self.snapshot_project
         return env | self.extra_env

@@ -1,6 +1,7 @@
 """Google API clients, built lazily and cached per endpoint.
 
-With COMPUTE_EMULATOR_HOST / CLOUD_SCHEDULER_EMULATOR_HOST set, the unmodified clients
+With COMPUTE_EMULATOR_HOST / CLOUD_SCHEDULER_EMULATOR_HOST /
+RESOURCE_MANAGER_EMULATOR_HOST / CLOUD_ASSET_EMULATOR_HOST set, the unmodified clients
 talk plain HTTP to a local API with anonymous credentials (Pub/Sub's client honours
 PUBSUB_EMULATOR_HOST by itself).
 """
@@ -74,3 +75,29 @@ def scheduler(emulator_host: str | None) -> Any:
     from google.cloud import scheduler_v1  # only the CLI needs it
 
     return scheduler_v1.CloudSchedulerClient(transport="rest", **_local_options(emulator_host))
+
+
+@dataclass(frozen=True)
+class ResourceManagerClients:
+    projects: Any  # resourcemanager_v3.ProjectsClient
+    folders: Any  # resourcemanager_v3.FoldersClient
+
+
+@functools.cache
+def resource_manager(emulator_host: str | None) -> ResourceManagerClients:
+    """Cloud Resource Manager v3 over REST (its default transport is gRPC)."""
+    from google.cloud import resourcemanager_v3  # only the enumerator and CLI need it
+
+    options = _local_options(emulator_host)
+    return ResourceManagerClients(
+        projects=resourcemanager_v3.ProjectsClient(transport="rest", **options),
+        folders=resourcemanager_v3.FoldersClient(transport="rest", **options),
+    )
+
+
+@functools.cache
+def asset(emulator_host: str | None) -> Any:
+    """Cloud Asset Inventory over REST (its default transport is gRPC); the CLI's."""
+    from google.cloud import asset_v1
+
+    return asset_v1.AssetServiceClient(transport="rest", **_local_options(emulator_host))

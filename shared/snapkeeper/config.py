@@ -59,6 +59,9 @@ _LABEL_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
 # A label value and a part of every snapshot name: short, so names stay within 63.
 _DEPLOYMENT_ID = re.compile(r"^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$")
 _ZONE = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+-[a-z]$")
+# Folders and organizations by number, with or without their "folders/" prefix.
+_FOLDER = re.compile(r"^(folders/)?([1-9][0-9]{0,18})$")
+_ORGANIZATION = re.compile(r"^(organizations/)?([1-9][0-9]{0,18})$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 _T = TypeVar("_T")
@@ -68,6 +71,10 @@ _T = TypeVar("_T")
 class Config:
     host_project: str
     target_projects: frozenset[str] = field(default_factory=frozenset)
+    # Projects found each tick under these (Cloud Resource Manager), minus the excluded.
+    target_folders: tuple[str, ...] = ()  # folders/NUMBER
+    target_organization: str | None = None  # organizations/NUMBER
+    exclude_projects: frozenset[str] = field(default_factory=frozenset)
     tick_topic: str = DEFAULT_TICK_TOPIC
     work_topic: str = DEFAULT_WORK_TOPIC
     dead_letter_topic: str = DEFAULT_DEAD_LETTER_TOPIC
@@ -90,6 +97,8 @@ class Config:
     scratch_project: str | None = None
     scratch_zone: str | None = None
     drill_sample: int = DEFAULT_DRILL_SAMPLE
+    resource_manager_emulator_host: str | None = None
+    asset_emulator_host: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -107,12 +116,20 @@ class Config:
         targets = frozenset(p.strip() for p in raw_targets if p.strip())
         for project in targets:
             _check_project("TARGET_PROJECTS", project)
+        excluded = _named("EXCLUDE_PROJECTS", project_set, env.get("EXCLUDE_PROJECTS", ""))
+        folders = _named("TARGET_FOLDERS", folder_list, env.get("TARGET_FOLDERS", ""))
+        organization = env.get("TARGET_ORGANIZATION", "").strip() or None
+        if organization:
+            organization = _named("TARGET_ORGANIZATION", check_organization, organization)
         snapshot_project = env.get("SNAPSHOT_PROJECT") or None
         if snapshot_project:
             _check_project("SNAPSHOT_PROJECT", snapshot_project)
         config = cls(
             host_project=host,
             target_projects=targets,
+            target_folders=folders,
+            target_organization=organization,
+            exclude_projects=excluded,
             tick_topic=_topic(env, "TICK_TOPIC", DEFAULT_TICK_TOPIC),
             work_topic=_topic(env, "WORK_TOPIC", DEFAULT_WORK_TOPIC),
             dead_letter_topic=_topic(env, "DEAD_LETTER_TOPIC", DEFAULT_DEAD_LETTER_TOPIC),
@@ -139,6 +156,8 @@ class Config:
             compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
             scheduler_emulator_host=env.get("CLOUD_SCHEDULER_EMULATOR_HOST") or None,
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
+            resource_manager_emulator_host=env.get("RESOURCE_MANAGER_EMULATOR_HOST") or None,
+            asset_emulator_host=env.get("CLOUD_ASSET_EMULATOR_HOST") or None,
         )
         try:
             check_label_prefix(config.label_prefix)
@@ -173,8 +192,16 @@ class Config:
         a vault, whatever its label says; elsewhere 1."""
         return self.min_keep if self.snapshot_project else 1
 
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The folders and organization whose projects are targets (snapkeeper.hierarchy)."""
+        organization = (self.target_organization,) if self.target_organization else ()
+        return (*self.target_folders, *organization)
+
     def allows(self, project: str) -> bool:
-        return project in self.target_projects
+        """In TARGET_PROJECTS and not excluded; projects under the roots are allowed
+        by snapkeeper.hierarchy.Scope, which asks Resource Manager."""
+        return project in self.target_projects and project not in self.exclude_projects
 
     def topic_path(self, topic_id: str) -> str:
         return f"projects/{self.host_project}/topics/{topic_id}"
@@ -192,6 +219,36 @@ check_deployment_id = pattern_check(
     "{value} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
     "starting with a letter",
 )
+
+
+def check_folder(value: str) -> str:
+    """A folder, as folders/NUMBER or NUMBER; normalised to folders/NUMBER."""
+    match = _FOLDER.match(value.strip())
+    if not match:
+        raise ConfigError(f"{value!r} is not a folder: folders/NUMBER or NUMBER")
+    return f"folders/{match.group(2)}"
+
+
+def check_organization(value: str) -> str:
+    """An organization, as organizations/NUMBER or NUMBER; normalised to the former."""
+    match = _ORGANIZATION.match(value.strip())
+    if not match:
+        raise ConfigError(f"{value!r} is not an organization: organizations/NUMBER or NUMBER")
+    return f"organizations/{match.group(2)}"
+
+
+def _items(value: str) -> list[str]:
+    return list(dict.fromkeys(item.strip() for item in value.split(",") if item.strip()))
+
+
+def folder_list(value: str) -> tuple[str, ...]:
+    """Comma-separated folders, normalised, repeats dropped; may be empty."""
+    return tuple(dict.fromkeys(check_folder(item) for item in _items(value)))
+
+
+def project_set(value: str) -> frozenset[str]:
+    """Comma-separated project ids; may be empty."""
+    return frozenset(check_project_id(item) for item in _items(value))
 
 
 def check_topic_id(value: str) -> str:

@@ -32,6 +32,7 @@ from snapkeeper.deployrules import (
     REQUIRED,
     RULES,
     SCHEDULE_FORM,
+    TARGET_KEYS,
     DrillSchedule,
     Schedule,
     ack_deadline_for,
@@ -130,6 +131,10 @@ class DeployConfig:
     region: str
     scheduler_location: str
     target_projects: tuple[str, ...]
+    target_folders: tuple[str, ...]
+    target_organization: str
+    role_organization: str  # where the roles granted on folders and the organization live
+    exclude_projects: tuple[str, ...]
     snapshot_project: str
     default_storage_location: str
     label_prefix: str
@@ -191,6 +196,12 @@ class DeployConfig:
             env["SCRATCH_PROJECT"] = self.scratch_project
             env["SCRATCH_ZONE"] = self.scratch_zone
             env["DRILL_SAMPLE"] = str(self.drill_sample)
+        optional = {
+            "TARGET_FOLDERS": ",".join(self.target_folders),
+            "TARGET_ORGANIZATION": self.target_organization,
+            "EXCLUDE_PROJECTS": ",".join(self.exclude_projects),
+        }
+        env.update({name: value for name, value in optional.items() if value})
         return env
 
     def snapshot_function_env(self) -> dict[str, str]:
@@ -203,6 +214,8 @@ class DeployConfig:
             "REGION": self.region,
             "SCHEDULER_LOCATION": self.scheduler_location,
             "SNAPSHOT_PROJECT": self.snapshot_project,
+            "TARGET_ORGANIZATION": self.target_organization,
+            "ROLE_ORGANIZATION": self.role_organization,
             "DEFAULT_STORAGE_LOCATION": self.default_storage_location,
             "LABEL_PREFIX": self.label_prefix,
             "ORPHAN_POLICY": str(self.orphan_policy),
@@ -231,6 +244,8 @@ class DeployConfig:
         }
         records = [(key, str(value)) for key, value in scalars.items()]
         records += [("TARGET_PROJECT", project) for project in self.target_projects]
+        records += [("TARGET_FOLDER", folder) for folder in self.target_folders]
+        records += [("EXCLUDE_PROJECT", project) for project in self.exclude_projects]
         records += [("ROLE_PROJECT", project) for project in self.role_projects]
         for each in self.schedules:
             records += [
@@ -285,6 +300,17 @@ def retry_span(deploy: DeployConfig) -> Clash | None:
     return ("MAX_DELIVERY_ATTEMPTS", "MIN_RETRY_DELAY", "MAX_RETRY_DELAY"), message
 
 
+def role_home(deploy: DeployConfig) -> Clash | None:
+    """A custom role granted on a folder must be defined in an organization."""
+    if not deploy.target_folders or deploy.role_organization:
+        return None
+    message = (
+        "needs ROLE_ORGANIZATION (or TARGET_ORGANIZATION): the custom roles granted on "
+        "folders are defined in their organization"
+    )
+    return ("TARGET_FOLDERS",), message
+
+
 def instance_size(deploy: DeployConfig) -> Clash | None:
     problem = instance_size_problem(SNAPSHOT_CPU, SNAPSHOT_MEMORY_MIB, deploy.snapshot_concurrency)
     return (("SNAPSHOT_CONCURRENCY",), problem) if problem else None
@@ -312,6 +338,7 @@ CLASHES: tuple[Callable[[DeployConfig], Clash | None], ...] = (
     drill_needs_scratch,
     retry_order,
     retry_span,
+    role_home,
     instance_size,
     functions_refuse,
 )
@@ -344,6 +371,11 @@ def validate(text: str, *, local: bool = False) -> Result:
         if key not in values and key not in bad:
             said = "is empty" if key in lines else "is missing"
             problems.append(Problem(lines.get(key), key, f"{said}; expected {RULES[key].expected}"))
+    if not any(key in values or key in bad for key in TARGET_KEYS):
+        expected = RULES["TARGET_PROJECTS"].expected
+        said = "is empty" if "TARGET_PROJECTS" in lines else "is missing"
+        message = f"{said}; expected {expected} (or TARGET_FOLDERS or TARGET_ORGANIZATION)"
+        problems.append(Problem(lines.get("TARGET_PROJECTS"), "TARGET_PROJECTS", message))
     if not schedules and not local and "SCHEDULE" not in bad:
         message = f"no SCHEDULE line: add one per schedule, {SCHEDULE_FORM}"
         problems.append(Problem(None, "SCHEDULE", message))
@@ -352,6 +384,7 @@ def validate(text: str, *, local: bool = False) -> Result:
 
     settings = {key.lower(): values.get(key, rule.default) for key, rule in RULES.items()}
     settings["scheduler_location"] = settings["scheduler_location"] or settings["region"]
+    settings["role_organization"] = settings["role_organization"] or settings["target_organization"]
     deploy = DeployConfig(schedules=tuple(each for _, each in schedules.values()), **settings)
     result = Result(deploy)
     for rule in CLASHES:

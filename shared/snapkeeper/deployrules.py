@@ -81,6 +81,17 @@ def project_list(value: str) -> tuple[str, ...]:
     return projects
 
 
+def folder_list(value: str) -> tuple[str, ...]:
+    folders = _list_of(config.check_folder, value)
+    if not folders:
+        raise ConfigError("lists no folder")
+    return tuple(dict.fromkeys(config.check_folder(folder) for folder in folders))
+
+
+def excluded_projects(value: str) -> tuple[str, ...]:
+    return _list_of(config.check_project_id, value)
+
+
 def notification_channel(value: str) -> str:
     match = _CHANNEL.fullmatch(value)
     if not match:
@@ -271,7 +282,24 @@ RULES: dict[str, Rule] = {
     "HOST_PROJECT": Rule(config.check_project_id, "a project id, e.g. my-snapkeeper-host"),
     "REGION": Rule(region, "a region, e.g. europe-west1"),
     "SCHEDULER_LOCATION": Rule(region, "a region, e.g. europe-west1; default REGION"),
-    "TARGET_PROJECTS": Rule(project_list, "comma-separated project ids, e.g. prod-app-1,prod-db-2"),
+    "TARGET_PROJECTS": Rule(
+        project_list, "comma-separated project ids, e.g. prod-app-1,prod-db-2", ()
+    ),
+    "TARGET_FOLDERS": Rule(
+        folder_list, "comma-separated folders, e.g. folders/123456789012,345678901234", ()
+    ),
+    "TARGET_ORGANIZATION": Rule(
+        config.check_organization, "an organization, e.g. organizations/123456789012", ""
+    ),
+    "ROLE_ORGANIZATION": Rule(
+        config.check_organization,
+        "the organization the custom roles are defined in, to be granted on TARGET_FOLDERS, "
+        "e.g. organizations/123456789012; default TARGET_ORGANIZATION",
+        "",
+    ),
+    "EXCLUDE_PROJECTS": Rule(
+        excluded_projects, "comma-separated project ids never snapshotted, or nothing", ()
+    ),
     "SNAPSHOT_PROJECT": Rule(config.check_project_id, "a project id, or nothing", ""),
     "DEFAULT_STORAGE_LOCATION": Rule(
         storage_location, "a storage location such as eu or us-central1, or nothing", ""
@@ -324,7 +352,9 @@ RULES: dict[str, Rule] = {
     "SCRATCH_PROJECT": Rule(config.check_project_id, "a project id, or nothing", ""),
     "SCRATCH_ZONE": Rule(config.check_zone, "a zone such as us-central1-a, or nothing", ""),
 }
-REQUIRED = ("HOST_PROJECT", "REGION", "TARGET_PROJECTS")
+REQUIRED = ("HOST_PROJECT", "REGION")
+# At least one of these says which projects are covered.
+TARGET_KEYS = ("TARGET_PROJECTS", "TARGET_FOLDERS", "TARGET_ORGANIZATION")
 
 # The local stack's endpoints (deploy.sh --local): name -> (pattern, what it looks like).
 ENDPOINTS: dict[str, tuple[re.Pattern[str], str]] = {

@@ -4,6 +4,8 @@ schedule, in every allowed project in parallel, and publish one work message per
 Cost per project: one instances.aggregatedList page per 500 labelled instances, and one
 disks.aggregatedList page per 500 disks (label-filtered unless an instance opts its
 disks in, in which case the disks' own labels are needed for exclusion and overrides).
+With target folders or an organization, first one projects.list and one folders.list
+per folder under them (snapkeeper.hierarchy).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from snapkeeper import clients, labels, orphans, slots
 from snapkeeper.compute import ComputeGateway, Disk, has_label_filter, managed_filter
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, Outcome, TransientError
+from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import DiskMessage, DrillItem, OrphanWork, Tick, WorkItem
 from snapkeeper.options import ScheduleOptions
 
@@ -56,15 +59,17 @@ class TickPlan:
     disk_ids: set[str] = field(default_factory=set)  # every disk's, when orphans were sought
 
 
-def tick_projects(tick: Tick, config: Config) -> tuple[list[str], list[ProjectFailure]]:
-    """The projects a tick covers: its own list (if any) within the allow-list."""
-    wanted = list(tick.projects) or sorted(config.target_projects)
-    allowed = [p for p in wanted if config.allows(p)]
-    refused = [
-        ProjectFailure(p, "NotAllowed", f"project {p} is not in TARGET_PROJECTS")
-        for p in wanted
-        if not config.allows(p)
-    ]
+def tick_projects(
+    tick: Tick, config: Config, scope: Scope | None = None
+) -> tuple[list[str], list[ProjectFailure]]:
+    """The projects a tick covers: its own list (if any) within the allow-list, else
+    every project of the deployment (folders and organization resolved now). Raises
+    ApiError when Resource Manager cannot tell."""
+    scope = scope or Scope(config)
+    wanted = list(tick.projects) or scope.projects()
+    verdicts = {p: scope.allows(p) for p in wanted}
+    allowed = [p for p in wanted if verdicts[p]]
+    refused = [ProjectFailure(p, "NotAllowed", scope.refusal(p)) for p in wanted if not verdicts[p]]
     return allowed, refused
 
 
@@ -154,6 +159,7 @@ def plan_tick(
     at: datetime,
     config: Config,
     gateway: ComputeGateway,
+    scope: Scope | None = None,
     *,
     find_orphans: bool | None = None,
 ) -> TickPlan:
@@ -163,7 +169,7 @@ def plan_tick(
     if find_orphans is None:
         find_orphans = config.orphan_policy.acts
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
-    projects, refused = tick_projects(tick, config)
+    projects, refused = tick_projects(tick, config, scope)
     plan = TickPlan(tick.schedule, slot, tuple(projects), failures=refused)
     if not projects:
         return plan

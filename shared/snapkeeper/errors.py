@@ -60,6 +60,14 @@ class ComputeError(SnapkeeperError):
         self.failed_target = failed_target  # id of what a failed operation was making
 
 
+class ApiError(SnapkeeperError):
+    """A Resource Manager or Asset Inventory call failed; `outcome` as for Compute."""
+
+    def __init__(self, message: str, *, outcome: Outcome) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 class NameCollision(SnapkeeperError):
     """A snapshot under our deterministic name belongs to another disk or slot."""
 

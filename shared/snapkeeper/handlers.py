@@ -18,7 +18,7 @@ from snapkeeper.config import Config
 from snapkeeper.deadletter import ENUMERATOR, SNAPSHOTTER, dead_letter
 from snapkeeper.drill import plan_drill, run_drill
 from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
-from snapkeeper.errors import ComputeError, InvalidMessage, Outcome, TransientError
+from snapkeeper.errors import ApiError, ComputeError, InvalidMessage, Outcome, TransientError
 from snapkeeper.messages import (
     DRILL_KIND,
     OrphanWork,
@@ -194,10 +194,14 @@ def handle_tick(cloud_event: Any) -> None:
         _give_up_or_retry(config, exc, delivery, ENUMERATOR, {"message_id": delivery.message_id})
         return
     fields: dict[str, Any] = {"message_id": delivery.message_id, "schedule": tick.schedule}
-    if not config.target_projects:
+    if not config.target_projects and not config.roots:
         logs.error("TARGET_PROJECTS is empty: this tick covers no project", **fields)
     gateway = ComputeGateway.for_config(config)
-    plan = plan_tick(tick, delivery.publish_time, config, gateway)
+    try:
+        plan = plan_tick(tick, delivery.publish_time, config, gateway)
+    except ApiError as exc:  # the folders could not be read: retried, or dead-lettered
+        _give_up_or_retry(config, exc, delivery, ENUMERATOR, fields)
+        return
     try:
         published = publish_work([*plan.work, *plan.orphan_work], config)
     except TransientError as exc:

@@ -36,6 +36,7 @@ from snapkeeper.errors import (
     SnapshotFailed,
     SnapshotInProgress,
 )
+from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import WorkItem
 from snapkeeper.naming import SnapshotKey, request_id, snapshot_name
 from snapkeeper.retention import (
@@ -174,8 +175,9 @@ def take_snapshot(
     """Make the slot's snapshot READY, then prune. `deadline` (monotonic seconds) bounds
     the wait; by default READY_WAIT_SECONDS from now. Raises ComputeError (with its
     outcome), SnapshotInProgress, SnapshotFailed, NameCollision or NotAllowed."""
-    if not config.allows(work.project):
-        raise NotAllowed(f"project {work.project} is not in TARGET_PROJECTS")
+    scope = Scope(config)
+    if not scope.allows(work.project):
+        raise NotAllowed(scope.refusal(work.project))
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
     target = config.snapshot_project or work.project

@@ -19,6 +19,13 @@ def test_demo_runs_and_reports(pubsub_emulator: PubSubEmulator) -> None:
     assert "'seven' is not a whole number" in text
     assert "403 forbidden" in text and "acme-legacy-prod" in text
     assert "Each ended in a snapshot" in text
+    # The organization's coverage: the legacy project's disk, which the per-project view
+    # cannot read, is stale; the sandbox's and the scratch disk are unprotected.
+    org = text.split("Coverage of the whole organization", 1)[1]
+    assert any(line.split()[1:4] == ["stale", "│", "acme-legacy-prod"] for line in org.splitlines())
+    assert "acme-sandbox-dev" in org and "notebook" in org and "scratch" in org
+    assert "web-vm-cache" not in org  # excluded on purpose is not unprotected
+    assert "3 unprotected disks" in org and "eventually consistent" in org
     # web-vm-boot keeps 2: 12 created, 10 pruned, exactly 2 held.
     assert any(
         line.split()

@@ -51,6 +51,7 @@ pytestmark = pytest.mark.timeout(900)
 
 TARGETS = ("prod-app-1", "prod-db-2")
 VAULT = "vault-backups-1"
+FOLDER, ORGANIZATION = "111", "999"  # TARGET_FOLDERS, ROLE_ORGANIZATION
 CHANNEL = "projects/{project}/notificationChannels/42"
 ENUMERATOR_PERMISSIONS = [
     "compute.disks.list",
@@ -135,6 +136,8 @@ def deployment(
             "DRILL_SAMPLE": "2",
             "SCRATCH_PROJECT": SCRATCH,
             "SCRATCH_ZONE": SCRATCH_ZONE,
+            "TARGET_FOLDERS": FOLDER,
+            "ROLE_ORGANIZATION": ORGANIZATION,
         },
         ("daily|0 3 * * *|Asia/Tokyo", "weekly|0 4 * * 0|UTC|type=ARCHIVE,max-age=400d"),
     )
@@ -213,6 +216,7 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
         "SCRATCH_PROJECT": SCRATCH,
         "SCRATCH_ZONE": SCRATCH_ZONE,
         "DRILL_SAMPLE": "2",
+        "TARGET_FOLDERS": f"folders/{FOLDER}",
     }
     for function, entry, topic, sa, timeout, env in (
         (
@@ -296,6 +300,9 @@ def test_custom_roles_hold_only_what_each_function_needs(deployment: Deployment)
         f"projects/{VAULT}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS,
         # Disks are made and deleted in the scratch project only.
         f"projects/{SCRATCH}/roles/snapkeeperDrill": DRILL_PERMISSIONS,
+        # Defined once in the organization, to be granted on the target folder.
+        f"organizations/{ORGANIZATION}/roles/snapkeeperEnumerator": ENUMERATOR_PERMISSIONS,
+        f"organizations/{ORGANIZATION}/roles/snapkeeperSnapshot": SNAPSHOT_PERMISSIONS,
     }
     assert {name: sorted(r["includedPermissions"]) for name, r in roles.items()} == expected
     for role in roles.values():
@@ -327,6 +334,13 @@ def test_each_service_account_gets_its_role_in_every_project_and_nothing_broad(
     }
     assert bindings(recorder.policy("cloudresourcemanager", f"projects/{SCRATCH}")) == {
         (f"projects/{SCRATCH}/roles/snapkeeperDrill", snapshot)
+    }
+    roles = f"organizations/{ORGANIZATION}/roles"
+    assert bindings(recorder.policy("cloudresourcemanager", f"folders/{FOLDER}")) == {
+        (f"{roles}/snapkeeperEnumerator", enumerator),
+        (f"{roles}/snapkeeperSnapshot", snapshot),
+        ("roles/browser", enumerator),
+        ("roles/browser", snapshot),
     }
     agent = (
         f"serviceAccount:service-{project_number(project)}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -727,6 +741,8 @@ def test_teardown_removes_what_deploy_made_and_no_snapshot(
     assert [a for a in state.accounts.values() if a["projectId"] == project] == []
     for target in (*TARGETS, VAULT, SCRATCH):
         assert bindings(recorder.policy("cloudresourcemanager", f"projects/{target}")) == set()
+    assert bindings(recorder.policy("cloudresourcemanager", f"folders/{FOLDER}")) == set()
+    assert f"organizations/{ORGANIZATION}/roles/snapkeeperSnapshot" in state.roles
     assert pubsub.topics(project) == []
     assert jobs(scheduler_server, project) == {}
     assert run.changes and not any(" compute " in change for change in run.changes)

@@ -61,6 +61,32 @@ def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
         Config.from_env(env)
 
 
+def test_folders_organization_and_exclusions() -> None:
+    config = Config.from_env(
+        {
+            **BASE,
+            "TARGET_FOLDERS": "123, folders/456",
+            "TARGET_ORGANIZATION": "789",
+            "EXCLUDE_PROJECTS": "prod-b2",
+        }
+    )
+    assert config.roots == ("folders/123", "folders/456", "organizations/789")
+    assert config.allows("prod-a1") and not config.allows("prod-b2")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TARGET_FOLDERS", "folders/x"),
+        ("TARGET_ORGANIZATION", "folders/1"),
+        ("EXCLUDE_PROJECTS", "UPPER"),
+    ],
+)
+def test_hierarchy_errors_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Config.from_env({**BASE, variable: value})
+
+
 def test_retention_settings_and_their_defaults() -> None:
     config = Config.from_env(BASE)
     assert (config.deployment_id, config.min_keep, config.max_deletes_per_run) == ("default", 3, 3)

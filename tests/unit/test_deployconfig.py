@@ -386,8 +386,57 @@ def test_required_keys() -> None:
     assert [p.render("x.env") for p in result.problems] == [
         "x.env:3: REGION: is empty; expected a region, e.g. europe-west1",
         "x.env: TARGET_PROJECTS: is missing; expected comma-separated project ids, e.g. "
-        "prod-app-1,prod-db-2",
+        "prod-app-1,prod-db-2 (or TARGET_FOLDERS or TARGET_ORGANIZATION)",
     ]
+
+
+def test_folders_or_an_organization_stand_in_for_target_projects() -> None:
+    base = tuple(b for b in BASE if not b.startswith("TARGET_PROJECTS="))
+    result = validate(
+        text(
+            "TARGET_FOLDERS=123456789012, folders/345678901234,123456789012",
+            "TARGET_ORGANIZATION=987654321098",
+            "EXCLUDE_PROJECTS=legacy-app-9",
+            base=base,
+        )
+    )
+    assert result.problems == [], [p.render("x.env") for p in result.problems]
+    deploy = result.config
+    assert deploy is not None
+    assert deploy.target_projects == ()
+    assert deploy.target_folders == ("folders/123456789012", "folders/345678901234")
+    assert deploy.target_organization == "organizations/987654321098"
+    env = deploy.function_env()
+    assert env["TARGET_FOLDERS"] == "folders/123456789012,folders/345678901234"
+    assert env["TARGET_ORGANIZATION"] == "organizations/987654321098"
+    assert env["EXCLUDE_PROJECTS"] == "legacy-app-9"
+    assert ("TARGET_FOLDER", "folders/345678901234") in deploy.records()
+    assert ("EXCLUDE_PROJECT", "legacy-app-9") in deploy.records()
+    assert ("ROLE_ORGANIZATION", "organizations/987654321098") in deploy.records()
+
+
+def test_folders_need_an_organization_for_their_roles() -> None:
+    base = tuple(b for b in BASE if not b.startswith("TARGET_PROJECTS="))
+    result = validate(text("TARGET_FOLDERS=123", base=base))
+    assert [(p.key, p.line) for p in result.problems] == [("TARGET_FOLDERS", 4)]
+    assert "needs ROLE_ORGANIZATION" in result.problems[0].message
+    deploy = valid("TARGET_FOLDERS=123", "ROLE_ORGANIZATION=77", base=base)
+    assert deploy.role_organization == "organizations/77" and deploy.target_organization == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("TARGET_FOLDERS=folders/abc", "'folders/abc' is not a folder"),
+        ("TARGET_FOLDERS=, ,", "lists no folder"),
+        ("TARGET_ORGANIZATION=folders/12", "is not an organization"),
+        ("EXCLUDE_PROJECTS=ok-proj1,BAD", "'BAD' is not a valid project id"),
+    ],
+)
+def test_bad_hierarchy_values(line: str, message: str) -> None:
+    result = validate(text(line))
+    assert [p.key for p in result.problems] == [line.split("=")[0]]
+    assert message in result.problems[0].message
 
 
 def test_every_bad_line_is_reported_in_file_order() -> None:

@@ -7,17 +7,25 @@ from types import ModuleType
 
 import pytest
 
+import snapkeeper_local.asset
 import snapkeeper_local.compute
 import snapkeeper_local.recorder
+import snapkeeper_local.resourcemanager
 import snapkeeper_local.scheduler
+from snapkeeper_local.asset import app as asset_app
+from snapkeeper_local.asset import routes as asset_routes
 from snapkeeper_local.compute import responses
 from snapkeeper_local.compute import routes as compute_routes
 from snapkeeper_local.recorder import functions, policies, pubsub, server
+from snapkeeper_local.resourcemanager import app as crm_app
+from snapkeeper_local.resourcemanager import backend as crm_backend
+from snapkeeper_local.resourcemanager import routes as crm_routes
 from snapkeeper_local.routing import RouteTable
 from snapkeeper_local.scheduler import app
 from snapkeeper_local.scheduler import routes as scheduler_routes
 
-METHOD_ID = re.compile(r"^[a-z]+(\.[A-Za-z]+){2,}$")
+# Most ids have three parts or more; Cloud Asset's top-level methods have two.
+METHOD_ID = re.compile(r"^([a-z]+(\.[A-Za-z]+){2,}|cloudasset\.[A-Za-z]+)$")
 
 
 def listed_methods(package: ModuleType) -> set[str]:
@@ -52,6 +60,8 @@ def served(table: RouteTable) -> set[str]:
     [
         (snapkeeper_local.compute, compute_routes.API_ROUTES),
         (snapkeeper_local.scheduler, scheduler_routes.API_ROUTES),
+        (snapkeeper_local.resourcemanager, crm_routes.API_ROUTES),
+        (snapkeeper_local.asset, asset_routes.API_ROUTES),
         (
             snapkeeper_local.recorder,
             tuple(
@@ -62,7 +72,7 @@ def served(table: RouteTable) -> set[str]:
             ),
         ),
     ],
-    ids=["compute", "scheduler", "recorder"],
+    ids=["compute", "scheduler", "resourcemanager", "asset", "recorder"],
 )
 def test_the_docstring_lists_what_the_routes_serve(package: ModuleType, table: RouteTable) -> None:
     assert listed_methods(package) == served(table)
@@ -78,3 +88,6 @@ def test_every_route_has_a_handler() -> None:
     assert {name for _, _, name in compute_routes.ADMIN_ROUTES} <= set(responses.ADMIN_HANDLERS)
     assert served(scheduler_routes.API_ROUTES) <= set(app.API_HANDLERS)
     assert served(tuple(recorder_table)) <= set(server.HANDLERS)
+    crm_handlers = crm_app.api_handlers(crm_backend.ResourceManagerBackend())
+    assert served(crm_routes.API_ROUTES) <= set(crm_handlers)
+    assert served(asset_routes.API_ROUTES) <= set(asset_app.api_handlers(None))  # type: ignore[arg-type]

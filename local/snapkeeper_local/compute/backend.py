@@ -273,6 +273,13 @@ class Backend:
         with self._lock:
             return [self._snapshot_json(s) for _, s in sorted(self.state.snapshots.items())]
 
+    def inventory(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every disk and every snapshot as the API shows them now: what the Cloud Asset
+        Inventory fake indexes, so that its view is this fleet's."""
+        with self._lock:
+            disks = [self._disk_json(d) for _, d in sorted(self.state.disks.items())]
+            return disks, [self._snapshot_json(s) for _, s in sorted(self.state.snapshots.items())]
+
     # --- clock, timings, faults, request log
 
     def set_clock(self, when: float, frozen: bool) -> None:

@@ -11,8 +11,10 @@ are answered as done). One module per API, on the create/read/update/delete help
 - resourcemanager: cloudresourcemanager.projects.get
 - cloudbuild: cloudbuild.projects.locations.getDefaultServiceAccount
 - iam: iam.projects.serviceAccounts.list, .create, .get, .delete;
-  iam.projects.roles.create, .get, .patch, .delete, .undelete
-- policies: getIamPolicy and setIamPolicy of Resource Manager projects, IAM service
+  iam.projects.roles.create, .get, .patch, .delete, .undelete;
+  iam.organizations.roles.create, .get, .patch, .delete, .undelete
+- policies: getIamPolicy and setIamPolicy of Resource Manager projects, folders and
+  organizations, IAM service
   accounts, Pub/Sub topics and subscriptions, and Cloud Run services
 - functions: cloudfunctions.projects.locations.runtimes.list;
   cloudfunctions.projects.locations.functions.generateUploadUrl, .create, .get, .patch,

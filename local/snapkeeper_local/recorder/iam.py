@@ -1,4 +1,5 @@
-"""IAM: service accounts and custom roles. IAM policies are served by `policies`."""
+"""IAM: service accounts and custom roles (of a project, or of an organization, which
+can be granted on its folders). IAM policies are served by `policies`."""
 
 from __future__ import annotations
 
@@ -9,22 +10,35 @@ from .backend import Backend, Call, Handler, Json, Resources, etag
 
 API = "iam"
 ACCOUNTS = "/v1/projects/<project>/serviceAccounts"
-ROLES = "/v1/projects/<project>/roles"
+# Where custom roles are defined: the kind in the path, its parameter.
+ROLE_PARENTS = {"projects": "project", "organizations": "organization"}
+
+
+def _role_routes(kind: str, arg: str) -> RouteTable:
+    roles = f"/v1/{kind}/<{arg}>/roles"
+    return (
+        (roles, "POST", f"iam.{kind}.roles.create"),
+        (roles + "/<role>", "GET", f"iam.{kind}.roles.get"),
+        (roles + "/<role>", "PATCH", f"iam.{kind}.roles.patch"),
+        (roles + "/<role>", "DELETE", f"iam.{kind}.roles.delete"),
+        (roles + "/<role>:undelete", "POST", f"iam.{kind}.roles.undelete"),
+    )
+
+
 ROUTES: RouteTable = (
     (ACCOUNTS, "GET", "iam.projects.serviceAccounts.list"),
     (ACCOUNTS, "POST", "iam.projects.serviceAccounts.create"),
     (ACCOUNTS + "/<email>", "GET", "iam.projects.serviceAccounts.get"),
     (ACCOUNTS + "/<email>", "DELETE", "iam.projects.serviceAccounts.delete"),
-    (ROLES, "POST", "iam.projects.roles.create"),
-    (ROLES + "/<role>", "GET", "iam.projects.roles.get"),
-    (ROLES + "/<role>", "PATCH", "iam.projects.roles.patch"),
-    (ROLES + "/<role>", "DELETE", "iam.projects.roles.delete"),
-    (ROLES + "/<role>:undelete", "POST", "iam.projects.roles.undelete"),
+    *(route for kind, arg in ROLE_PARENTS.items() for route in _role_routes(kind, arg)),
 )
 
 
 _accounts = Resources("Service account", lambda state: state.accounts, "{email}")
-_roles = Resources("Role", lambda state: state.roles, "projects/{project}/roles/{role}")
+_ROLES = {
+    kind: Resources("Role", lambda state: state.roles, f"{kind}/{{{arg}}}/roles/{{role}}")
+    for kind, arg in ROLE_PARENTS.items()
+}
 
 
 def list_accounts(backend: Backend, call: Call) -> Json:
@@ -46,30 +60,38 @@ def create_account(backend: Backend, call: Call) -> Json:
     return _accounts.of(backend).create(email, account)
 
 
-def create_role(backend: Backend, call: Call) -> Json:
-    body = call.json()
-    name = f"projects/{call.args['project']}/roles/{body['roleId']}"
-    role = {**body.get("role", {}), "name": name, "etag": etag(backend.new_id())}
-    return _roles.of(backend).create(name, role)
+def _role_handlers(kind: str) -> dict[str, Handler]:
+    roles = _ROLES[kind]
 
+    def create(backend: Backend, call: Call) -> Json:
+        body = call.json()
+        name = roles.path.format(**call.args, role=body["roleId"])
+        role = {**body.get("role", {}), "name": name, "etag": etag(backend.new_id())}
+        return roles.of(backend).create(name, role)
 
-def update_role(backend: Backend, call: Call) -> Json:
-    role = _roles.of(backend).update(_roles.name(call), call.json(), call.query.get("updateMask"))
-    role["etag"] = etag(backend.new_id())
-    return role
+    def update(backend: Backend, call: Call) -> Json:
+        role = roles.of(backend).update(roles.name(call), call.json(), call.query.get("updateMask"))
+        role["etag"] = etag(backend.new_id())
+        return role
 
+    def delete(backend: Backend, call: Call) -> Json:
+        # As IAM does: a deleted custom role is kept, marked, and can be undeleted a while.
+        role = roles.get(backend, call)
+        role["deleted"] = True
+        return role
 
-def delete_role(backend: Backend, call: Call) -> Json:
-    # As IAM does: a deleted custom role is kept, marked, and can be undeleted for a while.
-    role = _roles.get(backend, call)
-    role["deleted"] = True
-    return role
+    def undelete(backend: Backend, call: Call) -> Json:
+        role = roles.get(backend, call)
+        role.pop("deleted", None)
+        return role
 
-
-def undelete_role(backend: Backend, call: Call) -> Json:
-    role = _roles.get(backend, call)
-    role.pop("deleted", None)
-    return role
+    return {
+        f"iam.{kind}.roles.create": create,
+        f"iam.{kind}.roles.get": roles.get,
+        f"iam.{kind}.roles.patch": update,
+        f"iam.{kind}.roles.delete": delete,
+        f"iam.{kind}.roles.undelete": undelete,
+    }
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -77,9 +99,5 @@ HANDLERS: Mapping[str, Handler] = {
     "iam.projects.serviceAccounts.create": create_account,
     "iam.projects.serviceAccounts.get": _accounts.get,
     "iam.projects.serviceAccounts.delete": _accounts.delete,
-    "iam.projects.roles.create": create_role,
-    "iam.projects.roles.get": _roles.get,
-    "iam.projects.roles.patch": update_role,
-    "iam.projects.roles.delete": delete_role,
-    "iam.projects.roles.undelete": undelete_role,
+    **{name: h for kind in ROLE_PARENTS for name, h in _role_handlers(kind).items()},
 }

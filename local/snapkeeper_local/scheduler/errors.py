@@ -7,50 +7,14 @@ The real service answers with a `google.rpc.Status` JSON body
 
 from __future__ import annotations
 
-from typing import Any
-
-# google.rpc.Code name -> (numeric gRPC code, HTTP status), as Google's HTTP mapping does.
-RPC_CODES: dict[str, tuple[int, int]] = {
-    "OK": (0, 200),
-    "CANCELLED": (1, 499),
-    "UNKNOWN": (2, 500),
-    "INVALID_ARGUMENT": (3, 400),
-    "DEADLINE_EXCEEDED": (4, 504),
-    "NOT_FOUND": (5, 404),
-    "ALREADY_EXISTS": (6, 409),
-    "PERMISSION_DENIED": (7, 403),
-    "RESOURCE_EXHAUSTED": (8, 429),
-    "FAILED_PRECONDITION": (9, 400),
-    "ABORTED": (10, 409),
-    "OUT_OF_RANGE": (11, 400),
-    "UNIMPLEMENTED": (12, 501),
-    "INTERNAL": (13, 500),
-    "UNAVAILABLE": (14, 503),
-    "DATA_LOSS": (15, 500),
-    "UNAUTHENTICATED": (16, 401),
-}
-RPC_NAMES_BY_NUMBER: dict[int, str] = {number: name for name, (number, _) in RPC_CODES.items()}
+from ..rpc import RPC_CODES as RPC_CODES
+from ..rpc import RPC_NAMES_BY_NUMBER as RPC_NAMES_BY_NUMBER
+from ..rpc import RpcError
+from ..rpc import rpc_code_number as rpc_code_number
 
 
-def rpc_code_number(status: str) -> int:
-    return RPC_CODES.get(status, RPC_CODES["UNKNOWN"])[0]
-
-
-class SchedulerError(Exception):
-    """An API error: `status` is the google.rpc.Code name, `http_status` follows from it."""
-
-    status = "UNKNOWN"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def http_status(self) -> int:
-        return RPC_CODES[self.status][1]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"error": {"code": self.http_status, "message": self.message, "status": self.status}}
+class SchedulerError(RpcError):
+    """An API error of the fake Cloud Scheduler."""
 
 
 class InvalidArgument(SchedulerError):

@@ -23,7 +23,8 @@ from rich.table import Table
 from snapkeeper import slots
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
-from snapkeeper.errors import ComputeError, SnapkeeperError, TransientError
+from snapkeeper.errors import ApiError, ComputeError, SnapkeeperError, TransientError
+from snapkeeper.hierarchy import Scope
 from snapkeeper.options import ScheduleOptions
 
 
@@ -75,7 +76,7 @@ pass_app = click.make_pass_decorator(App)
 
 def exit_code(exc: BaseException) -> tuple[int, str]:
     """The exit code and one-line message of an error a command let through."""
-    if isinstance(exc, ComputeError | TransientError):
+    if isinstance(exc, ComputeError | ApiError | TransientError):
         return ExitCode.API, str(exc)
     if isinstance(exc, SnapkeeperError):
         return ExitCode.USAGE, str(exc)
@@ -256,7 +257,7 @@ def now() -> datetime:
 
 def target_projects(app: App, projects: tuple[str, ...]) -> list[str]:
     """The projects a read-only command looks at: those given, else the allow-list."""
-    chosen = sorted(set(projects) or app.config.target_projects)
+    chosen = sorted(set(projects)) or Scope(app.config).projects()
     if not chosen:
         raise click.UsageError("TARGET_PROJECTS is empty: give --project")
     return chosen

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from snapkeeper import costs, coverage, schedules, slots
+from snapkeeper import costs, coverage, inventory, schedules, slots
 from snapkeeper.cli.common import (
     DURATION,
     TIME,
@@ -26,7 +27,7 @@ from snapkeeper.cli.common import (
     target_projects,
     when,
 )
-from snapkeeper.errors import ConfigError
+from snapkeeper.errors import ConfigError, SnapkeeperError
 
 STATE_STYLE = {
     coverage.NEVER: "bold red",
@@ -79,6 +80,14 @@ def timings(
     help=f"USD per GiB-month for --cost (default: list prices of {costs.PRICES_AS_OF}: "
     f"standard={costs.LIST_PRICES['standard']}, archive={costs.LIST_PRICES['archive']}).",
 )
+@click.option(
+    "--org", "organization", help="Every disk of this organization, from Cloud Asset Inventory."
+)
+@click.option("--folder", help="Every disk under this folder, from Cloud Asset Inventory.")
+@click.option(
+    "--filter", "project_filter",
+    help="With --org/--folder: only projects whose labels match, e.g. labels.env=prod.",
+)  # fmt: skip
 @json_option
 @pass_app
 def status(
@@ -92,6 +101,9 @@ def status(
     problems: bool,
     cost: bool,
     prices: str | None,
+    organization: str | None,
+    folder: str | None,
+    project_filter: str | None,
     as_json: bool,
 ) -> None:
     """Coverage of every labelled disk and schedule: the newest READY snapshot's age
@@ -114,13 +126,29 @@ def status(
       snapkeeper status --problems --grace 2h
       snapkeeper status --schedule weekly --cron "0 4 * * 0" --json
       snapkeeper status --cost --prices standard=0.065,archive=0.024
+      snapkeeper status --org 123456789012 --filter labels.env=prod
 
     Snapshots of deleted disks (orphans) are listed after the disks, with their age and
     size. With --cost: per project, schedule and disk the snapshots held, their
     storageBytes and an estimated monthly cost at list prices (STANDARD and ARCHIVE
     apart), the 10 disks that cost most, and the SNAPSHOTS quota of each project where
     snapshots are kept (projects.get).
+
+    With --org or --folder the disks come from Cloud Asset Inventory, a few requests
+    for the whole tree: every labelled disk without a fresh READY snapshot, and every
+    disk with no schedule label at all (unprotected). Asset Inventory is eventually
+    consistent, so the last minutes' changes may not show yet.
     """
+    if (organization or folder) and cost:
+        raise click.UsageError("--cost reads each project's snapshots: use -p, not --org/--folder")
+    if organization or folder:
+        org_status(
+            app, organization, folder, project_filter, schedule_names, cron, time_zone,
+            grace, at, problems, as_json,
+        )  # fmt: skip
+        return
+    if project_filter:
+        raise click.UsageError("--filter goes with --org or --folder")
     config = app.config
     chosen = target_projects(app, projects)
     try:
@@ -192,7 +220,10 @@ def _render(
     rows: list[coverage.Coverage],
     failures: list[coverage.ProjectFailure],
     total: int,
+    generations: bool = True,
 ) -> None:
+    """The coverage table; without `generations` (the organization's view, which reads
+    only fresh snapshots) the held/wanted column shows the wanted N alone."""
     grid = table(
         None, "state", "project", "location", "disk", "schedule", "newest READY", "age",
         "period", "held/wanted", "drilled", "note",
@@ -201,6 +232,7 @@ def _render(
     for row in rows:
         wanted = str(row.wanted) if row.wanted is not None else "-"
         held = f"{row.held}/{wanted}" + (f" +{row.pinned} pinned" if row.pinned else "")
+        held = held if generations else f"-/{wanted}"
         style = STATE_STYLE[row.state]
         grid.add_row(
             f"[{style}]{row.state}[/]", row.project, row.location, row.disk, row.schedule,
@@ -312,3 +344,86 @@ def _render_cost(
         f"${report.monthly:,.2f} a month at standard ${prices.standard}/GiB-month and "
         f"archive ${prices.archive}/GiB-month (prices of {prices.as_of})"
     )
+
+
+CONSISTENCY_NOTE = (
+    "Cloud Asset Inventory is eventually consistent: changes of the last minutes may not "
+    "show yet. Nothing is changed or pruned from this view."
+)
+
+
+def org_status(
+    app: App,
+    organization: str | None,
+    folder: str | None,
+    project_filter: str | None,
+    schedule_names: tuple[str, ...],
+    cron: str | None,
+    time_zone: str | None,
+    grace: timedelta,
+    at: datetime | None,
+    problems: bool,
+    as_json: bool,
+) -> None:
+    """`status --org/--folder`: coverage and unprotected disks from Asset Inventory."""
+    try:
+        scope = inventory.scope_of(organization, folder)
+        if project_filter:
+            inventory.check_filter(project_filter)
+    except SnapkeeperError as exc:
+        raise click.UsageError(str(exc)) from None
+    config = app.config
+    cadence = timings(app, schedule_names, cron, time_zone)
+    at = at or now()
+    since = inventory.oldest_due(cadence, at, grace)
+    search = inventory.Inventory(config.asset_emulator_host)
+    found = inventory.survey(scope, config, search, project_filter=project_filter, since=since)
+    rows = coverage.coverage(
+        found.survey,
+        cadence,
+        now=at,
+        grace=grace,
+        prefix=config.label_prefix,
+        schedules=schedule_names,
+        keep_floor=config.keep_floor,
+    )
+    if since is not None:  # older snapshots were not read: "never" means "not since"
+        rows = [
+            dataclasses.replace(
+                row, state=coverage.STALE, reason=f"no READY snapshot since {when(since)}"
+            )
+            if row.state == coverage.NEVER
+            else row
+            for row in rows
+        ]
+    shown = [row for row in rows if row.problem] if problems else rows
+    attention = sum(1 for row in rows if row.problem) + len(found.unprotected)
+    if as_json:
+        print_json(
+            {
+                "scope": scope,
+                "filter": project_filter,
+                "now": at,
+                "grace_seconds": grace.total_seconds(),
+                "snapshots_since": since,
+                "disks": shown,
+                "unprotected": found.unprotected,
+                "projects_matched": found.projects_matched,
+                "problems": attention,
+                "requests": found.requests,
+                "note": CONSISTENCY_NOTE,
+            }
+        )
+    else:
+        _render(app, shown, [], len(rows), generations=False)
+        grid = table("unprotected: no schedule label", "project", "location", "disk")
+        for disk in found.unprotected:
+            grid.add_row(disk.project, disk.location, disk.name)
+        app.out.print(grid)
+        app.out.print(
+            f"{scope}: {len(found.unprotected)} unprotected disks; "
+            f"{found.requests} Asset Inventory requests"
+        )
+        app.out.print(CONSISTENCY_NOTE, style="dim")
+    if attention:
+        raise click.exceptions.Exit(ExitCode.ATTENTION)
