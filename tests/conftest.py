@@ -26,10 +26,18 @@ EMULATOR_PROJECT = "snapkeeper-host"
 EMULATOR_FIXTURES = frozenset({"pubsub_emulator", "gcloud_cli"})
 
 
+# `make test` hands whole modules to its workers in collection order: the longest go
+# first (each runs deploy.sh with the real gcloud several times), so no worker starts
+# one of them when the others are nearly done.
+LONGEST_MODULES = ("test_deploy_cloud.py", "test_deploy_local.py", "test_demo.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EMULATOR_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.emulator)
+    rank = {name: place for place, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
 
 
 def running_in_ci() -> bool:

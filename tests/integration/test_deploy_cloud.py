@@ -45,9 +45,15 @@ from tests.integration.test_deploy_local import (
     write_config,
 )
 
-# A deploy runs some fifty gcloud commands, each a Python start of its own: on a busy
-# machine the module's deployment alone can pass the default five minutes.
-pytestmark = pytest.mark.timeout(900)
+# A deploy runs some hundred gcloud commands, each a Python start of its own: on a busy
+# machine one deploy can take minutes.
+pytestmark = pytest.mark.timeout(1200)
+CLOUD_DEPLOY_TIMEOUT_SECONDS = 900.0
+
+
+def cloud_deploy(*args: str, env: dict[str, str]) -> Run:
+    return run_deploy(*args, env=env, timeout=CLOUD_DEPLOY_TIMEOUT_SECONDS)
+
 
 TARGETS = ("prod-app-1", "prod-db-2")
 VAULT = "vault-backups-1"
@@ -162,7 +168,7 @@ def deployment(
                 "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER": scheduler_server.url + "/",
             },
         )
-        first = deployed(run_deploy("--config", str(config), env=env))
+        first = deployed(cloud_deploy("--config", str(config), env=env))
         yield Deployment(project, recorder, config, env, first)
 
 
@@ -480,7 +486,7 @@ def test_a_second_run_changes_nothing(
     before = (pubsub.subscriptions(deployment.project), jobs(scheduler_server, deployment.project))
     recorder.clear()
     scheduler_server.request_log.clear()
-    second = deployed(run_deploy("--config", str(deployment.config), env=deployment.env))
+    second = deployed(cloud_deploy("--config", str(deployment.config), env=deployment.env))
     assert second.changes == []
     assert "no changes" in second.stderr
     assert [(r.api, r.method, r.path) for r in recorder.calls(mutating=True)] == []
@@ -505,7 +511,7 @@ def test_a_trigger_subscription_ack_deadline_is_raised_never_lowered(
             update_mask={"paths": ["ack_deadline_seconds"]},
             timeout=30,
         )
-    run = deployed(run_deploy("--config", str(deployment.config), env=deployment.env))
+    run = deployed(cloud_deploy("--config", str(deployment.config), env=deployment.env))
     # Only the short one is raised, and only its ack deadline: the policies are in place.
     assert run.changes == [
         f"gcloud pubsub subscriptions update {snapshot_sub} --project={project} "
@@ -514,7 +520,7 @@ def test_a_trigger_subscription_ack_deadline_is_raised_never_lowered(
     subs = pubsub.subscriptions(project)
     assert subs[snapshot_sub]["ackDeadlineSeconds"] == SNAPSHOT_TIMEOUT
     assert subs[enumerator_sub]["ackDeadlineSeconds"] == 600
-    again = deployed(run_deploy("--config", str(deployment.config), env=deployment.env))
+    again = deployed(cloud_deploy("--config", str(deployment.config), env=deployment.env))
     assert again.changes == []
 
 
@@ -657,7 +663,7 @@ def test_uploaded_sources_handle_a_real_tick(
             },
         )
         deployed(
-            run_deploy(
+            cloud_deploy(
                 "--config", str(config), "--local",
                 "--enumerator-url", enumerator.url(host, "snapkeeper-ticks"),
                 "--snapshot-url", snapshotter.url(host, "snapkeeper-work"),
@@ -731,7 +737,9 @@ def test_teardown_removes_what_deploy_made_and_no_snapshot(
     foreign = {"name": LEGACY_METRIC, "description": "ours", "filter": "severity>=INFO"}
     recorder.seed_metric(project, foreign)
     recorder.clear()
-    run = run_deploy("--config", str(deployment.config), "--teardown", "--yes", env=deployment.env)
+    run = cloud_deploy(
+        "--config", str(deployment.config), "--teardown", "--yes", env=deployment.env
+    )
     assert run.returncode == 0, run.stderr
     state = recorder.state
     assert state.functions == {} and state.alert_policies == {}
