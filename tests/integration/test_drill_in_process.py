@@ -75,6 +75,22 @@ def drill_item(disk: dict[str, Any], snapshot: str, slot: str = DRILL_SLOT) -> D
     )
 
 
+@pytest.fixture
+def pg_data(drill_env: ComputeAdmin) -> tuple[dict[str, Any], str]:
+    """The disk most drills restore, and its newest snapshot."""
+    return seed_backed_up(drill_env, "pg-data")
+
+
+def drill(snapshot_fn: FlaskClient, item: DrillItem, attempt: int | None = None) -> None:
+    """Deliver a drill to the snapshot function, which acks it whatever the outcome."""
+    assert deliver(snapshot_fn, envelope("eventarc-binary", item.to_json(), attempt)) == 200
+
+
+def drill_statuses(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The log lines that carry a drill's status."""
+    return [e for e in log_lines(capsys) if e.get("drill_status")]
+
+
 def scratch_disks(world: ComputeAdmin) -> list[str]:
     compute = clients.compute(world.host)
     return [d.name for d in compute.disks.list(project=SCRATCH, zone=SCRATCH_ZONE)]
@@ -121,19 +137,18 @@ def test_a_drill_tick_picks_never_drilled_disks_first(
 
 def test_a_drill_restores_measures_cleans_up_and_labels(
     drill_env: ComputeAdmin,
+    pg_data: tuple[dict[str, Any], str],
     snapshot_fn: FlaskClient,
     published: RecordingPublisher,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     drill_env.clear_requests()
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
+    drill(snapshot_fn, drill_item(disk, newest))
 
     calls = Counter(r["api_method"] for r in drill_env.requests())
-    line = [e for e in log_lines(capsys) if e.get("drill_status")][-1]
+    line = drill_statuses(capsys)[-1]
     assert line["drill_status"] == "OK"
     assert line["snapshot"] == newest and line["kind"] == "drill"
     assert isinstance(line["time_to_restore_seconds"], float)
@@ -156,9 +171,12 @@ def test_a_drill_restores_measures_cleans_up_and_labels(
 
 
 def test_a_killed_drill_leaves_nothing_behind_after_the_next_drill(
-    drill_env: ComputeAdmin, snapshot_fn: FlaskClient, published: RecordingPublisher
+    drill_env: ComputeAdmin,
+    pg_data: tuple[dict[str, Any], str],
+    snapshot_fn: FlaskClient,
+    published: RecordingPublisher,
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     other, other_newest = seed_backed_up(drill_env, "web-data")
     config = Config.from_env()
     gateway = ComputeGateway(drill_env.host)
@@ -176,8 +194,7 @@ def test_a_killed_drill_leaves_nothing_behind_after_the_next_drill(
     drill_env.configure(disk_creating_seconds=0.3)
 
     # The next drill (a later slot, another disk) removes it, then does its own.
-    later = drill_item(other, other_newest, slot="20270317-0400")
-    assert deliver(snapshot_fn, envelope("eventarc-binary", later.to_json())) == 200
+    drill(snapshot_fn, drill_item(other, other_newest, slot="20270317-0400"))
 
     assert scratch_disks(drill_env) == []
     assert labels_of(drill_env, other_newest)["snapkeeper-drilled"] == "20270317"
@@ -186,36 +203,35 @@ def test_a_killed_drill_leaves_nothing_behind_after_the_next_drill(
 
 
 def test_a_redelivered_drill_restores_again_over_its_own_earlier_disk(
-    drill_env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+    drill_env: ComputeAdmin,
+    pg_data: tuple[dict[str, Any], str],
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
-    config = Config.from_env()
+    item = drill_item(*pg_data)
     with pytest.raises(DrillInProgress):
-        run_drill(drill_item(disk, newest), config, ComputeGateway(drill_env.host), deadline=0.0)
+        run_drill(item, Config.from_env(), ComputeGateway(drill_env.host), deadline=0.0)
     drill_env.advance_clock(1)
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
-    assert [e["drill_status"] for e in log_lines(capsys) if e.get("drill_status")] == ["OK"]
+    drill(snapshot_fn, item)
+    assert [e["drill_status"] for e in drill_statuses(capsys)] == ["OK"]
     assert scratch_disks(drill_env) == []
 
 
 def test_a_failing_drill_is_dead_lettered_with_its_reason(
     drill_env: ComputeAdmin,
+    pg_data: tuple[dict[str, Any], str],
     snapshot_fn: FlaskClient,
     published: RecordingPublisher,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     drill_env.add_fault(
         api_method="compute.disks.insert", status=403, reason="quotaExceeded",
         message="Quota 'SSD_TOTAL_GB' exceeded. Limit: 500.0 in region us-central1.",
     )  # fmt: skip
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
+    drill(snapshot_fn, drill_item(disk, newest))
 
     [letter] = published.on(DEAD_LETTER_TOPIC)
     assert letter.body["kind"] == "drill"
@@ -229,19 +245,17 @@ def test_a_failing_drill_is_dead_lettered_with_its_reason(
 
 def test_a_drill_of_a_pruned_snapshot_is_gone_not_failed(
     drill_env: ComputeAdmin,
+    pg_data: tuple[dict[str, Any], str],
     snapshot_fn: FlaskClient,
     published: RecordingPublisher,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     clients.compute(drill_env.host).snapshots.delete_unary(project=PROJECT, snapshot=newest)
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
+    drill(snapshot_fn, drill_item(disk, newest))
 
-    line = [e for e in log_lines(capsys) if e.get("drill_status")][-1]
-    assert line["drill_status"] == "GONE"
+    assert drill_statuses(capsys)[-1]["drill_status"] == "GONE"
     assert published.on(DEAD_LETTER_TOPIC) == []
 
 
@@ -322,16 +336,14 @@ def test_a_drill_tick_leaves_out_an_unreadable_project_and_dead_letters_it(
 
 
 def test_a_drill_into_a_missing_scratch_project_is_dead_lettered_at_once(
-    drill_env: ComputeAdmin,
+    pg_data: tuple[dict[str, Any], str],
     snapshot_fn: FlaskClient,
     published: RecordingPublisher,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
     monkeypatch.setenv("SCRATCH_PROJECT", "no-such-scratch")
-    item = drill_item(disk, newest)
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", item.to_json(), attempt=1)) == 200
+    drill(snapshot_fn, drill_item(*pg_data), attempt=1)
 
     [letter] = published.on(DEAD_LETTER_TOPIC)
     assert letter.attributes["error_class"] == "DrillFailed"
