@@ -10,7 +10,20 @@ from typing import Any
 from google.cloud import compute_v1
 
 from snapkeeper import clients, labels
+from snapkeeper.config import Config
 from snapkeeper_local.compute import ComputeAdmin
+
+
+def fake_config(fake: ComputeAdmin, project: str, **env: str) -> Config:
+    """The config of a deployment that targets `project` on the fake Compute Engine."""
+    return Config.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
+            "TARGET_PROJECTS": project,
+            "COMPUTE_EMULATOR_HOST": fake.host,
+            **env,
+        }
+    )
 
 
 def managed_labels(

@@ -18,7 +18,7 @@ from snapkeeper.enumerator import plan_tick
 from snapkeeper.messages import OrphanWork, Tick, parse_message
 from snapkeeper.snapshotter import Action, take_snapshot
 from snapkeeper_local.compute import ComputeAdmin
-from tests.support_snapshots import seed_managed_snapshot
+from tests.support_snapshots import fake_config, seed_managed_snapshot
 
 PROJECT = "prod-app-1"
 VAULT = "vault-backups"
@@ -35,14 +35,7 @@ def fake(fake_compute: ComputeAdmin) -> ComputeAdmin:
 
 
 def settings(fake: ComputeAdmin, **env: str) -> Config:
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
-            "TARGET_PROJECTS": PROJECT,
-            "COMPUTE_EMULATOR_HOST": fake.host,
-            **env,
-        }
-    )
+    return fake_config(fake, PROJECT, **env)
 
 
 def seed_generations(

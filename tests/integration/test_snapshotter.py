@@ -16,7 +16,7 @@ from snapkeeper.errors import ComputeError, NameCollision, Outcome, SnapshotInPr
 from snapkeeper.messages import WorkItem
 from snapkeeper.snapshotter import plan_snapshot, take_snapshot
 from snapkeeper_local.compute import ComputeAdmin
-from tests.support_snapshots import relabel_disk
+from tests.support_snapshots import fake_config, relabel_disk
 
 PROJECT = "prod-app-1"
 ZONE = "us-central1-a"
@@ -33,14 +33,7 @@ def disk(fake_compute: ComputeAdmin) -> dict[str, Any]:
 
 @pytest.fixture
 def config(fake_compute: ComputeAdmin) -> Config:
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
-            "TARGET_PROJECTS": PROJECT,
-            "COMPUTE_EMULATOR_HOST": fake_compute.host,
-            "READY_WAIT_SECONDS": "5",
-        }
-    )
+    return fake_config(fake_compute, PROJECT, READY_WAIT_SECONDS="5")
 
 
 def work(disk: dict[str, Any], day: int, keep: int = 2) -> WorkItem:

@@ -16,7 +16,7 @@ from snapkeeper.messages import Tick, WorkItem
 from snapkeeper.options import parse_text
 from snapkeeper.snapshotter import Action, SnapshotResult, take_snapshot
 from snapkeeper_local.compute import ComputeAdmin
-from tests.support_snapshots import relabel_disk, seed_managed_snapshot
+from tests.support_snapshots import fake_config, relabel_disk, seed_managed_snapshot
 
 PROJECT = "prod-app-1"
 VAULT = "vault-backups"
@@ -35,15 +35,7 @@ def fake(fake_compute: ComputeAdmin) -> ComputeAdmin:
 
 
 def settings(fake: ComputeAdmin, **env: str) -> Config:
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
-            "TARGET_PROJECTS": PROJECT,
-            "COMPUTE_EMULATOR_HOST": fake.host,
-            "READY_WAIT_SECONDS": "5",
-            **env,
-        }
-    )
+    return fake_config(fake, PROJECT, **{"READY_WAIT_SECONDS": "5", **env})
 
 
 def seed_disk(fake: ComputeAdmin, keep: str | None = "1", **labels: str) -> dict[str, Any]:
