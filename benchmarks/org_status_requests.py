@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from snapkeeper import coverage, inventory
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper_local.asset import AssetServer
-from snapkeeper_local.compute import ComputeServer
+from snapkeeper_local.compute import Backend, ComputeServer
 from snapkeeper_local.resourcemanager import ResourceManagerBackend
 
 ZONE = "us-central1-a"
@@ -28,43 +29,64 @@ TODAY_03 = datetime(2027, 5, 1, 3, tzinfo=UTC)
 UNPROTECTED_EVERY = 20  # 5%
 
 
+def seed_disks(
+    backend: Backend,
+    project: str,
+    count: int,
+    taken: Sequence[datetime],
+    *,
+    keep: str,
+    unprotected: Callable[[int], bool] = lambda index: False,
+) -> None:
+    """A new `project` with `count` disks d0.., each labelled for a daily schedule of
+    `keep` with one READY managed snapshot a time in `taken`; the indices `unprotected`
+    picks carry no label and have no snapshot."""
+    backend.seed_project(project)
+    for index in range(count):
+        labels = {} if unprotected(index) else {"snapshot-daily": keep}
+        disk = backend.seed_disk(
+            {"project": project, "name": f"d{index}", "zone": ZONE, "labels": labels}
+        )
+        if not labels:
+            continue
+        for at in taken:
+            slot = at.strftime("%Y%m%d-%H%M")
+            backend.seed_snapshot(
+                {
+                    "project": project,
+                    "name": f"d{index}-daily-{slot}",
+                    "sourceDisk": disk["selfLink"],
+                    "creationTimestamp": (at + timedelta(minutes=2)).isoformat(),
+                    "labels": {
+                        "managed-by": "snapkeeper",
+                        "snapkeeper-disk-id": disk["id"],
+                        "snapkeeper-schedule": "daily",
+                        "snapkeeper-slot": slot,
+                    },
+                }
+            )
+
+
 def seed(
     compute: ComputeServer, hierarchy: ResourceManagerBackend, args: argparse.Namespace
 ) -> None:
     org = hierarchy.seed_organization({"number": "1000"})["name"]
-    backend = compute.backend
     per_project = args.disks // args.projects
+    taken = [TODAY_03 - timedelta(days=age) for age in range(args.old + 1)]
     for number in range(args.projects):
         division = hierarchy.seed_folder({"parent": org, "displayName": f"div-{number % 5}"})
         team = hierarchy.seed_folder({"parent": division["name"], "displayName": f"team-{number}"})
         project = f"bench-proj-{number:04d}"
         hierarchy.seed_project({"projectId": project, "parent": team["name"]})
-        backend.seed_project(project)
-        for index in range(per_project):
-            unprotected = (number * per_project + index) % UNPROTECTED_EVERY == 0
-            labels = {} if unprotected else {"snapshot-daily": "7"}
-            disk = backend.seed_disk(
-                {"project": project, "name": f"d{index}", "zone": ZONE, "labels": labels}
-            )
-            if unprotected:
-                continue
-            for age in range(args.old + 1):
-                taken = TODAY_03 - timedelta(days=age)
-                slot = taken.strftime("%Y%m%d-%H%M")
-                backend.seed_snapshot(
-                    {
-                        "project": project,
-                        "name": f"d{index}-daily-{slot}",
-                        "sourceDisk": disk["selfLink"],
-                        "creationTimestamp": (taken + timedelta(minutes=2)).isoformat(),
-                        "labels": {
-                            "managed-by": "snapkeeper",
-                            "snapkeeper-disk-id": disk["id"],
-                            "snapkeeper-schedule": "daily",
-                            "snapkeeper-slot": slot,
-                        },
-                    }
-                )
+        first = number * per_project
+        seed_disks(
+            compute.backend,
+            project,
+            per_project,
+            taken,
+            keep="7",
+            unprotected=lambda index, first=first: (first + index) % UNPROTECTED_EVERY == 0,
+        )
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from google.cloud import compute_v1
 
 from snapkeeper import clients, coverage
 from snapkeeper.compute import ComputeGateway
@@ -24,6 +23,7 @@ from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.stack import LocalStack
 from tests.e2e.helpers import ZONE, daily, fresh_day, managed, run_tick
 from tests.fixtures_stack import TARGET_PROJECTS
+from tests.support_snapshots import relabel_disk, seed_managed_snapshot
 
 PROJECT = "prod-app-1"
 VAULT = "vault-backups"
@@ -56,38 +56,11 @@ def dr_stack(pubsub_emulator: PubSubEmulator, local_stack: LocalStack) -> Iterat
     )
 
 
-def relabel(stack: LocalStack, disk: str, labels: dict[str, str]) -> None:
-    """Change a disk's labels through the real API, as a person would."""
-    assert stack.compute is not None
-    client = clients.compute(stack.compute.host).disks
-    current = client.get(project=PROJECT, zone=ZONE, disk=disk)
-    client.set_labels(
-        project=PROJECT,
-        zone=ZONE,
-        resource=disk,
-        zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
-            labels=labels, label_fingerprint=current.label_fingerprint
-        ),
-    )
-
-
 def seed_generations(stack: LocalStack, disk: dict[str, Any], before: datetime, count: int) -> None:
     """`count` READY daily generations of the disk, one a day before `before`."""
     admin = stack.compute.admin  # type: ignore[union-attr]
     for day in range(1, count + 1):
-        taken = before - timedelta(days=day)
-        admin.seed_snapshot(
-            PROJECT,
-            f"gen-{day:02d}",
-            source_disk=disk["selfLink"],
-            creation_timestamp=taken,
-            labels={
-                "managed-by": "snapkeeper",
-                "snapkeeper-disk-id": disk["id"],
-                "snapkeeper-schedule": "daily",
-                "snapkeeper-slot": taken.strftime("%Y%m%d-%H%M"),
-            },
-        )
+        seed_managed_snapshot(admin, PROJECT, f"gen-{day:02d}", disk, before - timedelta(days=day))
 
 
 def test_lowering_n_from_30_to_1_deletes_at_most_the_brakes_count_per_tick(
@@ -101,7 +74,7 @@ def test_lowering_n_from_30_to_1_deletes_at_most_the_brakes_count_per_tick(
     first = run_tick(stack, daily(start))
     assert [e["held"] for e in first.outcomes.values()] == [30]
 
-    relabel(stack, "web-data", {"snapshot-daily": "1"})
+    relabel_disk(admin.host, PROJECT, ZONE, "web-data", {"snapshot-daily": "1"})
     held = []
     for day in range(1, 4):
         report = run_tick(stack, daily(start + timedelta(days=day)))

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
@@ -30,6 +29,7 @@ from snapkeeper_local.processes import run_in_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.scheduler import SchedulerServer
 from tests.fixtures_scheduler import scheduler_client
+from tests.support_gcloud import Finished, gcloud_env, run_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy.sh"
@@ -57,10 +57,8 @@ pytestmark = pytest.mark.usefixtures("gcloud_cli")
 
 
 @dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
+class Run(Finished):
+    """A deploy.sh run."""
 
     @property
     def changes(self) -> list[str]:
@@ -92,32 +90,11 @@ def write_config(
     return path
 
 
-def gcloud_env(config_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """An isolated gcloud: its own config dir, no prompts, a fake token, and none of the
-    caller's CLOUDSDK_* or emulator settings unless given."""
-    drop = ("CLOUDSDK_", "PUBSUB_EMULATOR_HOST", "CLOUD_SCHEDULER_EMULATOR_HOST")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(
-        CLOUDSDK_CONFIG=str(config_dir),
-        CLOUDSDK_CORE_DISABLE_PROMPTS="1",
-        CLOUDSDK_AUTH_ACCESS_TOKEN="fake",
-        CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="1",
-        CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="1",
-    )
-    env.update(extra or {})
-    return env
-
-
 def run_deploy(
     *args: str, env: Mapping[str, str], stdin: str = "", timeout: float = DEPLOY_TIMEOUT_SECONDS
 ) -> Run:
     """deploy.sh in its own process group; on timeout the whole group is killed."""
-    try:
-        done = run_in_group(
-            [str(DEPLOY), *args], env=env, timeout=timeout, stdin=stdin, cwd=REPO_ROOT
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"deploy.sh {' '.join(args)} timed out after {timeout:.0f} s")
+    done = run_command([str(DEPLOY), *args], env=env, timeout=timeout, stdin=stdin, cwd=REPO_ROOT)
     return Run(done.returncode, done.stdout, done.stderr)
 
 

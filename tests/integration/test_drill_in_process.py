@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,6 +76,42 @@ def drill_item(disk: dict[str, Any], snapshot: str, slot: str = DRILL_SLOT) -> D
     )
 
 
+@pytest.fixture
+def pg_data(drill_env: ComputeAdmin) -> tuple[dict[str, Any], str]:
+    """The disk most drills restore, and its newest snapshot."""
+    return seed_backed_up(drill_env, "pg-data")
+
+
+@dataclass(frozen=True)
+class Drills:
+    """The snapshot function in process, taking drills, and what it publishes and logs."""
+
+    client: FlaskClient
+    published: RecordingPublisher
+    capsys: pytest.CaptureFixture[str]
+
+    def run(self, item: DrillItem, attempt: int | None = None) -> None:
+        """Deliver the drill; the function acks it whatever the outcome."""
+        assert deliver(self.client, envelope("eventarc-binary", item.to_json(), attempt)) == 200
+
+    def dead_letters(self) -> list[Any]:
+        return self.published.on(DEAD_LETTER_TOPIC)
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """The log lines (since the last read) that carry a drill's status."""
+        return [e for e in log_lines(self.capsys) if e.get("drill_status")]
+
+
+@pytest.fixture
+def drills(
+    drill_env: ComputeAdmin,
+    snapshot_fn: FlaskClient,
+    published: RecordingPublisher,
+    capsys: pytest.CaptureFixture[str],
+) -> Drills:
+    return Drills(snapshot_fn, published, capsys)
+
+
 def scratch_disks(world: ComputeAdmin) -> list[str]:
     compute = clients.compute(world.host)
     return [d.name for d in compute.disks.list(project=SCRATCH, zone=SCRATCH_ZONE)]
@@ -120,27 +157,22 @@ def test_a_drill_tick_picks_never_drilled_disks_first(
 
 
 def test_a_drill_restores_measures_cleans_up_and_labels(
-    drill_env: ComputeAdmin,
-    snapshot_fn: FlaskClient,
-    published: RecordingPublisher,
-    capsys: pytest.CaptureFixture[str],
+    drill_env: ComputeAdmin, pg_data: tuple[dict[str, Any], str], drills: Drills
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     drill_env.clear_requests()
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
+    drills.run(drill_item(disk, newest))
 
     calls = Counter(r["api_method"] for r in drill_env.requests())
-    line = [e for e in log_lines(capsys) if e.get("drill_status")][-1]
+    line = drills.statuses()[-1]
     assert line["drill_status"] == "OK"
     assert line["snapshot"] == newest and line["kind"] == "drill"
     assert isinstance(line["time_to_restore_seconds"], float)
     assert line["size_gb"] == 20
     assert scratch_disks(drill_env) == []  # cleaned up
     assert labels_of(drill_env, newest)["snapkeeper-drilled"] == "20270310"
-    assert published.on(DEAD_LETTER_TOPIC) == []
+    assert drills.dead_letters() == []
     print(f"\ndrill cost in Compute calls: {sum(calls.values())} {dict(sorted(calls.items()))}")
     # The sweep's list, a look for an earlier attempt's disk, the restore and its wait,
     # the disk read READY, the delete and its wait, the snapshot's labels read and set.
@@ -156,9 +188,9 @@ def test_a_drill_restores_measures_cleans_up_and_labels(
 
 
 def test_a_killed_drill_leaves_nothing_behind_after_the_next_drill(
-    drill_env: ComputeAdmin, snapshot_fn: FlaskClient, published: RecordingPublisher
+    drill_env: ComputeAdmin, pg_data: tuple[dict[str, Any], str], drills: Drills
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     other, other_newest = seed_backed_up(drill_env, "web-data")
     config = Config.from_env()
     gateway = ComputeGateway(drill_env.host)
@@ -176,73 +208,58 @@ def test_a_killed_drill_leaves_nothing_behind_after_the_next_drill(
     drill_env.configure(disk_creating_seconds=0.3)
 
     # The next drill (a later slot, another disk) removes it, then does its own.
-    later = drill_item(other, other_newest, slot="20270317-0400")
-    assert deliver(snapshot_fn, envelope("eventarc-binary", later.to_json())) == 200
+    drills.run(drill_item(other, other_newest, slot="20270317-0400"))
 
     assert scratch_disks(drill_env) == []
     assert labels_of(drill_env, other_newest)["snapkeeper-drilled"] == "20270317"
     assert leftover.startswith("snapkeeper-drill-")
-    assert published.on(DEAD_LETTER_TOPIC) == []
+    assert drills.dead_letters() == []
 
 
 def test_a_redelivered_drill_restores_again_over_its_own_earlier_disk(
-    drill_env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+    drill_env: ComputeAdmin, pg_data: tuple[dict[str, Any], str], drills: Drills
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
-    config = Config.from_env()
+    item = drill_item(*pg_data)
     with pytest.raises(DrillInProgress):
-        run_drill(drill_item(disk, newest), config, ComputeGateway(drill_env.host), deadline=0.0)
+        run_drill(item, Config.from_env(), ComputeGateway(drill_env.host), deadline=0.0)
     drill_env.advance_clock(1)
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
-    assert [e["drill_status"] for e in log_lines(capsys) if e.get("drill_status")] == ["OK"]
+    drills.run(item)
+    assert [e["drill_status"] for e in drills.statuses()] == ["OK"]
     assert scratch_disks(drill_env) == []
 
 
 def test_a_failing_drill_is_dead_lettered_with_its_reason(
-    drill_env: ComputeAdmin,
-    snapshot_fn: FlaskClient,
-    published: RecordingPublisher,
-    capsys: pytest.CaptureFixture[str],
+    drill_env: ComputeAdmin, pg_data: tuple[dict[str, Any], str], drills: Drills
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     drill_env.add_fault(
         api_method="compute.disks.insert", status=403, reason="quotaExceeded",
         message="Quota 'SSD_TOTAL_GB' exceeded. Limit: 500.0 in region us-central1.",
     )  # fmt: skip
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
+    drills.run(drill_item(disk, newest))
 
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = drills.dead_letters()
     assert letter.body["kind"] == "drill"
     assert "SSD_TOTAL_GB" in letter.attributes["error"]
     assert letter.attributes["function"] == "snapshot_disk"
-    error = [e for e in log_lines(capsys) if e["severity"] == "ERROR"][-1]
+    error = [e for e in log_lines(drills.capsys) if e["severity"] == "ERROR"][-1]
     assert error["kind"] == "drill" and error["message"].startswith("dead-lettered")
     assert "snapkeeper-drilled" not in labels_of(drill_env, newest)
     assert scratch_disks(drill_env) == []
 
 
 def test_a_drill_of_a_pruned_snapshot_is_gone_not_failed(
-    drill_env: ComputeAdmin,
-    snapshot_fn: FlaskClient,
-    published: RecordingPublisher,
-    capsys: pytest.CaptureFixture[str],
+    drill_env: ComputeAdmin, pg_data: tuple[dict[str, Any], str], drills: Drills
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
+    disk, newest = pg_data
     clients.compute(drill_env.host).snapshots.delete_unary(project=PROJECT, snapshot=newest)
 
-    assert (
-        deliver(snapshot_fn, envelope("eventarc-binary", drill_item(disk, newest).to_json())) == 200
-    )
+    drills.run(drill_item(disk, newest))
 
-    line = [e for e in log_lines(capsys) if e.get("drill_status")][-1]
-    assert line["drill_status"] == "GONE"
-    assert published.on(DEAD_LETTER_TOPIC) == []
+    assert drills.statuses()[-1]["drill_status"] == "GONE"
+    assert drills.dead_letters() == []
 
 
 def test_a_drill_tick_without_a_scratch_project_is_dead_lettered(
@@ -322,17 +339,12 @@ def test_a_drill_tick_leaves_out_an_unreadable_project_and_dead_letters_it(
 
 
 def test_a_drill_into_a_missing_scratch_project_is_dead_lettered_at_once(
-    drill_env: ComputeAdmin,
-    snapshot_fn: FlaskClient,
-    published: RecordingPublisher,
-    monkeypatch: pytest.MonkeyPatch,
+    pg_data: tuple[dict[str, Any], str], drills: Drills, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    disk, newest = seed_backed_up(drill_env, "pg-data")
     monkeypatch.setenv("SCRATCH_PROJECT", "no-such-scratch")
-    item = drill_item(disk, newest)
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", item.to_json(), attempt=1)) == 200
+    drills.run(drill_item(*pg_data), attempt=1)
 
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = drills.dead_letters()
     assert letter.attributes["error_class"] == "DrillFailed"
     assert "no-such-scratch" in letter.attributes["error"]

@@ -44,6 +44,23 @@ def _insert(
     return clients.snapshots.insert_unary(request=request)
 
 
+def _restore(
+    clients: ComputeClients,
+    snapshot: str,
+    name: str = "restored",
+    *,
+    zone: str = ZONE,
+    region: str | None = None,
+    **fields: object,
+) -> compute_v1.Operation:
+    """Insert disk `name` in PROJECT from `snapshot` (a URL or a partial path): zonal in
+    `zone`, or regional in `region`."""
+    disk = compute_v1.Disk(mapping={"name": name, "source_snapshot": snapshot, **fields})
+    if region is not None:
+        return clients.region_disks.insert_unary(project=PROJECT, region=region, disk_resource=disk)
+    return clients.disks.insert_unary(project=PROJECT, zone=zone, disk_resource=disk)
+
+
 def test_snapshot_moves_creating_uploading_ready_with_the_clock(
     world: ComputeAdmin, compute: ComputeClients
 ) -> None:
@@ -380,16 +397,12 @@ def test_set_labels_needs_the_current_fingerprint(
 
 def test_restore_a_zonal_disk_from_a_snapshot(world: ComputeAdmin, compute: ComputeClients) -> None:
     snap = world.seed_snapshot(PROJECT, "snap-1", source_disk=DISK_URL)
-    op = compute.disks.insert_unary(
-        project=PROJECT,
+    op = _restore(
+        compute,
+        "global/snapshots/snap-1",
+        "data-restored",
         zone="us-central1-b",
-        disk_resource=compute_v1.Disk(
-            mapping={
-                "name": "data-restored",
-                "source_snapshot": "global/snapshots/snap-1",
-                "labels": {"restored": "true"},
-            }
-        ),
+        labels={"restored": "true"},
     )
     assert op.status == RUNNING
     assert op.zone.endswith("/zones/us-central1-b")
@@ -410,30 +423,19 @@ def test_restore_a_zonal_disk_from_a_snapshot(world: ComputeAdmin, compute: Comp
         == "READY"
     )
     with pytest.raises(exceptions.Conflict):
-        compute.disks.insert_unary(
-            project=PROJECT,
-            zone="us-central1-b",
-            disk_resource=compute_v1.Disk(
-                mapping={"name": "data-restored", "source_snapshot": snap["selfLink"]}
-            ),
-        )
+        _restore(compute, snap["selfLink"], "data-restored", zone="us-central1-b")
 
 
 def test_restore_a_regional_disk_from_a_vault_snapshot(
     world: ComputeAdmin, compute: ComputeClients
 ) -> None:
     world.seed_snapshot(VAULT, "vaulted", source_disk=DISK_URL)
-    op = compute.region_disks.insert_unary(
-        project=PROJECT,
+    op = _restore(
+        compute,
+        f"projects/{VAULT}/global/snapshots/vaulted",
         region="us-central1",
-        disk_resource=compute_v1.Disk(
-            mapping={
-                "name": "restored",
-                "source_snapshot": f"projects/{VAULT}/global/snapshots/vaulted",
-                "replica_zones": ["zones/us-central1-a", "zones/us-central1-b"],
-                "size_gb": 200,
-            }
-        ),
+        replica_zones=["zones/us-central1-a", "zones/us-central1-b"],
+        size_gb=200,
     )
     world.advance_clock(1)
     done = compute.region_operations.get(project=PROJECT, region="us-central1", operation=op.name)
@@ -448,13 +450,7 @@ def test_restore_refuses_a_snapshot_that_is_not_ready(
 ) -> None:
     _insert(compute, "young")
     with pytest.raises(exceptions.BadRequest) as caught:
-        compute.disks.insert_unary(
-            project=PROJECT,
-            zone=ZONE,
-            disk_resource=compute_v1.Disk(
-                mapping={"name": "restored", "source_snapshot": "global/snapshots/young"}
-            ),
-        )
+        _restore(compute, "global/snapshots/young")
     assert caught.value.errors[0]["reason"] == "resourceNotReady"
 
 
@@ -515,22 +511,10 @@ def test_restore_from_a_missing_snapshot_is_not_found_and_a_restoring_disk_canno
     world: ComputeAdmin, compute: ComputeClients
 ) -> None:
     with pytest.raises(exceptions.NotFound):
-        compute.disks.insert_unary(
-            project=PROJECT,
-            zone=ZONE,
-            disk_resource=compute_v1.Disk(
-                mapping={"name": "restored", "source_snapshot": "global/snapshots/nope"}
-            ),
-        )
+        _restore(compute, "global/snapshots/nope")
     world.seed_snapshot(PROJECT, "snap-1", source_disk=DISK_URL)
     world.configure(disk_creating_seconds=60)
-    compute.disks.insert_unary(
-        project=PROJECT,
-        zone=ZONE,
-        disk_resource=compute_v1.Disk(
-            mapping={"name": "restored", "source_snapshot": "global/snapshots/snap-1"}
-        ),
-    )
+    _restore(compute, "global/snapshots/snap-1")
     with pytest.raises(exceptions.BadRequest) as caught:
         compute.disks.delete_unary(project=PROJECT, zone=ZONE, disk="restored")
     assert caught.value.errors[0]["reason"] == "resourceNotReady"
@@ -547,15 +531,6 @@ def test_restore_needs_use_read_only_on_the_snapshot_where_it_lives(
     world.seed_project(VAULT, denied_permissions=["compute.snapshots.useReadOnly"])
     world.seed_snapshot(VAULT, "vaulted", source_disk=DISK_URL)
     with pytest.raises(exceptions.Forbidden) as caught:
-        compute.disks.insert_unary(
-            project=PROJECT,
-            zone=ZONE,
-            disk_resource=compute_v1.Disk(
-                mapping={
-                    "name": "restored",
-                    "source_snapshot": f"projects/{VAULT}/global/snapshots/vaulted",
-                }
-            ),
-        )
+        _restore(compute, f"projects/{VAULT}/global/snapshots/vaulted")
     assert "compute.snapshots.useReadOnly" in caught.value.message
     assert f"projects/{VAULT}/global/snapshots/vaulted" in caught.value.message

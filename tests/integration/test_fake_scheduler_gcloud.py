@@ -4,18 +4,15 @@ operator use, and the extra calls gcloud makes (checked in the fake's request lo
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from snapkeeper_local.processes import run_in_group
 from snapkeeper_local.scheduler import JobState, SchedulerServer, Trigger
+from tests.support_gcloud import Finished, gcloud_env, run_command
 
 PROJECT = "snapkeeper-host"
 LOCATION = "asia-northeast1"
@@ -27,47 +24,27 @@ pytestmark = pytest.mark.usefixtures("gcloud_cli")
 
 
 @dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-@dataclass(frozen=True)
 class Gcloud:
     env: dict[str, str]
 
-    def __call__(self, *args: str, check: bool = True) -> Result:
+    def __call__(self, *args: str, check: bool = True) -> Finished:
         """Run gcloud in its own process group; on timeout the whole group is killed."""
-        try:
-            done = run_in_group(["gcloud", *args], env=self.env, timeout=GCLOUD_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"gcloud {' '.join(args)} timed out after {GCLOUD_TIMEOUT_SECONDS} s")
-        result = Result(done.returncode, done.stdout, done.stderr)
+        result = run_command(["gcloud", *args], env=self.env, timeout=GCLOUD_TIMEOUT_SECONDS)
         if check and result.returncode != 0:
-            pytest.fail(f"gcloud {' '.join(args)} failed ({result.returncode}):\n{done.stderr}")
+            pytest.fail(f"gcloud {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
 
 
 @pytest.fixture
 def gcloud(fake_scheduler: SchedulerServer) -> Iterator[Gcloud]:
     with tempfile.TemporaryDirectory(prefix="snapkeeper-gcloud-") as config_dir:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CLOUDSDK_")}
-        env.update(
-            CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER=fake_scheduler.url + "/",
+        overrides = {
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER": fake_scheduler.url + "/",
             # gcloud asks App Engine for a default location when --location is absent.
-            CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE=fake_scheduler.url + "/",
-            CLOUDSDK_AUTH_ACCESS_TOKEN="local-fake-token",
-            CLOUDSDK_CORE_PROJECT=PROJECT,
-            CLOUDSDK_CONFIG=config_dir,
-            CLOUDSDK_CORE_DISABLE_PROMPTS="1",
-            CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="1",
-            CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="1",
-        )
-        yield Gcloud(env)
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE": fake_scheduler.url + "/",
+            "CLOUDSDK_CORE_PROJECT": PROJECT,
+        }
+        yield Gcloud(gcloud_env(Path(config_dir), overrides))
 
 
 def api_calls(server: SchedulerServer) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from benchmarks.org_status_requests import seed_disks
 from snapkeeper.cli import cli
 from snapkeeper.cli.common import ExitCode
 from snapkeeper.inventory import PAGE_SIZE
@@ -176,32 +177,17 @@ def test_requests_grow_with_disks_not_projects(
     a page per 500 disks and per 500 fresh snapshots; the old ones are not read."""
     admin = fake_hierarchy.admin
     admin.organization("777")
-    backend = compute_server.backend
     disks_per_project, projects = 100, 6
     for number in range(projects):
         project = f"bulk-proj-{number:02d}"
         admin.project(project, ORG)
-        backend.seed_project(project)
-        for index in range(disks_per_project):
-            disk = backend.seed_disk(
-                {"project": project, "name": f"d{index}", "zone": ZONE, "labels": DAILY}
-            )
-            for taken in (TODAY_03, TODAY_03 - timedelta(days=3)):
-                slot = taken.strftime("%Y%m%d-%H%M")
-                backend.seed_snapshot(
-                    {
-                        "project": project,
-                        "name": f"d{index}-daily-{slot}",
-                        "sourceDisk": disk["selfLink"],
-                        "creationTimestamp": (taken + timedelta(minutes=2)).isoformat(),
-                        "labels": {
-                            "managed-by": "snapkeeper",
-                            "snapkeeper-disk-id": disk["id"],
-                            "snapkeeper-schedule": "daily",
-                            "snapkeeper-slot": slot,
-                        },
-                    }
-                )
+        seed_disks(
+            compute_server.backend,
+            project,
+            disks_per_project,
+            (TODAY_03, TODAY_03 - timedelta(days=3)),
+            keep=DAILY["snapshot-daily"],
+        )
 
     asset_server.admin.set_staleness(3600)  # one index for the run: the figure is requests
     asset_server.admin.sync()

@@ -18,6 +18,7 @@ from snapkeeper.enumerator import plan_tick
 from snapkeeper.messages import OrphanWork, Tick, parse_message
 from snapkeeper.snapshotter import Action, take_snapshot
 from snapkeeper_local.compute import ComputeAdmin
+from tests.support_snapshots import fake_config, seed_managed_snapshot
 
 PROJECT = "prod-app-1"
 VAULT = "vault-backups"
@@ -34,14 +35,7 @@ def fake(fake_compute: ComputeAdmin) -> ComputeAdmin:
 
 
 def settings(fake: ComputeAdmin, **env: str) -> Config:
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
-            "TARGET_PROJECTS": PROJECT,
-            "COMPUTE_EMULATOR_HOST": fake.host,
-            **env,
-        }
-    )
+    return fake_config(fake, PROJECT, **env)
 
 
 def seed_generations(
@@ -56,22 +50,15 @@ def seed_generations(
 ) -> None:
     """Managed daily snapshots of `disk`, taken `days` before NOW."""
     for day in days:
-        taken = NOW - timedelta(days=day)
         recorded = {"snapkeeper-keep": keep} if keep else {}
-        fake.seed_snapshot(
+        seed_managed_snapshot(
+            fake,
             where,
             f"{disk['name']}-{kind.lower()}-{day}{extra.get('snapkeeper-deployment', '')}",
-            source_disk=disk["selfLink"],
-            creation_timestamp=taken,
+            disk,
+            NOW - timedelta(days=day),
             snapshot_type=kind,
-            labels={
-                "managed-by": "snapkeeper",
-                "snapkeeper-disk-id": disk["id"],
-                "snapkeeper-schedule": "daily",
-                "snapkeeper-slot": taken.strftime("%Y%m%d-%H%M"),
-                **recorded,
-                **extra,
-            },
+            extra_labels={**recorded, **extra},
         )
 
 

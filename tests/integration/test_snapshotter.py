@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from google.cloud import compute_v1
 
-from snapkeeper import clients
 from snapkeeper.compute import ComputeGateway, Snapshot
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, NameCollision, Outcome, SnapshotInProgress
 from snapkeeper.messages import WorkItem
 from snapkeeper.snapshotter import plan_snapshot, take_snapshot
 from snapkeeper_local.compute import ComputeAdmin
+from tests.support_snapshots import fake_config, relabel_disk
 
 PROJECT = "prod-app-1"
 ZONE = "us-central1-a"
@@ -32,30 +31,9 @@ def disk(fake_compute: ComputeAdmin) -> dict[str, Any]:
     return fake_compute.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
 
 
-def relabel(config: Config, disk: dict[str, Any], labels: dict[str, str]) -> None:
-    """Set the disk's labels through the real API (as a person would)."""
-    client = clients.compute(config.compute_emulator_host).disks
-    current = client.get(project=PROJECT, zone=ZONE, disk=disk["name"])
-    client.set_labels(
-        project=PROJECT,
-        zone=ZONE,
-        resource=disk["name"],
-        zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
-            labels=labels, label_fingerprint=current.label_fingerprint
-        ),
-    )
-
-
 @pytest.fixture
 def config(fake_compute: ComputeAdmin) -> Config:
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
-            "TARGET_PROJECTS": PROJECT,
-            "COMPUTE_EMULATOR_HOST": fake_compute.host,
-            "READY_WAIT_SECONDS": "5",
-        }
-    )
+    return fake_config(fake_compute, PROJECT, READY_WAIT_SECONDS="5")
 
 
 def work(disk: dict[str, Any], day: int, keep: int = 2) -> WorkItem:
@@ -86,7 +64,7 @@ def test_holds_exactly_n_after_each_run(
 ) -> None:
     gateway = ComputeGateway.for_config(config)
     fake_compute.configure(rate_limit_seconds=0)
-    relabel(config, disk, {"snapshot-daily": "3"})
+    relabel_disk(config.compute_emulator_host, PROJECT, ZONE, disk["name"], {"snapshot-daily": "3"})
     for day in range(5):
         result = take_snapshot(work(disk, day, keep=3), config, gateway)
         assert result.held == min(day + 1, 3)

@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from google.cloud import compute_v1
 
-from snapkeeper import clients
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
 from snapkeeper.enumerator import plan_tick
@@ -18,6 +16,7 @@ from snapkeeper.messages import Tick, WorkItem
 from snapkeeper.options import parse_text
 from snapkeeper.snapshotter import Action, SnapshotResult, take_snapshot
 from snapkeeper_local.compute import ComputeAdmin
+from tests.support_snapshots import fake_config, relabel_disk, seed_managed_snapshot
 
 PROJECT = "prod-app-1"
 VAULT = "vault-backups"
@@ -36,15 +35,7 @@ def fake(fake_compute: ComputeAdmin) -> ComputeAdmin:
 
 
 def settings(fake: ComputeAdmin, **env: str) -> Config:
-    return Config.from_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": "snapkeeper-host",
-            "TARGET_PROJECTS": PROJECT,
-            "COMPUTE_EMULATOR_HOST": fake.host,
-            "READY_WAIT_SECONDS": "5",
-            **env,
-        }
-    )
+    return fake_config(fake, PROJECT, **{"READY_WAIT_SECONDS": "5", **env})
 
 
 def seed_disk(fake: ComputeAdmin, keep: str | None = "1", **labels: str) -> dict[str, Any]:
@@ -64,21 +55,15 @@ def seed_history(
 ) -> None:
     """Managed snapshots of the disk's daily schedule, taken `days` before NOW."""
     for day in days:
-        taken = NOW - timedelta(days=day)
-        fake.seed_snapshot(
+        seed_managed_snapshot(
+            fake,
             project,
             f"old-{kind.lower()}-{status.lower()}-{day}",
-            source_disk=disk["selfLink"],
+            disk,
+            NOW - timedelta(days=day),
             status=status,
-            creation_timestamp=taken,
             snapshot_type=kind,
-            labels={
-                "managed-by": "snapkeeper",
-                "snapkeeper-disk-id": disk["id"],
-                "snapkeeper-schedule": "daily",
-                "snapkeeper-slot": taken.strftime("%Y%m%d-%H%M"),
-                **extra,
-            },
+            extra_labels=extra,
         )
 
 
@@ -95,19 +80,6 @@ def run(work: WorkItem, config: Config) -> SnapshotResult:
 
 def names(fake: ComputeAdmin, project: str = PROJECT) -> set[str]:
     return {s["name"] for s in fake.snapshots() if f"/projects/{project}/" in s["selfLink"]}
-
-
-def relabel(config: Config, disk: dict[str, Any], labels: dict[str, str]) -> None:
-    client = clients.compute(config.compute_emulator_host).disks
-    current = client.get(project=PROJECT, zone=ZONE, disk=disk["name"])
-    client.set_labels(
-        project=PROJECT,
-        zone=ZONE,
-        resource=disk["name"],
-        zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
-            labels=labels, label_fingerprint=current.label_fingerprint
-        ),
-    )
 
 
 # -- max-age and min-keep ----------------------------------------------------------------------
@@ -285,7 +257,7 @@ def test_a_disk_that_left_the_schedule_is_neither_snapshotted_nor_pruned(
     disk = seed_disk(fake, keep="1")
     seed_history(fake, disk, [1, 2, 3])
     config = settings(fake)
-    relabel(config, disk, labels)
+    relabel_disk(config.compute_emulator_host, PROJECT, ZONE, disk["name"], labels)
 
     result = run(item(disk), config)
 

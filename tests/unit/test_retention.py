@@ -23,76 +23,39 @@ def names(items: tuple[SnapshotInfo, ...]) -> set[str]:
     return {s.name for s in items}
 
 
-# (snapshots as (slot, status, pinned), keep N, expected deletions by slot)
+def history(spec: str) -> list[SnapshotInfo]:
+    """Snapshots from words: `01` (READY), `03:FAILED`, `01:pinned`, `01:FAILED:pinned`."""
+    infos = []
+    for word in spec.split():
+        slot, *rest = word.split(":")
+        status = next((part for part in rest if part != "pinned"), "READY")
+        infos.append(snap(slot, status, pinned="pinned" in rest))
+    return infos
+
+
+# (snapshots as history() words, keep N, the slots deleted)
 CASES = [
-    ("nothing yet", [], 3, set()),
-    ("fewer than N", [("01", "READY", False), ("02", "READY", False)], 3, set()),
-    ("exactly N", [("01", "READY", False), ("02", "READY", False)], 2, set()),
-    (
-        "oldest beyond N go",
-        [
-            ("01", "READY", False),
-            ("02", "READY", False),
-            ("03", "READY", False),
-            ("04", "READY", False),
-        ],
-        2,
-        {"01", "02"},
-    ),
-    (
-        "in flight never deleted nor counted",
-        [
-            ("01", "READY", False),
-            ("02", "READY", False),
-            ("03", "CREATING", False),
-            ("04", "UPLOADING", False),
-        ],
-        2,
-        set(),
-    ),
-    ("failed are deleted", [("01", "READY", False), ("02", "FAILED", False)], 2, {"02"}),
-    (
-        "failures keep the N good ones",
-        [
-            ("01", "READY", False),
-            ("02", "READY", False),
-            ("03", "FAILED", False),
-            ("04", "FAILED", False),
-        ],
-        2,
-        {"03", "04"},
-    ),
-    (
-        "pinned never deleted nor counted",
-        [
-            ("01", "READY", True),
-            ("02", "READY", False),
-            ("03", "READY", False),
-            ("04", "READY", False),
-        ],
-        2,
-        {"02"},
-    ),
-    ("pinned failed is kept too", [("01", "FAILED", True)], 1, set()),
-    ("deleting status left alone", [("01", "DELETING", False), ("02", "READY", False)], 1, set()),
-    (
-        "input order does not matter",
-        [("04", "READY", False), ("01", "READY", False), ("03", "READY", False)],
-        1,
-        {"01", "03"},
-    ),
+    ("nothing yet", "", 3, ""),
+    ("fewer than N", "01 02", 3, ""),
+    ("exactly N", "01 02", 2, ""),
+    ("oldest beyond N go", "01 02 03 04", 2, "01 02"),
+    ("in flight never deleted nor counted", "01 02 03:CREATING 04:UPLOADING", 2, ""),
+    ("failed are deleted", "01 02:FAILED", 2, "02"),
+    ("failures keep the N good ones", "01 02 03:FAILED 04:FAILED", 2, "03 04"),
+    ("pinned never deleted nor counted", "01:pinned 02 03 04", 2, "02"),
+    ("pinned failed is kept too", "01:FAILED:pinned", 1, ""),
+    ("deleting status left alone", "01:DELETING 02", 1, ""),
+    ("input order does not matter", "04 01 03", 1, "01 03"),
 ]
 
 
 @pytest.mark.parametrize(
     ("snapshots", "keep", "deleted"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_plan_retention(
-    snapshots: list[tuple[str, str, bool]], keep: int, deleted: set[str]
-) -> None:
-    infos = [snap(slot, status, pinned) for slot, status, pinned in snapshots]
+def test_plan_retention(snapshots: str, keep: int, deleted: str) -> None:
+    infos = history(snapshots)
     plan = plan_retention(infos, keep)
-    assert names(plan.delete) == {f"s-{slot}" for slot in deleted}
+    assert names(plan.delete) == {f"s-{slot}" for slot in deleted.split()}
     assert names(plan.keep) | names(plan.delete) == names(tuple(infos))
     assert not names(plan.keep) & names(plan.delete)
 
