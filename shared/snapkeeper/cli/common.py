@@ -112,6 +112,12 @@ def json_option(function: F) -> F:
     )(function)
 
 
+# Repeatable -p, as every command that reads many projects takes it.
+projects_option = click.option(
+    "--project", "-p", "projects", multiple=True, help="Only this project (repeatable)."
+)
+
+
 def timeout_option(seconds: float, what: str) -> Callable[[F], F]:
     """--timeout: how long a command waits for the disks it makes."""
     return click.option(

@@ -15,6 +15,7 @@ from snapkeeper.cli.common import (
     now,
     pass_app,
     print_json,
+    projects_option,
     table,
     timeout_option,
 )
@@ -37,7 +38,7 @@ class Row:
 
 
 @click.command()
-@click.option("--project", "-p", "projects", multiple=True, help="Only this project (repeatable).")
+@projects_option
 @click.option(
     "--sample", "-k", type=click.IntRange(1, MAX_DRILL_SAMPLE),
     help="Disks to drill (default DRILL_SAMPLE): never drilled first, then the longest ago.",

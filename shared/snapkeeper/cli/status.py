@@ -21,6 +21,7 @@ from snapkeeper.cli.common import (
     orphan_table,
     pass_app,
     print_json,
+    projects_option,
     size,
     span,
     table,
@@ -60,7 +61,7 @@ def timings(
 
 @click.command()
 @click.option("--schedule", "-s", "schedule_names", multiple=True, help="Only this schedule.")
-@click.option("--project", "-p", "projects", multiple=True, help="Only this project (repeatable).")
+@projects_option
 @click.option("--cron", help="The schedule's cron, instead of its Scheduler job's.")
 @click.option("--time-zone", help="Time zone of --cron (default Etc/UTC).")
 @click.option(
