@@ -63,16 +63,14 @@ class Tick:
 
 
 @dataclass(frozen=True)
-class DiskMessage:
-    """What every work message names: one disk, one schedule, one slot."""
+class DiskRef:
+    """The disk a work message is about."""
 
     project: str
     location: str  # zone (e.g. us-central1-a) or region (e.g. us-central1)
     regional: bool
     disk: str
     disk_id: str
-    schedule: str
-    slot: str
 
     @property
     def disk_path(self) -> str:
@@ -87,9 +85,19 @@ class DiskMessage:
             ("region" if self.regional else "zone"): self.location,
             "disk": self.disk,
             "disk_id": self.disk_id,
-            "schedule": self.schedule,
-            "slot": self.slot,
         }
+
+
+@dataclass(frozen=True)
+class DiskMessage(DiskRef):
+    """What every snapshot and orphan message names: one disk, one schedule, one slot."""
+
+    schedule: str
+    slot: str
+
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        return super().log_fields | {"schedule": self.schedule, "slot": self.slot}
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -176,6 +184,16 @@ def parse_tick(data: bytes) -> Tick:
         labels.validate_schedule_name(schedule)
     except LabelError as exc:
         raise InvalidMessage(str(exc)) from None
+    return Tick(
+        schedule=schedule,
+        **_timing_fields(body),
+        options=parse_options(body.get("options", {}), "tick"),
+    )
+
+
+def _timing_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """cron, time_zone, time and projects: what every tick (a snapshot's or a drill's)
+    may carry, checked."""
     cron = _string(body, "cron", required=False)
     time_zone = _string(body, "time_zone", required=False)
     if cron:
@@ -186,31 +204,35 @@ def parse_tick(data: bytes) -> Tick:
     projects = body.get("projects", [])
     if not isinstance(projects, list) or not all(isinstance(p, str) and p for p in projects):
         raise InvalidMessage("field 'projects' must be a list of project ids")
-    return Tick(
-        schedule=schedule,
-        cron=cron,
-        time_zone=time_zone,
-        time=slots.parse_time(raw_time) if raw_time else None,
-        projects=tuple(projects),
-        options=parse_options(body.get("options", {}), "tick"),
-    )
+    return {
+        "cron": cron,
+        "time_zone": time_zone,
+        "time": slots.parse_time(raw_time) if raw_time else None,
+        "projects": tuple(projects),
+    }
 
 
-def _disk_fields(body: Mapping[str, Any], fields: Iterable[str]) -> None:
-    """The checks every work message's disk, schedule and slot pass."""
+def _disk_fields(
+    body: Mapping[str, Any],
+    fields: Iterable[str],
+    what: str = "work",
+    strings: tuple[str, ...] = ("schedule", "slot"),
+) -> None:
+    """The checks every work message's disk, its other `strings` and its slot pass."""
     unknown = set(body) - set(fields)
     if unknown:
-        raise InvalidMessage(f"unknown work field(s): {', '.join(sorted(unknown))}")
-    for key in ("project", "location", "disk", "disk_id", "schedule", "slot"):
+        raise InvalidMessage(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+    for key in ("project", "location", "disk", "disk_id", *strings):
         _string(body, key)
     if not str(body["disk_id"]).isdigit():
         raise InvalidMessage("field 'disk_id' must be the disk's numeric id")
     if not isinstance(body.get("regional"), bool):
         raise InvalidMessage("field 'regional' must be true or false")
-    try:
-        labels.validate_schedule_name(body["schedule"])
-    except LabelError as exc:
-        raise InvalidMessage(str(exc)) from None
+    if "schedule" in strings:
+        try:
+            labels.validate_schedule_name(body["schedule"])
+        except LabelError as exc:
+            raise InvalidMessage(str(exc)) from None
     slots.parse_slot(body["slot"])
 
 
@@ -285,14 +307,9 @@ class DrillTick:
 
 
 @dataclass(frozen=True)
-class DrillItem:
+class DrillItem(DiskRef):
     """One disk to drill: restore `snapshot` (in `snapshot_project`) to a scratch disk."""
 
-    project: str
-    location: str
-    regional: bool
-    disk: str
-    disk_id: str
     snapshot: str
     snapshot_project: str
     slot: str
@@ -301,12 +318,8 @@ class DrillItem:
 
     @property
     def log_fields(self) -> dict[str, Any]:
-        return {
+        return super().log_fields | {
             "kind": DRILL_KIND,
-            "project": self.project,
-            ("region" if self.regional else "zone"): self.location,
-            "disk": self.disk,
-            "disk_id": self.disk_id,
             "snapshot": self.snapshot,
             "snapshot_project": self.snapshot_project,
             "slot": self.slot,
@@ -333,38 +346,17 @@ def parse_drill_tick(data: bytes) -> DrillTick:
         raise InvalidMessage(f"unknown drill tick field(s): {', '.join(sorted(unknown))}")
     if body.get("kind") != DRILL_KIND:
         raise InvalidMessage(f"a drill tick has kind {DRILL_KIND!r}")
-    cron = _string(body, "cron", required=False)
-    time_zone = _string(body, "time_zone", required=False)
-    if cron:
-        slots.validate_cron(cron)
-    if time_zone:
-        slots.zone(time_zone)
-    raw_time = _string(body, "time", required=False)
-    projects = body.get("projects", [])
-    if not isinstance(projects, list) or not all(isinstance(p, str) and p for p in projects):
-        raise InvalidMessage("field 'projects' must be a list of project ids")
     sample = body.get("sample")
     return DrillTick(
-        cron=cron,
-        time_zone=time_zone,
-        time=slots.parse_time(raw_time) if raw_time else None,
-        projects=tuple(projects),
+        **_timing_fields(body),
         sample=None if sample is None else parse_sample(sample, "field 'sample'"),
     )
 
 
 def parse_drill(data: bytes) -> DrillItem:
     body = _decode(data)
-    unknown = set(body) - set(DrillItem.__dataclass_fields__)
-    if unknown:
-        raise InvalidMessage(f"unknown drill field(s): {', '.join(sorted(unknown))}")
     if body.get("kind") != DRILL_KIND:
         raise InvalidMessage(f"a drill message has kind {DRILL_KIND!r}")
-    for key in ("project", "location", "disk", "disk_id", "snapshot", "snapshot_project", "slot"):
-        _string(body, key)
-    if not str(body["disk_id"]).isdigit():
-        raise InvalidMessage("field 'disk_id' must be the disk's numeric id")
-    if not isinstance(body.get("regional"), bool):
-        raise InvalidMessage("field 'regional' must be true or false")
-    slots.parse_slot(body["slot"])
+    strings = ("snapshot", "snapshot_project", "slot")
+    _disk_fields(body, DrillItem.__dataclass_fields__, "drill", strings)
     return DrillItem(**body)

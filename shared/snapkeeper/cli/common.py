@@ -112,6 +112,20 @@ def json_option(function: F) -> F:
     )(function)
 
 
+# Repeatable -p, as every command that reads many projects takes it.
+projects_option = click.option(
+    "--project", "-p", "projects", multiple=True, help="Only this project (repeatable)."
+)
+
+
+def timeout_option(seconds: float, what: str) -> Callable[[F], F]:
+    """--timeout: how long a command waits for the disks it makes."""
+    return click.option(
+        "--timeout", type=float, default=seconds, show_default=True,
+        help=f"Seconds to wait for {what}.",
+    )  # fmt: skip
+
+
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, ScheduleOptions):
         return value.to_mapping()  # as the config and the ticks write them

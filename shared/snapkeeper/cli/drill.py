@@ -15,7 +15,9 @@ from snapkeeper.cli.common import (
     now,
     pass_app,
     print_json,
+    projects_option,
     table,
+    timeout_option,
 )
 from snapkeeper.errors import ComputeError, SnapkeeperError
 from snapkeeper.messages import MAX_DRILL_SAMPLE, DrillItem, DrillTick
@@ -36,15 +38,12 @@ class Row:
 
 
 @click.command()
-@click.option("--project", "-p", "projects", multiple=True, help="Only this project (repeatable).")
+@projects_option
 @click.option(
     "--sample", "-k", type=click.IntRange(1, MAX_DRILL_SAMPLE),
     help="Disks to drill (default DRILL_SAMPLE): never drilled first, then the longest ago.",
 )  # fmt: skip
-@click.option(
-    "--timeout", type=float, default=600.0, show_default=True,
-    help="Seconds to wait for each scratch disk to be READY.",
-)  # fmt: skip
+@timeout_option(600.0, "each scratch disk to be READY")
 @json_option
 @pass_app
 def drill(

@@ -20,6 +20,7 @@ from snapkeeper.cli.common import (
     orphan_table,
     pass_app,
     print_json,
+    projects_option,
     size,
     table,
 )
@@ -204,7 +205,7 @@ def dry_run(app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex) -
     "--schedule", "-s", "schedule_names", multiple=True,
     help="Schedule to plan (repeatable; default: every schedule with a Scheduler job).",
 )  # fmt: skip
-@click.option("--project", "-p", "projects", multiple=True, help="Only this project (repeatable).")
+@projects_option
 @click.option("--at", type=TIME, help="Plan the tick of this time (default: now).")
 @json_option
 @pass_app
@@ -299,7 +300,7 @@ def _render(app: App, planned: SchedulePlan) -> None:
 @click.command()
 @click.argument("schedule_name", metavar="SCHEDULE")
 @click.option("--at", type=TIME, help="The tick's time: catch up a slot missed in an outage.")
-@click.option("--project", "-p", "projects", multiple=True, help="Only this project (repeatable).")
+@projects_option
 @click.option(
     "--manual", is_flag=True,
     help="Leave the job's cron out: the tick gets a slot of its own (its minute).",

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from snapkeeper import restore as restoring
-from snapkeeper.cli.common import TIME, App, json_option, pass_app, print_json, when
+from snapkeeper.cli.common import TIME, App, json_option, pass_app, print_json, timeout_option, when
 
 
 @click.command()
@@ -17,10 +17,7 @@ from snapkeeper.cli.common import TIME, App, json_option, pass_app, print_json, 
 @click.option("--snapshot", help="Use this managed snapshot of the disk.")
 @click.option("--new-disk", required=True, help="Name of the disk to create (never replaced).")
 @click.option("--zone", help="Zone of the new disk (default: the source disk's zone).")
-@click.option(
-    "--timeout", type=float, default=300.0, show_default=True,
-    help="Seconds to wait for the new disk.",
-)  # fmt: skip
+@timeout_option(300.0, "the new disk")
 @json_option
 @pass_app
 def restore(

@@ -21,12 +21,14 @@ from snapkeeper.cli.common import (
     orphan_table,
     pass_app,
     print_json,
+    projects_option,
     size,
     span,
     table,
     target_projects,
     when,
 )
+from snapkeeper.config import Config
 from snapkeeper.errors import ConfigError, SnapkeeperError
 
 STATE_STYLE = {
@@ -59,7 +61,7 @@ def timings(
 
 @click.command()
 @click.option("--schedule", "-s", "schedule_names", multiple=True, help="Only this schedule.")
-@click.option("--project", "-p", "projects", multiple=True, help="Only this project (repeatable).")
+@projects_option
 @click.option("--cron", help="The schedule's cron, instead of its Scheduler job's.")
 @click.option("--time-zone", help="Time zone of --cron (default Etc/UTC).")
 @click.option(
@@ -177,15 +179,7 @@ def status(
         return
     orphans = [o.summary(at) for o in found.orphans(config.deployment_id)]
     orphans = [o for o in orphans if not schedule_names or o["schedule"] in schedule_names]
-    rows = coverage.coverage(
-        found,
-        cadence,
-        now=at,
-        grace=grace,
-        prefix=config.label_prefix,
-        schedules=schedule_names,
-        keep_floor=config.keep_floor,
-    )
+    rows = _assess(found, cadence, at, grace, schedule_names, config)
     shown = [row for row in rows if row.problem] if problems else rows
     if as_json:
         print_json(
@@ -346,6 +340,26 @@ def _render_cost(
     )
 
 
+def _assess(
+    found: coverage.Survey,
+    cadence: dict[str, coverage.Timing | None],
+    at: datetime,
+    grace: timedelta,
+    schedule_names: tuple[str, ...],
+    config: Config,
+) -> list[coverage.Coverage]:
+    """Each disk and schedule judged against its cadence, as of `at`."""
+    return coverage.coverage(
+        found,
+        cadence,
+        now=at,
+        grace=grace,
+        prefix=config.label_prefix,
+        schedules=schedule_names,
+        keep_floor=config.keep_floor,
+    )
+
+
 CONSISTENCY_NOTE = (
     "Cloud Asset Inventory is eventually consistent: changes of the last minutes may not "
     "show yet. Nothing is changed or pruned from this view."
@@ -378,15 +392,7 @@ def org_status(
     since = inventory.oldest_due(cadence, at, grace)
     search = inventory.Inventory(config.asset_emulator_host)
     found = inventory.survey(scope, config, search, project_filter=project_filter, since=since)
-    rows = coverage.coverage(
-        found.survey,
-        cadence,
-        now=at,
-        grace=grace,
-        prefix=config.label_prefix,
-        schedules=schedule_names,
-        keep_floor=config.keep_floor,
-    )
+    rows = _assess(found.survey, cadence, at, grace, schedule_names, config)
     if since is not None:  # older snapshots were not read: "never" means "not since"
         rows = [
             dataclasses.replace(
