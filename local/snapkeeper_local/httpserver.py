@@ -5,9 +5,10 @@ Started in a background thread (tests, demo) or in the foreground (`snapkeeper-l
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -17,6 +18,14 @@ from snapkeeper_local.lifecycle import Service
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 STOP_TIMEOUT_SECONDS = 10.0
+
+
+def quiet_werkzeug() -> None:
+    """werkzeug logs every request to stderr; the fakes keep their own request logs. A
+    level someone set explicitly is left alone."""
+    logger = logging.getLogger("werkzeug")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 class ServerThread(Service):
@@ -71,6 +80,39 @@ class ServedFake(Service):
         return self._server.url
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+AdminT = TypeVar("AdminT", bound=Closable)
+
+
+class StartedFake(ServedFake, Generic[AdminT]):
+    """A fake that serves from its construction (`_serve`: make_server binds in the
+    constructor, so the port accepts connections at once) with an admin client in
+    `admin`; `stop()` stops the server and closes the client, once."""
+
+    admin: AdminT
+    _stopped = False
+
+    def _serve(self, app: WSGIApp, host: str, port: int) -> str:
+        """Start serving `app`; the server's URL, for the admin client."""
+        quiet_werkzeug()
+        self._server = ServerThread(app, host, port).start()
+        return self._server.url
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        self.admin.close()
+        self._after_stop()
+
+    def _after_stop(self) -> None:
+        """What the fake does once its server is stopped (nothing unless overridden)."""
+
+
 class DispatchingApp:
     """A WSGI application that answers each request with `dispatch(request)`."""
 
@@ -84,4 +126,13 @@ class DispatchingApp:
         raise NotImplementedError
 
 
-__all__ = ["DispatchingApp", "Request", "Response", "ServedFake", "ServerThread", "WSGIApp"]
+__all__ = [
+    "DispatchingApp",
+    "Request",
+    "Response",
+    "ServedFake",
+    "ServerThread",
+    "StartedFake",
+    "WSGIApp",
+    "quiet_werkzeug",
+]

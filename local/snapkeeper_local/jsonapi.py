@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
 from .httpserver import DispatchingApp, Request, Response
+from .routing import Route, RouteTable, rules, url_map
 from .rpc import HTTP_ERROR_STATUS, Internal, InvalidArgument, RpcError
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,9 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 class JsonApiApp(DispatchingApp):
-    """Serves `api` handlers (endpoint kind "api") and `admin` handlers (kind "admin")."""
+    """Serves `api` handlers (endpoint kind "api") and admin handlers (kind "admin"): the
+    common ones (health, reset, requests) and the fake's own, `admin`. `reset` clears the
+    backend, the request log is cleared with it."""
 
     def __init__(
         self,
@@ -121,12 +124,13 @@ class JsonApiApp(DispatchingApp):
         url_map: Map,
         api: Mapping[str, Handler],
         admin: Mapping[str, Handler],
+        reset: Callable[[], None],
         request_log: RequestLog,
     ) -> None:
         self.name = name
         self.url_map = url_map
         self.api = api
-        self.admin = admin
+        self.admin = {**common_admin(request_log, reset), **admin}
         self.request_log = request_log
 
     def dispatch(self, request: Request) -> Response:
@@ -191,13 +195,25 @@ class AdminClient:
         self._session.close()
 
 
-def admin_routes() -> tuple[tuple[str, str, str], ...]:
-    """The admin routes every such fake has; a fake adds its own."""
+def admin_routes(*own: Route) -> RouteTable:
+    """The admin routes every such fake has, and the fake's `own` (paths under
+    ADMIN_PREFIX)."""
     return (
         (ADMIN_PREFIX + "health", "GET", "health"),
         (ADMIN_PREFIX + "reset", "POST", "reset"),
         (ADMIN_PREFIX + "requests", "GET", "requests"),
         (ADMIN_PREFIX + "requests", "DELETE", "clear_requests"),
+        *((ADMIN_PREFIX + path, method, name) for path, method, name in own),
+    )
+
+
+def api_map(
+    prefix: str, api: RouteTable, admin: RouteTable, *, colon_ends_segment: bool = False
+) -> Map:
+    """The URL map of a fake: its API routes under the version `prefix`, its admin routes."""
+    return url_map(
+        rules(api, prefix=prefix) + rules(admin, kind="admin"),
+        colon_ends_segment=colon_ends_segment,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..jsonapi import Call, Handler, JsonApiApp, RequestLog, common_admin
+from ..jsonapi import Call, Handler, JsonApiApp, RequestLog
 from .backend import AssetBackend
 from .routes import SEARCH, build_map
 
@@ -30,23 +30,17 @@ def api_handlers(backend: AssetBackend) -> Mapping[str, Handler]:
     return {SEARCH: search}
 
 
-def admin_handlers(backend: AssetBackend, log: RequestLog) -> Mapping[str, Handler]:
+def admin_handlers(backend: AssetBackend) -> Mapping[str, Handler]:
     def staleness(call: Call) -> dict[str, Any]:
         backend.set_staleness(float(call.body().get("seconds", 0)))
         return {"seconds": backend.staleness_seconds}
 
     return {
-        **common_admin(log, backend.reset),
         "staleness": staleness,
         "sync": lambda call: {"indexedAt": backend.sync()},
     }
 
 
 def create_app(backend: AssetBackend, log: RequestLog) -> JsonApiApp:
-    return JsonApiApp(
-        "Cloud Asset Inventory",
-        build_map(),
-        api_handlers(backend),
-        admin_handlers(backend, log),
-        log,
-    )
+    api, admin = api_handlers(backend), admin_handlers(backend)
+    return JsonApiApp("Cloud Asset Inventory", build_map(), api, admin, backend.reset, log)

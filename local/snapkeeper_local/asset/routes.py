@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from werkzeug.routing import Map
 
-from ..jsonapi import ADMIN_PREFIX, admin_routes
-from ..routing import RouteTable, rules, url_map
+from ..jsonapi import admin_routes, api_map
+from ..routing import RouteTable
 
 PREFIX = "/v1"
 SEARCH = "cloudasset.searchAllResources"
@@ -14,15 +14,8 @@ SEARCH = "cloudasset.searchAllResources"
 # (path, HTTP method, API method id as in the real discovery document)
 API_ROUTES: RouteTable = (("/<kind>/<scope>:searchAllResources", "GET", SEARCH),)
 
-ADMIN_ROUTES: RouteTable = (
-    *admin_routes(),
-    (ADMIN_PREFIX + "staleness", "POST", "staleness"),
-    (ADMIN_PREFIX + "sync", "POST", "sync"),
-)
+ADMIN_ROUTES = admin_routes(("staleness", "POST", "staleness"), ("sync", "POST", "sync"))
 
 
 def build_map() -> Map:
-    return url_map(
-        rules(API_ROUTES, prefix=PREFIX) + rules(ADMIN_ROUTES, kind="admin"),
-        colon_ends_segment=True,
-    )
+    return api_map(PREFIX, API_ROUTES, ADMIN_ROUTES, colon_ends_segment=True)

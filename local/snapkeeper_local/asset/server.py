@@ -3,8 +3,7 @@ backend and a fake Resource Manager's (in this process)."""
 
 from __future__ import annotations
 
-from ..compute.server import quiet_werkzeug
-from ..httpserver import ServedFake, ServerThread
+from ..httpserver import StartedFake
 from ..jsonapi import RequestLog
 from ..resourcemanager.backend import ResourceManagerBackend
 from .admin import AssetAdmin
@@ -12,7 +11,7 @@ from .app import create_app
 from .backend import AssetBackend, ComputeSource
 
 
-class AssetServer(ServedFake):
+class AssetServer(StartedFake[AssetAdmin]):
     """Started and answering once constructed (the port is bound at once); `stop()`."""
 
     def __init__(
@@ -22,17 +21,6 @@ class AssetServer(ServedFake):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        quiet_werkzeug()
         self.backend = AssetBackend(compute, hierarchy)
         self.request_log = RequestLog()
-        self._server = ServerThread(create_app(self.backend, self.request_log), host, port)
-        self._server.start()
-        self.admin = AssetAdmin(self._server.url)
-        self._stopped = False
-
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        self._server.stop()
-        self.admin.close()
+        self.admin = AssetAdmin(self._serve(create_app(self.backend, self.request_log), host, port))

@@ -33,6 +33,10 @@ class Shot:
     def pinned(self) -> bool:
         return self.labels.get(PIN) == "true"
 
+    def retained_in(self, series: tuple[str, str]) -> bool:
+        """A READY unpinned managed snapshot of `series`: one retention counts."""
+        return self.managed and not self.pinned and self.series == series and self.status == "READY"
+
     @property
     def series(self) -> tuple[str, str]:
         """(disk id, schedule) of a managed snapshot."""
@@ -88,6 +92,16 @@ class Round:
     untouchable: set[str]  # disk ids: excluded, bad labels, or in a project not allowed
     keep_now: dict[tuple[str, str], int] = field(default_factory=dict)  # series -> N
 
+    @property
+    def touched(self) -> set[tuple[str, str]]:
+        """The (disk id, schedule) series the round was meant to snapshot."""
+        return {(e.disk_id, e.schedule) for e in self.expected}
+
+    @property
+    def slots(self) -> set[tuple[str, str, str]]:
+        """The (disk id, schedule, slot) the round was meant to fill."""
+        return {(e.disk_id, e.schedule, e.slot) for e in self.expected}
+
 
 @dataclass
 class Checker:
@@ -103,12 +117,10 @@ class Checker:
 
     def check(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
         found: list[Violation] = []
-        touched = {(e.disk_id, e.schedule) for e in round_.expected}
-        slots_now = {(e.disk_id, e.schedule, e.slot) for e in round_.expected}
         found += self._one_per_slot(shots)
-        found += self._deletions(shots, round_, touched, slots_now)
+        found += self._deletions(shots, round_)
         found += self._coverage(shots, round_)
-        found += self._exactly_n(shots, round_, touched, slots_now)
+        found += self._exactly_n(shots, round_)
         found += self._untouched(shots, round_)
         self.orphans |= round_.gone
         self.before = shots
@@ -132,13 +144,8 @@ class Checker:
             if len(refs) > 1
         ]
 
-    def _deletions(
-        self,
-        shots: dict[str, Shot],
-        round_: Round,
-        touched: set[tuple[str, str]],
-        slots_now: set[tuple[str, str, str]],
-    ) -> list[Violation]:
+    def _deletions(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        touched, slots_now = round_.touched, round_.slots
         found = []
         for ref, old in self.before.items():
             if ref in shots:
@@ -161,11 +168,7 @@ class Checker:
 
     def _pool(self, shots: dict[str, Shot], series: tuple[str, str]) -> dict[str, Shot]:
         """The READY unpinned snapshots of a series, there before or appeared since."""
-        return {
-            s.ref: s
-            for s in (*self.before.values(), *shots.values())
-            if s.managed and not s.pinned and s.series == series and s.status == "READY"
-        }
+        return {s.ref: s for s in (*self.before.values(), *shots.values()) if s.retained_in(series)}
 
     def _keepers(self, shots: dict[str, Shot], series: tuple[str, str], round_: Round) -> set[str]:
         """The newest N READY of a series among what was there and what appeared."""
@@ -180,23 +183,14 @@ class Checker:
             for e in unresolved(round_.expected, shots, round_, round_.gone)
         ]
 
-    def _exactly_n(
-        self,
-        shots: dict[str, Shot],
-        round_: Round,
-        touched: set[tuple[str, str]],
-        slots_now: set[tuple[str, str, str]],
-    ) -> list[Violation]:
+    def _exactly_n(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        touched, slots_now = round_.touched, round_.slots
         lettered = {(d, s) for d, s, _ in round_.work_letters}
         found = []
         for series in touched:
             if series in lettered or series[0] in round_.gone:
                 continue
-            held = {
-                s.ref
-                for s in shots.values()
-                if s.managed and not s.pinned and s.series == series and s.status == "READY"
-            }
+            held = {s.ref for s in shots.values() if s.retained_in(series)}
             own = {s.ref for s in shots.values() if (*s.series, s.slot) in slots_now}
             wanted = self._keepers(shots, series, round_) | (own & held)
             # The brake: one run deletes at most MAX_DELETES_PER_RUN, the oldest first, so

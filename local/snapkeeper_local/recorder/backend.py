@@ -13,6 +13,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
+from ..routing import RouteTable
+
 Json = dict[str, Any]
 
 
@@ -160,6 +162,15 @@ class Backend:
 
 
 Handler = Callable[[Backend, Call], Any]
+# (path, HTTP method, API method id, handler)
+Method = tuple[str, str, str, Handler]
+
+
+def served(*methods: Method) -> tuple[RouteTable, dict[str, Handler]]:
+    """A module's ROUTES and HANDLERS from one table, so each method id is written once."""
+    return tuple((path, verb, id_) for path, verb, id_, _ in methods), {
+        id_: handler for _, _, id_, handler in methods
+    }
 
 
 @dataclass(frozen=True)

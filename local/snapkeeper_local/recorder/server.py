@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib import import_module
 from types import ModuleType
 from typing import Any, Self
 
@@ -17,31 +18,23 @@ from werkzeug.wrappers import Request, Response
 
 from ..httpserver import ServedFake, ServerThread
 from ..routing import rules, url_map
-from . import (
-    cloudbuild,
-    eventarc,
-    functions,
-    iam,
-    logging_metrics,
-    monitoring,
-    policies,
-    pubsub,
-    resourcemanager,
-    serviceusage,
-)
+from . import functions, policies, pubsub
 from .backend import ApiError, Backend, Call, Handler, Json, Raw, State, not_found
 
 # One module per recorded API: its path prefix (API), ROUTES and HANDLERS.
-API_MODULES: tuple[ModuleType, ...] = (
-    cloudbuild,
-    eventarc,
-    functions,
-    iam,
-    logging_metrics,
-    monitoring,
-    pubsub,
-    resourcemanager,
-    serviceusage,
+API_MODULES: tuple[ModuleType, ...] = tuple(
+    import_module(f"{__package__}.{name}")
+    for name in (
+        "cloudbuild",
+        "eventarc",
+        "functions",
+        "iam",
+        "logging_metrics",
+        "monitoring",
+        "pubsub",
+        "resourcemanager",
+        "serviceusage",
+    )
 )
 # The prefixes gcloud is pointed at, so that no call of deploy.sh reaches Google: Cloud Run
 # serves IAM policies only (`policies`), Artifact Registry nothing (its calls are recorded

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from ..routing import RouteTable
-from .backend import Backend, Call, Handler, Json, project_number
+from .backend import Backend, Call, Json, project_number, served
 
 API = "serviceusage"
 SERVICES = "/v1/projects/<project>/services"
-ROUTES: RouteTable = (
-    (SERVICES, "GET", "serviceusage.services.list"),
-    (SERVICES + "/<service>", "GET", "serviceusage.services.get"),
-    (SERVICES + "/<service>:enable", "POST", "serviceusage.services.enable"),
-    (SERVICES + ":batchEnable", "POST", "serviceusage.services.batchEnable"),
-)
 
 
 def _service(project: str, service: str, state: str) -> Json:
@@ -49,9 +40,9 @@ def batch_enable(backend: Backend, call: Call) -> Json:
     return backend.operation("v1", {"services": []})
 
 
-HANDLERS: Mapping[str, Handler] = {
-    "serviceusage.services.list": list_services,
-    "serviceusage.services.get": get_service,
-    "serviceusage.services.enable": enable,
-    "serviceusage.services.batchEnable": batch_enable,
-}
+ROUTES, HANDLERS = served(
+    (SERVICES, "GET", "serviceusage.services.list", list_services),
+    (SERVICES + "/<service>", "GET", "serviceusage.services.get", get_service),
+    (SERVICES + "/<service>:enable", "POST", "serviceusage.services.enable", enable),
+    (SERVICES + ":batchEnable", "POST", "serviceusage.services.batchEnable", batch_enable),
+)

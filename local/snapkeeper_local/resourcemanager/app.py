@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..jsonapi import Call, Handler, JsonApiApp, RequestLog, common_admin
+from ..jsonapi import Call, Handler, JsonApiApp, RequestLog
 from .backend import Node, ResourceManagerBackend
 from .routes import build_map
 
@@ -56,9 +56,8 @@ def api_handlers(backend: ResourceManagerBackend) -> Mapping[str, Handler]:
     }
 
 
-def admin_handlers(backend: ResourceManagerBackend, log: RequestLog) -> Mapping[str, Handler]:
+def admin_handlers(backend: ResourceManagerBackend) -> Mapping[str, Handler]:
     return {
-        **common_admin(log, backend.reset),
         "seed_organization": lambda call: backend.seed_organization(call.body()),
         "seed_folder": lambda call: backend.seed_folder(call.body()),
         "seed_project": lambda call: backend.seed_project(call.body()),
@@ -69,10 +68,5 @@ def admin_handlers(backend: ResourceManagerBackend, log: RequestLog) -> Mapping[
 
 
 def create_app(backend: ResourceManagerBackend, log: RequestLog) -> JsonApiApp:
-    return JsonApiApp(
-        "Cloud Resource Manager",
-        build_map(),
-        api_handlers(backend),
-        admin_handlers(backend, log),
-        log,
-    )
+    api, admin = api_handlers(backend), admin_handlers(backend)
+    return JsonApiApp("Cloud Resource Manager", build_map(), api, admin, backend.reset, log)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from werkzeug.routing import Map
 
-from ..jsonapi import ADMIN_PREFIX, admin_routes
-from ..routing import RouteTable, rules, url_map
+from ..jsonapi import admin_routes, api_map
+from ..routing import RouteTable
 
 PREFIX = "/v3"
 
@@ -20,18 +20,14 @@ API_ROUTES: RouteTable = (
     ("/organizations/<organization>", "GET", "cloudresourcemanager.organizations.get"),
 )
 
-ADMIN_ROUTES: RouteTable = (
-    *admin_routes(),
-    (ADMIN_PREFIX + "organizations", "POST", "seed_organization"),
-    (ADMIN_PREFIX + "folders", "POST", "seed_folder"),
-    (ADMIN_PREFIX + "projects", "POST", "seed_project"),
-    (ADMIN_PREFIX + "state", "POST", "set_state"),
+ADMIN_ROUTES = admin_routes(
+    ("organizations", "POST", "seed_organization"),
+    ("folders", "POST", "seed_folder"),
+    ("projects", "POST", "seed_project"),
+    ("state", "POST", "set_state"),
 )
 
 
 def build_map() -> Map:
     # A colon ends a segment, so `projects:search` is not a project named "projects:search".
-    return url_map(
-        rules(API_ROUTES, prefix=PREFIX) + rules(ADMIN_ROUTES, kind="admin"),
-        colon_ends_segment=True,
-    )
+    return api_map(PREFIX, API_ROUTES, ADMIN_ROUTES, colon_ends_segment=True)

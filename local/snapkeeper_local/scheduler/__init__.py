@@ -16,7 +16,7 @@ API methods served (jobs with a Pub/Sub target only):
 - appengine.apps.get, answered 404 as for a project without an App Engine app (gcloud
   asks it for a default location)
 
-The admin API under `/_fake/` (health, reset, attempts, requests, fire) has a Python
+The admin API under `/_fake/` (health, reset, requests, attempts, fire) has a Python
 client, `SchedulerAdmin`.
 """
 

@@ -1,4 +1,4 @@
-"""Errors of the fake, carrying the real API's google.rpc codes.
+"""Errors of the fake, carrying the real API's google.rpc codes (`..rpc`).
 
 The real service answers with a `google.rpc.Status` JSON body
 (`{"error": {"code": 400, "message": ..., "status": "INVALID_ARGUMENT"}}`), which the
@@ -9,33 +9,12 @@ from __future__ import annotations
 
 from ..rpc import RPC_CODES as RPC_CODES
 from ..rpc import RPC_NAMES_BY_NUMBER as RPC_NAMES_BY_NUMBER
-from ..rpc import RpcError
+from ..rpc import AlreadyExists as AlreadyExists
+from ..rpc import FailedPrecondition as FailedPrecondition
+from ..rpc import Internal as Internal
+from ..rpc import InvalidArgument as InvalidArgument
+from ..rpc import NotFound as NotFound
 from ..rpc import rpc_code_number as rpc_code_number
-
-
-class SchedulerError(RpcError):
-    """An API error of the fake Cloud Scheduler."""
-
-
-class InvalidArgument(SchedulerError):
-    status = "INVALID_ARGUMENT"
-
-
-class FailedPrecondition(SchedulerError):
-    status = "FAILED_PRECONDITION"
-
-
-class NotFound(SchedulerError):
-    status = "NOT_FOUND"
-
-
-class AlreadyExists(SchedulerError):
-    status = "ALREADY_EXISTS"
-
-
-class Internal(SchedulerError):
-    status = "INTERNAL"
-
 
 # The real service's messages, where known (the same text clients and users search for).
 SCHEDULE_OR_TIME_ZONE_INVALID = "Schedule or time zone is invalid."

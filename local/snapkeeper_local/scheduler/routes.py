@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from werkzeug.routing import Map
 
-from ..routing import RouteTable, rules, url_map
+from ..jsonapi import admin_routes, api_map
+from ..routing import RouteTable
 
 PREFIX = "/v1"
 JOBS = "/projects/<project>/locations/<location>/jobs"
@@ -29,16 +30,8 @@ API_ROUTES: RouteTable = (
     ("/apps/<app>", "GET", "appengine.apps.get"),
 )
 
-# The admin API (plain JSON): (path, HTTP method, handler name).
-ADMIN_PREFIX = "/_fake/"
-ADMIN_ROUTES: RouteTable = (
-    ("/_fake/health", "GET", "health"),
-    ("/_fake/reset", "POST", "reset"),
-    ("/_fake/attempts", "GET", "attempts"),
-    ("/_fake/requests", "GET", "requests"),
-    ("/_fake/fire", "POST", "fire"),
-)
+ADMIN_ROUTES = admin_routes(("attempts", "GET", "attempts"), ("fire", "POST", "fire"))
 
 
 def build_map() -> Map:
-    return url_map(rules(API_ROUTES, prefix=PREFIX) + rules(ADMIN_ROUTES, kind="admin"))
+    return api_map(PREFIX, API_ROUTES, ADMIN_ROUTES)

@@ -7,8 +7,9 @@ import time
 from typing import Self
 
 from ..httpserver import ServedFake, ServerThread
+from ..jsonapi import RequestLog
 from .admin import SchedulerAdmin
-from .app import RequestLog, create_app
+from .app import create_app
 from .backend import Clock, SchedulerBackend, utc_now
 from .firing import CronLoop
 from .publisher import EmulatorPublisher
