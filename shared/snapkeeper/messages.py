@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from snapkeeper import labels, slots
 from snapkeeper.config import MAX_DRILL_SAMPLE
@@ -108,8 +108,19 @@ class DiskMessage(DiskRef):
         return json.dumps(asdict(self), sort_keys=True).encode()
 
 
+class _ScheduleOptioned:
+    """A message that carries its schedule's options, as the tick did."""
+
+    options: dict[str, str]
+    what: ClassVar[str]
+
+    @property
+    def schedule_options(self) -> ScheduleOptions:
+        return parse_options(self.options, self.what)
+
+
 @dataclass(frozen=True)
-class WorkItem(DiskMessage):
+class WorkItem(_ScheduleOptioned, DiskMessage):
     """Snapshot a disk for a slot, then prune its snapshots of the schedule."""
 
     keep: int
@@ -119,10 +130,7 @@ class WorkItem(DiskMessage):
     disk_labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
     version: int = SCHEMA_VERSION
-
-    @property
-    def schedule_options(self) -> ScheduleOptions:
-        return parse_options(self.options, "work message")
+    what: ClassVar[str] = "work message"
 
     @property
     def log_fields(self) -> dict[str, Any]:
@@ -130,17 +138,14 @@ class WorkItem(DiskMessage):
 
 
 @dataclass(frozen=True)
-class OrphanWork(DiskMessage):
+class OrphanWork(_ScheduleOptioned, DiskMessage):
     """Prune the snapshots of a deleted disk and schedule by ORPHAN_POLICY; nothing is
     created. `slot` is the tick's: ages count to it, so an age is never overstated."""
 
     options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
     kind: str = ORPHANS
     version: int = SCHEMA_VERSION
-
-    @property
-    def schedule_options(self) -> ScheduleOptions:
-        return parse_options(self.options, "orphan message")
+    what: ClassVar[str] = "orphan message"
 
     @property
     def log_fields(self) -> dict[str, Any]:
