@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
 from functools import partial
@@ -26,6 +27,7 @@ from .permissions import (
     permission_of,
     validate_denied,
 )
+from .quotas import Quotas
 from .request_log import RequestLog
 from .validation import (
     KNOWN_ZONES,
@@ -79,6 +81,13 @@ class Backend:
         self.state = State()
         self.faults: list[FaultRule] = []
         self.log = RequestLog()
+        self.quotas = Quotas()
+        self._count_snapshots()
+
+    def _count_snapshots(self) -> None:
+        """Snapshots per project (the SNAPSHOTS quota's usage), kept up to date by every
+        change rather than counted on each insert."""
+        self.snapshot_counts = Counter(project for project, _ in self.state.snapshots)
 
     def reset(self) -> None:
         with self._lock:
@@ -259,6 +268,7 @@ class Backend:
                 chain_name=validate_chain_name(spec.get("chainName")),
             )
             self.state.snapshots[(project, name)] = snapshot
+            self.snapshot_counts[project] += 1
             return self._snapshot_json(snapshot)
 
     def all_snapshots(self) -> list[dict[str, Any]]:
@@ -292,6 +302,8 @@ class Backend:
             for key, value in changes.items():
                 if not isinstance(value, int | float) or value < 0:
                     raise errors.Invalid.field(key, value, "Must be a number >= 0.")
+                if key == "time_scale":
+                    self.clock.set_rate(float(value))
                 setattr(self.timings, key, float(value))
             return asdict(self.timings)
 
@@ -308,6 +320,29 @@ class Backend:
     def fault_rules(self) -> list[dict[str, Any]]:
         with self._lock:
             return [rule.to_json() for rule in self.faults]
+
+    def set_quotas(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self.quotas.configure(spec)
+
+    def quotas_json(self) -> dict[str, Any]:
+        with self._lock:
+            return self.quotas.to_json()
+
+    def charge_quota(self, api_method: str, args: Mapping[str, str]) -> None:
+        """Count one API call against its project's rate quotas (quotas.Quotas.charge)."""
+        with self._lock:
+            scope = args.get("zone") or args.get("region") or ""
+            region = region_of(scope) if "zone" in args else scope
+            self.quotas.charge(args["project"], api_method, region, self.now())
+
+    def get_project(self, project: str) -> dict[str, Any]:
+        """projects.get: the project with the `quotas[]` this fake keeps."""
+        with self._lock:
+            found = self._project(project, "compute.projects.get")
+            return views.project_json(
+                found, self.quotas.project_quotas(project, self.snapshot_counts[project])
+            )
 
     def decide_faults(
         self, method: str, path: str, api_method: str | None, body: str
@@ -537,6 +572,8 @@ class Backend:
             error,
         )
         self.state.operations[(project, scope, name)] = op
+        if done_at > now:
+            self.quotas.started(project, done_at)
         if request_id:
             self.state.request_ids[(project, request_id)] = (project, scope, name)
         return self._operation_json(op)
@@ -623,6 +660,7 @@ class Backend:
             last = self.state.last_snapshot_at.get(disk_path)
             if last is not None and now - last < self.timings.rate_limit_seconds:
                 raise errors.ResourceRateExceeded.resource(disk_path)
+            over_quota = self.quotas.snapshot_quota_error(project, self.snapshot_counts[project])
             snapshot = Snapshot(
                 project=project,
                 name=name,
@@ -644,12 +682,17 @@ class Backend:
             snapshot.stored_bytes = storage.stored_at_creation(
                 snapshot, self.state.snapshots.values()
             )
+            if over_quota is not None:  # nothing is made; the operation says why
+                return self._new_operation(
+                    project, "global", "insert", snapshot, now, request_id, over_quota
+                )
             error = None
             if fail is not None:
                 snapshot.failure_code = fail.reason or snapshot.failure_code
                 snapshot.failure_message = fail.message or snapshot.failure_message
                 error = [{"code": snapshot.failure_code, "message": snapshot.failure_message}]
             self.state.snapshots[(project, name)] = snapshot
+            self.snapshot_counts[project] += 1
             self.state.last_snapshot_at[disk_path] = now
             done_at = now + self.timings.creating_seconds + self.timings.uploading_seconds
             return self._new_operation(
@@ -661,6 +704,7 @@ class Backend:
             if snapshot.status(self.now(), self.timings) in ("CREATING", "UPLOADING"):
                 raise errors.ResourceNotReady.resource(snapshot.path)
             del self.state.snapshots[(project, name)]
+            self.snapshot_counts[project] -= 1
             storage.after_delete(snapshot, self.state.snapshots.values())
 
         api_method, path = "compute.snapshots.delete", snapshot_path(project, name)
@@ -784,6 +828,7 @@ class Backend:
             state, clock, timings = persistence.load(data)
             self._start_empty()
             self.state, self.clock, self.timings = state, clock, timings
+            self._count_snapshots()
 
     def save_file(self, path: str) -> None:
         persistence.save_file(path, self.dump())

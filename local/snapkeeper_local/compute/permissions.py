@@ -9,6 +9,7 @@ from . import errors
 from .models import Project
 
 PERMISSIONS: Mapping[str, str] = {
+    "compute.projects.get": "compute.projects.get",
     "compute.disks.aggregatedList": "compute.disks.list",
     "compute.disks.list": "compute.disks.list",
     "compute.disks.get": "compute.disks.get",

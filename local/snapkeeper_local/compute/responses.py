@@ -85,6 +85,7 @@ def _set_disk_labels(api_method: str) -> ApiHandler:
 
 
 API_HANDLERS: Mapping[str, ApiHandler] = {
+    "compute.projects.get": lambda b, c: b.get_project(c.args["project"]),
     "compute.disks.aggregatedList": lambda b, c: b.aggregated_disks(
         c.args["project"], c.query, c.unreachable
     ),
@@ -214,6 +215,8 @@ ADMIN_HANDLERS: Mapping[str, AdminHandler] = {
     "list_faults": lambda b, _: {"faults": b.fault_rules()},
     "add_fault": lambda b, body: b.add_fault(body),
     "clear_faults": lambda b, _: _empty(b.clear_faults),
+    "get_quotas": lambda b, _: b.quotas_json(),
+    "set_quotas": lambda b, body: b.set_quotas(body),
     "list_requests": lambda b, _: {"requests": b.request_log(), "counts": b.request_counts()},
     "clear_requests": lambda b, _: _empty(b.clear_requests),
 }
@@ -273,6 +276,7 @@ class ComputeApp(DispatchingApp):
         try:
             if decision.error is not None:
                 raise decision.error
+            self.backend.charge_quota(api_method, args)
             body = _parse_body(request)
             if not isinstance(body, Mapping):
                 raise errors.Invalid("The request body must be a JSON object.")

@@ -10,6 +10,7 @@ PREFIX = "/compute/v1/projects/<project>"
 
 # (path, HTTP method, API method id as in the real discovery document)
 API_ROUTES: RouteTable = (
+    ("", "GET", "compute.projects.get"),
     ("/aggregated/disks", "GET", "compute.disks.aggregatedList"),
     ("/zones/<zone>/disks", "GET", "compute.disks.list"),
     ("/zones/<zone>/disks", "POST", "compute.disks.insert"),
@@ -52,6 +53,8 @@ ADMIN_ROUTES: RouteTable = (
     ("/_fake/faults", "GET", "list_faults"),
     ("/_fake/faults", "POST", "add_fault"),
     ("/_fake/faults", "DELETE", "clear_faults"),
+    ("/_fake/quotas", "GET", "get_quotas"),
+    ("/_fake/quotas", "POST", "set_quotas"),
     ("/_fake/requests", "GET", "list_requests"),
     ("/_fake/requests", "DELETE", "clear_requests"),
 )

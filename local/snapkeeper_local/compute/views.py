@@ -7,7 +7,7 @@ from typing import Any
 
 from . import storage
 from .clock import Timings, rfc3339
-from .models import Disk, Instance, Operation, Snapshot
+from .models import Disk, Instance, Operation, Project, Snapshot
 from .validation import label_fingerprint, self_link
 
 # httpErrorStatusCode and httpErrorMessage of an operation that failed with an error code:
@@ -155,3 +155,13 @@ def operation_json(op: Operation, now: float) -> dict[str, Any]:
             body["httpErrorStatusCode"] = status
             body["httpErrorMessage"] = message
     return body
+
+
+def project_json(project: Project, quotas: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "kind": "compute#project",
+        "id": str(project.id),
+        "name": project.name,
+        "selfLink": self_link(f"projects/{project.name}"),
+        "quotas": quotas,
+    }
