@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from snapkeeper import pacing
 from snapkeeper_local.pubsub_emulator import PubSubEmulator, missing_prerequisites
 
 pytest_plugins = [
@@ -29,6 +30,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if EMULATOR_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.emulator)
+
+
+@pytest.fixture(autouse=True)
+def fresh_pacer() -> Iterator[None]:
+    """The snapshot function's pacer is process state (as in a function instance): each
+    test starts with every bucket open."""
+    pacing.pacer.cache_clear()
+    yield
+    pacing.pacer.cache_clear()
 
 
 def running_in_ci() -> bool:

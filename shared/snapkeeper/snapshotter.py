@@ -32,6 +32,7 @@ from snapkeeper.errors import (
     NameCollision,
     NotAllowed,
     Outcome,
+    RateLimited,
     SnapshotFailed,
     SnapshotInProgress,
 )
@@ -68,6 +69,7 @@ class SnapshotResult:
     wanted: int = 0  # the N pruning kept to (the vault's floor applied); 0: not pruned
     held_back: tuple[str, ...] = ()  # due for deletion, left for later runs by the brake
     reason: str = ""  # why nothing was made or pruned ("gone", "skipped")
+    deferred: tuple[str, ...] = ()  # due for deletion, left for later runs by the rate quota
 
 
 def snapshot_key(work: WorkItem, deployment: str = labels.DEFAULT_DEPLOYMENT) -> SnapshotKey:
@@ -217,7 +219,7 @@ def take_snapshot(
         )
     # Ages count to the server's own clock: this snapshot's creation, never later than now.
     plan = plan_snapshot(work, existing, config, keep=policy.keep, now=snapshot.created)
-    deleted = _prune(gateway, target, plan.retention)
+    deleted, deferred = _prune(gateway, target, plan.retention)
     return SnapshotResult(
         action,
         name,
@@ -227,6 +229,7 @@ def take_snapshot(
         _held(plan.retention),
         wanted=plan.wanted,
         held_back=tuple(s.name for s in plan.retention.held_back),
+        deferred=deferred,
     )
 
 
@@ -309,14 +312,20 @@ def _check_ours(
         )
 
 
-def _prune(gateway: ComputeGateway, target: str, retention: RetentionPlan) -> tuple[str, ...]:
-    deleted = []
-    for victim in retention.delete:
-        if victim.status in IN_FLIGHT or victim.pinned:  # never, whatever the plan says
-            continue
-        if gateway.delete_snapshot(target, victim.name):  # False: a duplicate got there first
-            deleted.append(victim.name)
-    return tuple(deleted)
+def _prune(
+    gateway: ComputeGateway, target: str, retention: RetentionPlan
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(deleted, deferred): deletes wait behind creates, so once the write quota says no,
+    the rest is left to the next run, which plans it again."""
+    deleted: list[str] = []
+    victims = [v for v in retention.delete if v.status not in IN_FLIGHT and not v.pinned]
+    for index, victim in enumerate(victims):  # in flight or pinned: never, whatever the plan
+        try:
+            if gateway.delete_snapshot(target, victim.name):  # False: a duplicate did it
+                deleted.append(victim.name)
+        except RateLimited:
+            return tuple(deleted), tuple(v.name for v in victims[index:])
+    return tuple(deleted), ()
 
 
 def _gone(
@@ -339,7 +348,7 @@ def _gone(
     # time no later than now, so ages are never overstated.
     now = max((s.created for s in existing if s.created), default=None)
     retention = plan_retention(infos, wanted, retention_rules(work, config, now, frozenset()))
-    deleted = _prune(gateway, target, retention)
+    deleted, deferred = _prune(gateway, target, retention)
     return SnapshotResult(
         Action.GONE,
         name,
@@ -350,6 +359,7 @@ def _gone(
         wanted=wanted,
         held_back=tuple(s.name for s in retention.held_back),
         reason=why,
+        deferred=deferred,
     )
 
 

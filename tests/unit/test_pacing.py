@@ -1,0 +1,77 @@
+"""The pacer's rules, on a clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapkeeper.errors import RateLimited
+from snapkeeper.pacing import DECREASE, FLOOR, RELAX_SECONDS, Pacer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def pacer(clock: Clock, max_wait: float = 30.0) -> Pacer:
+    # 600 writes a minute over 5 instances: 2 writes a second each.
+    return Pacer(600, 5, max_wait, clock=clock, sleep=clock.sleep)
+
+
+def test_open_until_the_first_rate_limit_error(clock: Clock) -> None:
+    paced = pacer(clock)
+    for _ in range(10):
+        paced.acquire("p")
+    assert clock.slept == [] and paced.rate("p") is None
+    delay = paced.limited("p")
+    assert paced.rate("p") == pytest.approx(2.0)
+    assert delay == pytest.approx(0.5)  # one interval of the seeded rate
+
+
+def test_paced_writes_wait_their_turn_and_too_far_a_turn_is_refused(clock: Clock) -> None:
+    paced = pacer(clock, max_wait=1.0)
+    paced.limited("p")
+    paced.acquire("p")
+    paced.acquire("p")
+    assert clock.slept == pytest.approx([0.5, 1.0])
+    with pytest.raises(RateLimited) as caught:
+        paced.acquire("p")
+    assert caught.value.delay == pytest.approx(1.5)
+    paced.acquire("other-project")  # its own bucket, still open
+    assert len(clock.slept) == 2
+
+
+def test_errors_cut_once_per_burst_and_success_grows_back_to_the_seed(clock: Clock) -> None:
+    paced = pacer(clock)
+    paced.limited("p")
+    clock.now += 10
+    paced.limited("p")
+    paced.limited("p")  # the same burst: no second cut
+    assert paced.rate("p") == pytest.approx(2.0 * DECREASE)
+    for _ in range(200):
+        paced.passed("p")
+    assert paced.rate("p") == pytest.approx(2.0)
+    for _ in range(100):
+        clock.now += 100
+        paced.limited("p")
+    assert paced.rate("p") == pytest.approx(2.0 * FLOOR)
+
+
+def test_a_quiet_bucket_opens_again(clock: Clock) -> None:
+    paced = pacer(clock)
+    paced.limited("p")
+    clock.now += RELAX_SECONDS + 1
+    paced.acquire("p")
+    assert paced.rate("p") is None
