@@ -674,6 +674,7 @@ ensure_monitoring() {
   POLICIES=$OUT
   ensure_policy dead-letter-backlog "$INFRA_DIR/alerts/dead-letter-backlog.json"
   ensure_policy function-errors "$INFRA_DIR/alerts/function-errors.json"
+  ensure_policy snapshot-quota "$INFRA_DIR/alerts/snapshot-quota.json"
   local i
   for i in "${!SCHEDULE_NAMES[@]}"; do
     ensure_policy "stale-${SCHEDULE_NAMES[$i]}" "$INFRA_DIR/alerts/stale-disk.json" \

@@ -36,6 +36,7 @@ class ComputeClients:
     global_operations: compute_v1.GlobalOperationsClient
     zone_operations: compute_v1.ZoneOperationsClient
     region_operations: compute_v1.RegionOperationsClient
+    projects: compute_v1.ProjectsClient
 
 
 @functools.cache
@@ -49,6 +50,7 @@ def compute(emulator_host: str | None) -> ComputeClients:
         global_operations=compute_v1.GlobalOperationsClient(transport="rest", **options),
         zone_operations=compute_v1.ZoneOperationsClient(transport="rest", **options),
         region_operations=compute_v1.RegionOperationsClient(transport="rest", **options),
+        projects=compute_v1.ProjectsClient(transport="rest", **options),
     )
 
 

@@ -74,6 +74,7 @@ RATE_LIMIT_REASONS = frozenset(
         "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
     }
 )
+SNAPSHOTS_QUOTA = "SNAPSHOTS"  # the metric of projects.get's quotas[] the guard reads
 # The not-before delay of re-queued work when no pacer says better.
 DEFAULT_REQUEUE_DELAY = 10.0
 # Errors raised outside api_core's mapping: a read timeout or a dropped connection.
@@ -488,6 +489,19 @@ class ComputeGateway:
         except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, action) from exc
         return True
+
+    def snapshot_quota(self, project: str) -> tuple[float, float] | None:
+        """(usage, limit) of the project's SNAPSHOTS quota; None when it lists none."""
+        found = self._call(
+            f"read the quotas of {project}",
+            lambda: self._clients.projects.get(
+                project=project, retry=LIST_RETRY, timeout=self._timeout
+            ),
+        )
+        for quota in found.quotas:
+            if quota.metric == SNAPSHOTS_QUOTA:
+                return float(quota.usage), float(quota.limit)
+        return None
 
     # -- the disk as it is now -------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from snapkeeper import labels, slots
+from snapkeeper import labels, quotaguard, slots
 from snapkeeper.compute import IN_FLIGHT, ComputeGateway, Disk, Snapshot
 from snapkeeper.config import Config
 from snapkeeper.errors import (
@@ -195,6 +195,7 @@ def take_snapshot(
     current = next((s for s in existing if s.name == name), None)
     action = Action.EXISTS
     if current is None or current.status == FAILED:
+        quotaguard.check(gateway, target, work.slot, config.quota_guard_percent)
         try:
             _create(work, config, gateway, target, name, current, deadline)
             action = Action.CREATED

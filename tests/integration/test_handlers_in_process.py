@@ -531,3 +531,43 @@ def test_a_tick_above_the_write_quota_snapshots_every_disk_without_a_dead_letter
     assert {s["status"] for s in snapshots} == {"READY"}
     # The quota did refuse writes (or the pacer kept them back): pacing was exercised.
     assert quota_env.quotas()["refused"].get("global_write", 0) + requeued > 0
+
+
+def test_the_quota_guard_refuses_new_snapshots_in_a_nearly_full_project(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    second = env.seed_disk(PROJECT, "logs", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.set_quotas(PROJECT, snapshots=10)
+    for i in range(9):  # 90%: the default threshold
+        env.seed_snapshot(PROJECT, f"other-{i}", source_disk=first["selfLink"])
+
+    for disk in (first, second):
+        assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 200
+
+    letters = published.on(DEAD_LETTER_TOPIC)
+    assert [letter.body["disk"] for letter in letters] == ["web-data", "logs"]
+    for letter in letters:
+        assert letter.attributes["error_class"] == "QuotaExhausted"
+        assert "holds 9 snapshots of its SNAPSHOTS quota of 10" in letter.attributes["error"]
+    errors = [e for e in log_lines(capsys) if e["severity"] == "ERROR"]
+    assert [e["error_class"] for e in errors] == ["QuotaExhausted", "QuotaExhausted"]
+    assert env.counts()["compute.projects.get"] == 1  # once per tick and project
+    assert "compute.snapshots.insert" not in env.counts()
+
+
+def test_below_the_guard_threshold_snapshots_are_taken(
+    env: ComputeAdmin, published: RecordingPublisher, snapshot_fn: FlaskClient
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.set_quotas(PROJECT, snapshots=10)
+    for i in range(8):
+        env.seed_snapshot(PROJECT, f"other-{i}", source_disk=disk["selfLink"])
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 200
+
+    assert published.messages == []
+    assert len(env.snapshots()) == 9
