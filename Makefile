@@ -43,6 +43,7 @@ chaos-short: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fake_compute_rps.py
 	$(BIN)/python benchmarks/pipeline_scale.py
+	$(BIN)/python benchmarks/quota_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

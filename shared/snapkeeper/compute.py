@@ -395,6 +395,7 @@ class ComputeGateway:
                 retry=None,  # Pub/Sub redelivers; requestId makes that safe
                 timeout=self._timeout,
             ),
+            paced=False,  # its turn was taken with pace(), before the reads
         )
         _raise_operation_error(operation, f"create snapshot {name}")
         return str(operation.name)
@@ -455,17 +456,25 @@ class ComputeGateway:
             ),
         )
 
+    def pace(self, project: str) -> None:
+        """Take the turn of one write to the project's snapshots (wait for it, or raise
+        RateLimited when it is too far away); a no-op without a pacer."""
+        if self._pacer is not None:
+            self._pacer.acquire(project)
+
     def _write(
         self,
         project: str,
         action: str,
         call: Callable[[], Any],
         passthrough: tuple[type[BaseException], ...] = (),
+        paced: bool = True,
     ) -> Any:
-        """One write to a global resource, paced; a rate-limit error raises RateLimited
-        (the work is re-queued), any other failure a ComputeError (or `passthrough`)."""
-        if self._pacer is not None:
-            self._pacer.acquire(project)
+        """One write to a global resource (`paced`: its turn taken now); a rate-limit
+        error raises RateLimited (the work is re-queued), any other failure a
+        ComputeError (or `passthrough`)."""
+        if paced:
+            self.pace(project)
         try:
             result = call()
         except passthrough:

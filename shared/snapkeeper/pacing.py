@@ -4,10 +4,13 @@ snapshots.insert and snapshots.delete count against the project's write quota pe
 minute. A bucket per (project, quota bucket) stays open, costing nothing, until a write
 meets a rate-limit error. Then it paces: one write per 1/rate seconds, the rate seeded at
 COMPUTE_WRITE_QUOTA_PER_MINUTE / SNAPSHOT_MAX_INSTANCES (this instance's share when all
-instances run) and adjusted AIMD: cut by DECREASE on a rate-limit error (at most once per
-DECREASE_GAP intervals, so one burst of errors cuts once), grown by INCREASE of the seed
-after each write that passed, never above the seed. A bucket with no error for
-RELAX_SECONDS opens again.
+instances run) times HEADROOM, and adjusted AIMD: cut by DECREASE on a rate-limit error
+(at most once per DECREASE_GAP intervals, so one burst of errors cuts once), grown by
+INCREASE of the seed after each write that passed, never above the seed. A bucket with
+no error for RELAX_SECONDS opens again.
+
+The snapshot function takes its turn before it reads anything (ComputeGateway.pace), so
+work that is re-queued has cost no call.
 
 A write whose turn is further than the bound away is not waited for: RateLimited says
 when its turn is, and the handler re-queues the work with that not-before time.
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 
 from snapkeeper.errors import RateLimited
 
+# Just under the quota: writes that bunch up in the quota's window stay within it.
+HEADROOM = 0.9
 DECREASE = 0.8
 DECREASE_GAP = 10  # intervals of the current rate between two cuts
 INCREASE = 0.02  # of the seed rate, per write that passed
@@ -50,7 +55,7 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.seed = writes_per_minute / 60.0 / max(instances, 1)
+        self.seed = HEADROOM * writes_per_minute / 60.0 / max(instances, 1)
         self.max_wait = max_wait
         self._clock = clock
         self._sleep = sleep

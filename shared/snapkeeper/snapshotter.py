@@ -180,6 +180,9 @@ def take_snapshot(
         deadline = time.monotonic() + config.ready_wait_seconds
     target = config.snapshot_project or work.project
     deployment = config.deployment_id
+    # The insert's turn under the write quota, before any call: work the quota sends
+    # back (re-queued) has cost nothing.
+    gateway.pace(target)
     existing = gateway.managed_snapshots(target, work.disk_id, work.schedule, deployment)
     name = snapshot_name(snapshot_key(work, deployment))
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snapkeeper.errors import RateLimited
-from snapkeeper.pacing import DECREASE, FLOOR, RELAX_SECONDS, Pacer
+from snapkeeper.pacing import DECREASE, FLOOR, HEADROOM, RELAX_SECONDS, Pacer
 
 
 class Clock:
@@ -25,8 +25,11 @@ def clock() -> Clock:
     return Clock()
 
 
+# 600 writes a minute over 5 instances: 2 writes a second each, paced just under that.
+SEED = 2.0 * HEADROOM
+
+
 def pacer(clock: Clock, max_wait: float = 30.0) -> Pacer:
-    # 600 writes a minute over 5 instances: 2 writes a second each.
     return Pacer(600, 5, max_wait, clock=clock, sleep=clock.sleep)
 
 
@@ -36,19 +39,20 @@ def test_open_until_the_first_rate_limit_error(clock: Clock) -> None:
         paced.acquire("p")
     assert clock.slept == [] and paced.rate("p") is None
     delay = paced.limited("p")
-    assert paced.rate("p") == pytest.approx(2.0)
-    assert delay == pytest.approx(0.5)  # one interval of the seeded rate
+    assert paced.rate("p") == pytest.approx(SEED)
+    assert delay == pytest.approx(1 / SEED)  # one interval of the seeded rate
 
 
 def test_paced_writes_wait_their_turn_and_too_far_a_turn_is_refused(clock: Clock) -> None:
-    paced = pacer(clock, max_wait=1.0)
+    interval = 1 / SEED
+    paced = pacer(clock, max_wait=2 * interval)
     paced.limited("p")
     paced.acquire("p")
     paced.acquire("p")
-    assert clock.slept == pytest.approx([0.5, 1.0])
+    assert clock.slept == pytest.approx([interval, 2 * interval])
     with pytest.raises(RateLimited) as caught:
         paced.acquire("p")
-    assert caught.value.delay == pytest.approx(1.5)
+    assert caught.value.delay == pytest.approx(3 * interval)
     paced.acquire("other-project")  # its own bucket, still open
     assert len(clock.slept) == 2
 
@@ -59,14 +63,14 @@ def test_errors_cut_once_per_burst_and_success_grows_back_to_the_seed(clock: Clo
     clock.now += 10
     paced.limited("p")
     paced.limited("p")  # the same burst: no second cut
-    assert paced.rate("p") == pytest.approx(2.0 * DECREASE)
+    assert paced.rate("p") == pytest.approx(SEED * DECREASE)
     for _ in range(200):
         paced.passed("p")
-    assert paced.rate("p") == pytest.approx(2.0)
+    assert paced.rate("p") == pytest.approx(SEED)
     for _ in range(100):
         clock.now += 100
         paced.limited("p")
-    assert paced.rate("p") == pytest.approx(2.0 * FLOOR)
+    assert paced.rate("p") == pytest.approx(SEED * FLOOR)
 
 
 def test_a_quiet_bucket_opens_again(clock: Clock) -> None:

@@ -175,6 +175,11 @@ class ComputeAdmin:
         result: list[dict[str, Any]] = self._call("POST", "snapshots", [spec])
         return result[0]
 
+    def seed_snapshots(self, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Many snapshots in one call: specs in the admin API's JSON shape (camelCase)."""
+        result: list[dict[str, Any]] = self._call("POST", "snapshots", list(specs))
+        return result
+
     def snapshots(self) -> list[dict[str, Any]]:
         """Every snapshot of every project, as the API shows it."""
         result: list[dict[str, Any]] = self._call("GET", "snapshots")["snapshots"]

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from . import errors, faults, listing, persistence, storage, views
 from .clock import FakeClock, Timings, parse_time, rfc3339
 from .faults import SNAPSHOT_INSERT, FaultDecision, FaultRule
+from .filters import required_labels
 from .models import Disk, Instance, Operation, Project, Snapshot, State, snapshot_path
 from .permissions import (
     SNAPSHOT_SOURCE_PERMISSION,
@@ -517,10 +518,11 @@ class Backend:
     def list_snapshots(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
         with self._lock:
             self._project(project, "compute.snapshots.list")
+            required = required_labels(query.get("filter")).items()
             entries = [
                 ("global", self._snapshot_json(snap))
                 for key, snap in self.state.snapshots.items()
-                if key[0] == project
+                if key[0] == project and all(snap.labels.get(k) == v for k, v in required)
             ]
             return listing.list_response(
                 "compute#snapshotList",
