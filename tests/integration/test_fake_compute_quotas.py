@@ -154,3 +154,28 @@ def test_the_time_scale_speeds_operations_up(
     assert done.status == compute_v1.Operation.Status.DONE
     snapshot = compute.snapshots.get(project=PROJECT, snapshot="s0", timeout=TIMEOUT)
     assert snapshot.status == "READY"
+
+
+def test_disks_create_snapshot_counts_in_its_region(
+    world: ComputeAdmin, compute: ComputeClients
+) -> None:
+    world.set_quotas(PROJECT, region_writes_per_minute=1, writes_per_minute=0)
+    operation = compute.disks.create_snapshot_unary(
+        project=PROJECT,
+        zone=ZONE,
+        disk="d0",
+        snapshot_resource=compute_v1.Snapshot(name="s0"),
+        timeout=TIMEOUT,
+    )
+    assert operation.zone.endswith(f"zones/{ZONE}")  # a zonal operation
+    snapshot = compute.snapshots.get(project=PROJECT, snapshot="s0", timeout=TIMEOUT)
+    assert snapshot.source_disk.endswith(f"projects/{PROJECT}/zones/{ZONE}/disks/d0")
+    with pytest.raises(exceptions.Forbidden) as caught:
+        compute.disks.create_snapshot_unary(
+            project=PROJECT,
+            zone=ZONE,
+            disk="d1",
+            snapshot_resource=compute_v1.Snapshot(name="s1"),
+            timeout=TIMEOUT,
+        )
+    assert caught.value.metadata["quota_location"] == "us-central1"

@@ -7,8 +7,8 @@ handlers) → `backend` (the API's rules over the resources of `models`, with `c
 API methods served (v1):
 
 - compute.projects.get (its `quotas[]` holds SNAPSHOTS)
-- compute.disks.aggregatedList, .list, .get, .insert, .delete, .setLabels
-- compute.regionDisks.list, .get, .insert, .delete, .setLabels
+- compute.disks.aggregatedList, .list, .get, .insert, .delete, .setLabels, .createSnapshot
+- compute.regionDisks.list, .get, .insert, .delete, .setLabels, .createSnapshot
 - compute.instances.aggregatedList, .list, .get
 - compute.snapshots.list, .get, .insert, .delete, .setLabels
 - compute.globalOperations.get, .wait; compute.zoneOperations.get, .wait;

@@ -620,7 +620,10 @@ class Backend:
         request_id: str | None,
         guest_flush: bool,
         fail: FaultRule | None,
+        op_scope: str = "global",
     ) -> dict[str, Any]:
+        """snapshots.insert; disks.createSnapshot too (`op_scope` its disk's zone or
+        region, where its operation lives)."""
         with self._lock:
             name_field = body.get("name")
             self._project(
@@ -686,7 +689,13 @@ class Backend:
             )
             if over_quota is not None:  # nothing is made; the operation says why
                 return self._new_operation(
-                    project, "global", "insert", snapshot, now, request_id, over_quota
+                    project,
+                    op_scope,
+                    "createSnapshot" if op_scope != "global" else "insert",
+                    snapshot,
+                    now,
+                    request_id,
+                    over_quota,
                 )
             error = None
             if fail is not None:
@@ -698,8 +707,31 @@ class Backend:
             self.state.last_snapshot_at[disk_path] = now
             done_at = now + self.timings.creating_seconds + self.timings.uploading_seconds
             return self._new_operation(
-                project, "global", "insert", snapshot, done_at, request_id, error
+                project,
+                op_scope,
+                "createSnapshot" if op_scope != "global" else "insert",
+                snapshot,
+                done_at,
+                request_id,
+                error,
             )
+
+    def create_disk_snapshot(
+        self,
+        project: str,
+        scope: str,
+        disk: str,
+        body: Mapping[str, Any],
+        request_id: str | None,
+        guest_flush: bool,
+        fail: FaultRule | None,
+    ) -> dict[str, Any]:
+        """disks.createSnapshot: a snapshot of the disk in the URL (in its project), whose
+        operation is the disk's zone's or region's."""
+        with self._lock:
+            self._check_scope(scope)
+            source = {**body, "sourceDisk": f"projects/{project}/{scope}/disks/{disk}"}
+            return self.insert_snapshot(project, source, request_id, guest_flush, fail, scope)
 
     def delete_snapshot(self, project: str, name: str, request_id: str | None) -> dict[str, Any]:
         def delete(snapshot: Snapshot) -> None:
