@@ -32,6 +32,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -54,7 +55,8 @@ START = datetime(2027, 5, 1, 3, tzinfo=UTC)
 SCHEDULE = "daily"
 BATCH = 1000  # disks and snapshots seeded per admin call
 MAX_ATTEMPTS = 10
-LISTING_SAMPLE = 8  # projects whose listing is timed alone
+PROGRESS_SECONDS = 60.0
+LISTING_SAMPLE = 4  # projects whose listing is timed alone
 WRITES = ("compute.snapshots.insert", "compute.snapshots.delete")
 POLLS = ("compute.globalOperations.wait", "compute.globalOperations.get")
 ENUMERATOR_CALLS = ("compute.disks.aggregatedList", "compute.instances.aggregatedList")
@@ -425,11 +427,16 @@ def run(name: str, settings: Settings, admin: Any, concurrency: int, quota: int 
     with workers(settings, env, work_sub, concurrency) as counters:
         started = time.monotonic()
         result.enumerator = enumerate_tick(projects, measure_listing=name == "fleet")
-        deadline = started + 3600
+        deadline, report_at = started + 3600, started + PROGRESS_SECONDS
         while counters["done"].value + counters["dead"].value < settings.disks:
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 print(f"  {name}: gave up waiting after an hour", file=sys.stderr)
                 break
+            if now > report_at:
+                report_at += PROGRESS_SECONDS
+                print(f"  {name}: {counters['done'].value} of {settings.disks} disks done "
+                      f"after {now - started:.0f} s", file=sys.stderr)  # fmt: skip
             time.sleep(0.2)
         result.tick_seconds = time.monotonic() - started
         result.outcomes = {k: v.value for k, v in counters.items()}
@@ -536,6 +543,9 @@ def main() -> None:
         args.operation_seconds,
     )
     from snapkeeper_local.pubsub_emulator import PubSubEmulator
+
+    # SIGTERM stops the run as Ctrl-C does: the emulator, the fake and the workers with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     with PubSubEmulator(project=HOST) as emulator, fake_compute() as admin:
         os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
