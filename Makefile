@@ -49,6 +49,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_scale.py
 	$(BIN)/python benchmarks/orphan_costs.py
 	$(BIN)/python benchmarks/org_status_requests.py
+	$(BIN)/python benchmarks/quota_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

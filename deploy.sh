@@ -761,6 +761,7 @@ ensure_monitoring() {
   POLICIES=$OUT
   ensure_policy dead-letter-backlog "$INFRA_DIR/alerts/dead-letter-backlog.json"
   ensure_policy function-errors "$INFRA_DIR/alerts/function-errors.json"
+  ensure_policy snapshot-quota "$INFRA_DIR/alerts/snapshot-quota.json"
   if [[ -n $DRILL_CRON ]]; then
     ensure_log_metric "$DRILLS_METRIC" "$INFRA_DIR/metrics/drills.yaml"
     ensure_log_metric "$DRILL_FAILURES_METRIC" "$INFRA_DIR/metrics/drill-failures.yaml"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from snapkeeper import pacing, quotaguard
 from snapkeeper_local.pubsub_emulator import PubSubEmulator, missing_prerequisites
 
 pytest_plugins = [
@@ -38,6 +39,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.emulator)
     rank = {name: place for place, name in enumerate(LONGEST_MODULES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
+
+
+@pytest.fixture(autouse=True)
+def fresh_pacer() -> Iterator[None]:
+    """The snapshot function's pacer and quota readings are process state (as in a
+    function instance): each test starts with every bucket open and nothing read."""
+    pacing.pacer.cache_clear()
+    quotaguard.forget()
+    yield
+    pacing.pacer.cache_clear()
+    quotaguard.forget()
 
 
 def running_in_ci() -> bool:

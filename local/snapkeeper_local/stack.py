@@ -204,6 +204,8 @@ class LocalStack(Service):
             # Snapshots of the fake are READY in seconds; a test that slows one down
             # should not wait minutes for the function to ask for redelivery.
             "READY_WAIT_SECONDS": str(self.ready_wait_seconds),
+            # One functions-framework process: the whole write quota is its share.
+            "SNAPSHOT_MAX_INSTANCES": "1",
             "PUBSUB_EMULATOR_HOST": self.emulator.host,
             "COMPUTE_EMULATOR_HOST": self.compute.host,
             "CLOUD_SCHEDULER_EMULATOR_HOST": self.scheduler.host,

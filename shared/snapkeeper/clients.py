@@ -55,8 +55,10 @@ def compute(emulator_host: str | None) -> ComputeClients:
     )
 
 
-# Batches large enough for a tick's fan-out, flushed quickly so a tick ends fast.
-WORK_BATCH = BatchSettings(max_messages=500, max_bytes=4_000_000, max_latency=0.05)
+# Batches as large as one publish request may be (1,000 messages, 10 MB), so a tick's
+# fan-out costs one request per 1,000 disks; the latency bound lets the enumerator's loop
+# fill a batch before it is sent (the enumerator waits for every publish anyway).
+WORK_BATCH = BatchSettings(max_messages=1000, max_bytes=9_000_000, max_latency=0.5)
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from google.cloud import compute_v1
 
 from snapkeeper import clients
 from snapkeeper.config import Config
-from snapkeeper.errors import ComputeError, Outcome
+from snapkeeper.errors import ComputeError, Outcome, RateLimited
 from snapkeeper.labels import (
     DEFAULT_DEPLOYMENT,
     DEPLOYMENT,
@@ -28,6 +28,7 @@ from snapkeeper.labels import (
     SLOT,
     deployment_of,
 )
+from snapkeeper.pacing import Pacer, pacer
 
 PAGE_SIZE = 500
 CALL_TIMEOUT = 30.0  # per HTTP request (COMPUTE_TIMEOUT_SECONDS)
@@ -63,6 +64,19 @@ TRANSIENT_REASONS = frozenset(
     }
 )
 TRANSIENT_DOMAINS = frozenset({"usageLimits"})
+# The project's rate quotas (not the per-disk limit): a write that meets one is paced and
+# re-queued (pacing.py) rather than redelivered.
+RATE_LIMIT_REASONS = frozenset(
+    {
+        "rateLimitExceeded",
+        "userRateLimitExceeded",
+        "RATE_LIMIT_EXCEEDED",
+        "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
+    }
+)
+SNAPSHOTS_QUOTA = "SNAPSHOTS"  # the metric of projects.get's quotas[] the guard reads
+# The not-before delay of re-queued work when no pacer says better.
+DEFAULT_REQUEUE_DELAY = 10.0
 # Errors raised outside api_core's mapping: a read timeout or a dropped connection.
 NETWORK_ERRORS = (requests.RequestException, gexc.RetryError)
 # One operations.wait call is answered within about two minutes by the real API.
@@ -188,6 +202,13 @@ def error_reasons(exc: BaseException) -> ErrorReasons:
     return ErrorReasons(tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(domains)))
 
 
+def is_rate_limit(exc: BaseException) -> bool:
+    """A project rate quota said no (429, or one of RATE_LIMIT_REASONS)."""
+    if not isinstance(exc, gexc.GoogleAPICallError):
+        return False
+    return exc.code == 429 or bool(RATE_LIMIT_REASONS.intersection(error_reasons(exc).reasons))
+
+
 def classify(exc: BaseException) -> Outcome:
     """The error table: what an exception from a Compute call means."""
     if isinstance(exc, gexc.Conflict):
@@ -234,13 +255,30 @@ def _created(text: str) -> datetime | None:
 class ComputeGateway:
     """Every Compute Engine call snapkeeper makes. Raises ComputeError only."""
 
-    def __init__(self, emulator_host: str | None = None, timeout: float = CALL_TIMEOUT) -> None:
+    def __init__(
+        self,
+        emulator_host: str | None = None,
+        timeout: float = CALL_TIMEOUT,
+        pacer: Pacer | None = None,
+    ) -> None:
         self._clients = clients.compute(emulator_host)
         self._timeout = timeout
+        self._pacer = pacer
 
     @classmethod
-    def for_config(cls, config: Config) -> ComputeGateway:
-        return cls(config.compute_emulator_host, config.compute_timeout_seconds)
+    def for_config(cls, config: Config, *, paced: bool = False) -> ComputeGateway:
+        """The gateway of a function; `paced`: snapshot writes go through this
+        process's pacer (the snapshot function's)."""
+        shared = (
+            pacer(
+                config.compute_write_quota_per_minute,
+                config.snapshot_max_instances,
+                float(config.pace_max_wait_seconds),
+            )
+            if paced
+            else None
+        )
+        return cls(config.compute_emulator_host, config.compute_timeout_seconds, shared)
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -362,7 +400,8 @@ class ComputeGateway:
             )
         if chain_name:
             resource.chain_name = chain_name
-        operation = self._call(
+        operation = self._write(
+            project,
             f"create snapshot {name}",
             lambda: self._clients.snapshots.insert_unary(
                 request={
@@ -373,6 +412,7 @@ class ComputeGateway:
                 retry=None,  # Pub/Sub redelivers; requestId makes that safe
                 timeout=self._timeout,
             ),
+            paced=False,  # its turn was taken with pace(), before the reads
         )
         _raise_operation_error(operation, f"create snapshot {name}")
         return str(operation.name)
@@ -423,10 +463,47 @@ class ComputeGateway:
         """Delete; False when it was already gone (a duplicate delivery got there first)."""
         return self._found(
             f"delete snapshot {name}",
-            lambda: self._clients.snapshots.delete_unary(
-                project=project, snapshot=name, retry=None, timeout=self._timeout
+            lambda: self._write(
+                project,
+                f"delete snapshot {name}",
+                lambda: self._clients.snapshots.delete_unary(
+                    project=project, snapshot=name, retry=None, timeout=self._timeout
+                ),
+                passthrough=(gexc.NotFound,),
             ),
         )
+
+    def pace(self, project: str) -> None:
+        """Take the turn of one write to the project's snapshots (wait for it, or raise
+        RateLimited when it is too far away); a no-op without a pacer."""
+        if self._pacer is not None:
+            self._pacer.acquire(project)
+
+    def _write(
+        self,
+        project: str,
+        action: str,
+        call: Callable[[], Any],
+        passthrough: tuple[type[BaseException], ...] = (),
+        paced: bool = True,
+    ) -> Any:
+        """One write to a global resource (`paced`: its turn taken now); a rate-limit
+        error raises RateLimited (the work is re-queued), any other failure a
+        ComputeError (or `passthrough`)."""
+        if paced:
+            self.pace(project)
+        try:
+            result = call()
+        except passthrough:
+            raise
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            if not is_rate_limit(exc):
+                raise as_compute_error(exc, action) from exc
+            delay = self._pacer.limited(project) if self._pacer else DEFAULT_REQUEUE_DELAY
+            raise RateLimited(f"{as_compute_error(exc, action)}", delay=delay) from exc
+        if self._pacer is not None:
+            self._pacer.passed(project)
+        return result
 
     @staticmethod
     def _found(action: str, call: Callable[[], Any]) -> bool:
@@ -438,6 +515,19 @@ class ComputeGateway:
         except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
             raise as_compute_error(exc, action) from exc
         return True
+
+    def snapshot_quota(self, project: str) -> tuple[float, float] | None:
+        """(usage, limit) of the project's SNAPSHOTS quota; None when it lists none."""
+        found = self._call(
+            f"read the quotas of {project}",
+            lambda: self._clients.projects.get(
+                project=project, retry=LIST_RETRY, timeout=self._timeout
+            ),
+        )
+        for quota in found.quotas:
+            if quota.metric == SNAPSHOTS_QUOTA:
+                return float(quota.usage), float(quota.limit)
+        return None
 
     # -- the disk as it is now -------------------------------------------------------------
 

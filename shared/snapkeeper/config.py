@@ -52,6 +52,23 @@ PRUNE_ORPHANS_REPLACED = (
     "keep-newest, for PRUNE_ORPHANS=true; or max-age:<age> such as max-age:90d)"
 )
 
+# Compute Engine's write quota per project and minute (snapshots.insert and .delete count
+# against it), shared by all instances of the snapshot function: pacing seeds each
+# instance's rate with its share (pacing.py).
+DEFAULT_COMPUTE_WRITE_QUOTA_PER_MINUTE = 375
+MAX_COMPUTE_WRITE_QUOTA_PER_MINUTE = 1_000_000
+DEFAULT_SNAPSHOT_MAX_INSTANCES = 50
+MAX_SNAPSHOT_MAX_INSTANCES = 1000
+# The longest a delivery waits for its write's turn (or a re-queued one for its
+# not-before time) before it is re-queued instead: well inside the function's timeout.
+DEFAULT_PACE_MAX_WAIT_SECONDS = 60
+# How often one work message may be re-queued for the rate quota before it is
+# dead-lettered (each re-queue waits at least one paced turn).
+DEFAULT_MAX_REQUEUES = 100
+# The quota guard refuses new snapshots in a project holding this share of its SNAPSHOTS
+# quota.
+DEFAULT_QUOTA_GUARD_PERCENT = 90
+
 # Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
 _PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
@@ -90,6 +107,11 @@ class Config:
     min_keep: int = DEFAULT_MIN_KEEP
     max_deletes_per_run: int = DEFAULT_MAX_DELETES_PER_RUN
     scheduler_location: str = DEFAULT_SCHEDULER_LOCATION
+    compute_write_quota_per_minute: int = DEFAULT_COMPUTE_WRITE_QUOTA_PER_MINUTE
+    snapshot_max_instances: int = DEFAULT_SNAPSHOT_MAX_INSTANCES
+    pace_max_wait_seconds: int = DEFAULT_PACE_MAX_WAIT_SECONDS
+    max_requeues: int = DEFAULT_MAX_REQUEUES
+    quota_guard_percent: int = DEFAULT_QUOTA_GUARD_PERCENT
     compute_emulator_host: str | None = None
     scheduler_emulator_host: str | None = None
     pubsub_emulator_host: str | None = None
@@ -153,6 +175,15 @@ class Config:
             min_keep=_int(env, "MIN_KEEP", DEFAULT_MIN_KEEP),
             max_deletes_per_run=_int(env, "MAX_DELETES_PER_RUN", DEFAULT_MAX_DELETES_PER_RUN),
             scheduler_location=env.get("SCHEDULER_LOCATION") or DEFAULT_SCHEDULER_LOCATION,
+            compute_write_quota_per_minute=_int(
+                env, "COMPUTE_WRITE_QUOTA_PER_MINUTE", DEFAULT_COMPUTE_WRITE_QUOTA_PER_MINUTE
+            ),
+            snapshot_max_instances=_int(
+                env, "SNAPSHOT_MAX_INSTANCES", DEFAULT_SNAPSHOT_MAX_INSTANCES
+            ),
+            pace_max_wait_seconds=_int(env, "PACE_MAX_WAIT_SECONDS", DEFAULT_PACE_MAX_WAIT_SECONDS),
+            max_requeues=_int(env, "MAX_REQUEUES", DEFAULT_MAX_REQUEUES),
+            quota_guard_percent=_int(env, "QUOTA_GUARD_PERCENT", DEFAULT_QUOTA_GUARD_PERCENT),
             compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
             scheduler_emulator_host=env.get("CLOUD_SCHEDULER_EMULATOR_HOST") or None,
             pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
@@ -184,6 +215,7 @@ class Config:
                 f"{MAX_MAX_DELETES_PER_RUN}: each run adds a snapshot, so below "
                 f"{MIN_MAX_DELETES_PER_RUN} a lowered N would never take effect"
             )
+        _check_ranges(config)
         return _with_drill_settings(config, env)
 
     @property
@@ -205,6 +237,26 @@ class Config:
 
     def topic_path(self, topic_id: str) -> str:
         return f"projects/{self.host_project}/topics/{topic_id}"
+
+
+_RANGES: tuple[tuple[str, str, int, int], ...] = (
+    (
+        "compute_write_quota_per_minute",
+        "COMPUTE_WRITE_QUOTA_PER_MINUTE",
+        1,
+        MAX_COMPUTE_WRITE_QUOTA_PER_MINUTE,
+    ),
+    ("snapshot_max_instances", "SNAPSHOT_MAX_INSTANCES", 1, MAX_SNAPSHOT_MAX_INSTANCES),
+    ("pace_max_wait_seconds", "PACE_MAX_WAIT_SECONDS", 0, MAX_READY_WAIT_SECONDS),
+    ("max_requeues", "MAX_REQUEUES", 0, 10_000),
+    ("quota_guard_percent", "QUOTA_GUARD_PERCENT", 1, 100),
+)
+
+
+def _check_ranges(config: Config) -> None:
+    for attribute, variable, low, high in _RANGES:
+        if not low <= getattr(config, attribute) <= high:
+            raise ConfigError(f"{variable} must be between {low} and {high}")
 
 
 # The rules for one value, public so that deploy.sh's config (snapkeeper.deployconfig)

@@ -149,6 +149,8 @@ class DeployConfig:
     snapshot_max_instances: int
     snapshot_concurrency: int
     ready_wait_seconds: int
+    compute_write_quota_per_minute: int
+    quota_guard_percent: int
     notification_channels: tuple[str, ...]
     schedules: tuple[Schedule, ...] = ()
     drill_schedule: DrillSchedule | None = None
@@ -206,7 +208,13 @@ class DeployConfig:
 
     def snapshot_function_env(self) -> dict[str, str]:
         """What the snapshot function gets on top of function_env()."""
-        return {"READY_WAIT_SECONDS": str(self.ready_wait_seconds)}
+        return {
+            "READY_WAIT_SECONDS": str(self.ready_wait_seconds),
+            # Pacing gives each instance its share of the write quota.
+            "COMPUTE_WRITE_QUOTA_PER_MINUTE": str(self.compute_write_quota_per_minute),
+            "SNAPSHOT_MAX_INSTANCES": str(self.snapshot_max_instances),
+            "QUOTA_GUARD_PERCENT": str(self.quota_guard_percent),
+        }
 
     def records(self) -> list[tuple[str, str]]:
         scalars: dict[str, object] = {

@@ -333,13 +333,27 @@ RULES: dict[str, Rule] = {
     "MIN_RETRY_DELAY": _delay(10),
     "MAX_RETRY_DELAY": _delay(RETRY_DELAY_MAX),
     "ACK_DEADLINE_SECONDS": integer(10, ACK_DEADLINE_MAX, 60, " (Pub/Sub's range)"),
-    "SNAPSHOT_MAX_INSTANCES": integer(1, 1000, 50),
+    "SNAPSHOT_MAX_INSTANCES": integer(
+        1, config.MAX_SNAPSHOT_MAX_INSTANCES, config.DEFAULT_SNAPSHOT_MAX_INSTANCES
+    ),
     "SNAPSHOT_CONCURRENCY": integer(1, 1000, 20),
     "READY_WAIT_SECONDS": Rule(
         ready_wait,
         f"a whole number of seconds from {READY_WAIT_MIN} to {READY_WAIT_MAX}, default "
         f"{config.DEFAULT_READY_WAIT_SECONDS}",
         config.DEFAULT_READY_WAIT_SECONDS,
+    ),
+    "COMPUTE_WRITE_QUOTA_PER_MINUTE": integer(
+        1,
+        config.MAX_COMPUTE_WRITE_QUOTA_PER_MINUTE,
+        config.DEFAULT_COMPUTE_WRITE_QUOTA_PER_MINUTE,
+        " (the write quota per project and minute the snapshot function paces to)",
+    ),
+    "QUOTA_GUARD_PERCENT": integer(
+        1,
+        100,
+        config.DEFAULT_QUOTA_GUARD_PERCENT,
+        " (of the SNAPSHOTS quota, from which new snapshots are refused)",
     ),
     "NOTIFICATION_CHANNELS": Rule(
         channel_list, "comma-separated projects/PROJECT/notificationChannels/NUMBER", ()

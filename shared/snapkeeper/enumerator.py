@@ -25,7 +25,9 @@ from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import DiskMessage, DrillItem, OrphanWork, Tick, WorkItem
 from snapkeeper.options import ScheduleOptions
 
-MAX_PARALLEL_PROJECTS = 16
+# Listing is I/O: every project of a tick at once (up to this many), so a tick's listing
+# takes about as long as its slowest project's.
+MAX_PARALLEL_PROJECTS = 128
 PUBLISH_TIMEOUT = 60.0
 
 

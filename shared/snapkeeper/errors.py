@@ -113,3 +113,20 @@ class TransientError(SnapkeeperError):
     """Raised by a handler so that Pub/Sub redelivers the message."""
 
     outcome = Outcome.TRANSIENT
+
+
+class RateLimited(SnapkeeperError):
+    """A write met (or would meet) the project's rate quota: the work is re-queued with a
+    not-before time `delay` seconds away and a fresh attempt budget, never dead-lettered
+    for it (up to MAX_REQUEUES)."""
+
+    outcome = Outcome.TRANSIENT
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class QuotaExhausted(SnapkeeperError):
+    """The snapshot project holds its SNAPSHOTS quota up to the guard's threshold: new
+    snapshots are refused (dead-lettered) until snapshots are deleted or the quota raised."""

@@ -9,16 +9,23 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
-from snapkeeper import logs
+from snapkeeper import clients, logs
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
-from snapkeeper.deadletter import ENUMERATOR, SNAPSHOTTER, dead_letter
+from snapkeeper.deadletter import ENUMERATOR, PUBLISH_TIMEOUT, SNAPSHOTTER, dead_letter
 from snapkeeper.drill import plan_drill, run_drill
 from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
-from snapkeeper.errors import ApiError, ComputeError, InvalidMessage, Outcome, TransientError
+from snapkeeper.errors import (
+    ApiError,
+    ComputeError,
+    InvalidMessage,
+    Outcome,
+    RateLimited,
+    TransientError,
+)
 from snapkeeper.messages import (
     DRILL_KIND,
     OrphanWork,
@@ -94,24 +101,31 @@ def _give_up_or_retry(
     attempt = delivery.attempt
     last_attempt = attempt is not None and attempt >= config.max_delivery_attempts
     if outcome is Outcome.PERMANENT or last_attempt:
-        letter_id = dead_letter(
-            config,
-            delivery.payload,
-            delivery.attributes,
-            error_class=type(exc).__name__,
-            error=str(exc),
-            attempts=attempt,
-            function=function,
-        )
-        logs.error(
-            f"dead-lettered: {exc}",
-            error_class=type(exc).__name__,
-            outcome=outcome.value,
-            dead_letter_id=letter_id,
-            **fields,
-        )
+        _dead_letter(config, exc, delivery, function, fields)
         return
     _retry(exc, fields)
+
+
+def _dead_letter(
+    config: Config, exc: Exception, delivery: Delivery, function: str, fields: dict[str, Any]
+) -> None:
+    """Publish the dead letter with its reason, and say so at ERROR."""
+    letter_id = dead_letter(
+        config,
+        delivery.payload,
+        delivery.attributes,
+        error_class=type(exc).__name__,
+        error=str(exc),
+        attempts=delivery.attempt,
+        function=function,
+    )
+    logs.error(
+        f"dead-lettered: {exc}",
+        error_class=type(exc).__name__,
+        outcome=getattr(exc, "outcome", Outcome.TRANSIENT).value,
+        dead_letter_id=letter_id,
+        **fields,
+    )
 
 
 def _retry(exc: Exception, fields: dict[str, Any]) -> NoReturn:
@@ -119,9 +133,63 @@ def _retry(exc: Exception, fields: dict[str, Any]) -> NoReturn:
     raise TransientError(str(exc)) from exc
 
 
+# Attributes of re-queued work: how often it was re-queued, and not before when to run it.
+REQUEUES = "requeues"
+NOT_BEFORE = "not_before"
+
+
+def _wait_not_before(config: Config, delivery: Delivery) -> None:
+    """Honour a re-queued message's not-before time, waiting at most PACE_MAX_WAIT_SECONDS
+    (the pacer then decides whether this delivery's write may go)."""
+    raw = delivery.attributes.get(NOT_BEFORE)
+    if not raw:
+        return
+    try:
+        remaining = (parse_time(raw) - datetime.now(UTC)).total_seconds()
+    except (InvalidMessage, ValueError):
+        return  # a mangled hint is only a hint
+    if remaining > 0:
+        time.sleep(min(remaining, config.pace_max_wait_seconds))
+
+
+def _requeue(config: Config, exc: RateLimited, delivery: Delivery, fields: dict[str, Any]) -> None:
+    """Publish the work again with a not-before time and a fresh attempt budget (the
+    rate quota is not the message's fault), then ack this delivery; after MAX_REQUEUES
+    re-queues, a dead letter that says so."""
+    try:
+        requeues = int(delivery.attributes.get(REQUEUES, "0"))
+    except ValueError:
+        requeues = 0
+    if requeues >= config.max_requeues:
+        limited = RateLimited(
+            f"still rate-limited after {requeues} re-queues (MAX_REQUEUES): {exc}",
+            delay=exc.delay,
+        )
+        _dead_letter(config, limited, delivery, SNAPSHOTTER, fields)
+        return
+    not_before = datetime.now(UTC) + timedelta(seconds=exc.delay)
+    attributes = delivery.attributes | {
+        REQUEUES: str(requeues + 1),
+        NOT_BEFORE: not_before.isoformat(),
+    }
+    publisher = clients.publisher(config.pubsub_emulator_host)
+    future = publisher.publish(config.topic_path(config.work_topic), delivery.payload, **attributes)
+    try:
+        future.result(timeout=PUBLISH_TIMEOUT)
+    except Exception as publish_error:  # not re-queued: Pub/Sub's redelivery instead
+        _retry(TransientError(f"{exc}; re-queue failed: {publish_error}"), fields)
+    logs.info(
+        f"re-queued for the rate quota, not before {not_before.isoformat()}: {exc}",
+        requeues=requeues + 1,
+        delay_seconds=round(exc.delay, 3),
+        **fields,
+    )
+
+
 def handle_work(cloud_event: Any) -> None:
     """snapshot_disk: one work message -> a snapshot (or a deleted disk's orphans
-    pruned), a logged 'gone' or 'skipped', or a dead letter."""
+    pruned), a logged 'gone' or 'skipped', or a dead letter (work that meets the rate
+    quota is re-queued, see _requeue)."""
     started = time.monotonic()
     config, delivery = _receive(cloud_event, SNAPSHOTTER)
     if delivery is None:
@@ -133,13 +201,17 @@ def handle_work(cloud_event: Any) -> None:
     try:
         work = parse_message(delivery.payload)
         fields |= work.log_fields
-        gateway = ComputeGateway.for_config(config)
+        _wait_not_before(config, delivery)
+        gateway = ComputeGateway.for_config(config, paced=True)
         # The wait bound counts from the delivery, so the function ends inside its timeout.
         deadline = started + config.ready_wait_seconds
         if isinstance(work, OrphanWork):
             result = prune_orphans(work, config, gateway)
         else:
             result = take_snapshot(work, config, gateway, deadline)
+    except RateLimited as exc:
+        _requeue(config, exc, delivery, fields)
+        return
     except Exception as exc:  # classified in there: nothing escapes unexamined
         _give_up_or_retry(config, exc, delivery, SNAPSHOTTER, fields)
         return
@@ -173,6 +245,8 @@ def handle_work(cloud_event: Any) -> None:
         held=result.held,
         wanted=result.wanted or None,
         held_back=len(result.held_back),
+        # Deletes left to the next run because the write quota said no.
+        prune_deferred=len(result.deferred) or None,
         reason=result.reason or None,
         duration_seconds=round(time.monotonic() - started, 3),
         **fields,

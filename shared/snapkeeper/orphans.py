@@ -186,7 +186,7 @@ def prune_orphans(work: OrphanWork, config: Config, gateway: ComputeGateway) -> 
         return SnapshotResult(Action.SKIPPED, "", target, "", (), 0, reason=why)
     existing = gateway.managed_snapshots(target, work.disk_id, work.schedule, config.deployment_id)
     retention = plan(existing, policy, config, work.schedule_options, parse_slot(work.slot))
-    deleted = prune_snapshots(gateway, target, retention)
+    deleted, deferred = prune_snapshots(gateway, target, retention)
     return SnapshotResult(
         Action.ORPHANS,
         "",
@@ -196,4 +196,5 @@ def prune_orphans(work: OrphanWork, config: Config, gateway: ComputeGateway) -> 
         held_ready(retention),
         held_back=tuple(s.name for s in retention.held_back),
         reason=f"disk {work.disk_path} (id {work.disk_id}) is gone; ORPHAN_POLICY={policy}",
+        deferred=deferred,
     )

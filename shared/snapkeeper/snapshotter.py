@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from snapkeeper import labels, slots
+from snapkeeper import labels, quotaguard, slots
 from snapkeeper.compute import IN_FLIGHT, ComputeGateway, Disk, Snapshot
 from snapkeeper.config import Config
 from snapkeeper.errors import (
@@ -33,6 +33,7 @@ from snapkeeper.errors import (
     NameCollision,
     NotAllowed,
     Outcome,
+    RateLimited,
     SnapshotFailed,
     SnapshotInProgress,
 )
@@ -71,6 +72,7 @@ class SnapshotResult:
     wanted: int = 0  # the N pruning kept to (the vault's floor applied); 0: not pruned
     held_back: tuple[str, ...] = ()  # due for deletion, left for later runs by the brake
     reason: str = ""  # why nothing was made or pruned ("gone", "skipped")
+    deferred: tuple[str, ...] = ()  # due for deletion, left for later runs by the rate quota
 
 
 def snapshot_key(work: WorkItem, deployment: str = labels.DEFAULT_DEPLOYMENT) -> SnapshotKey:
@@ -182,6 +184,9 @@ def take_snapshot(
         deadline = time.monotonic() + config.ready_wait_seconds
     target = config.snapshot_project or work.project
     deployment = config.deployment_id
+    # The insert's turn under the write quota, before any call: work the quota sends
+    # back (re-queued) has cost nothing.
+    gateway.pace(target)
     existing = gateway.managed_snapshots(target, work.disk_id, work.schedule, deployment)
     name = snapshot_name(snapshot_key(work, deployment))
     try:
@@ -198,6 +203,7 @@ def take_snapshot(
     action = Action.EXISTS
     work = dataclasses.replace(work, keep=policy.keep)  # the N the new snapshot records
     if current is None or current.status == FAILED:
+        quotaguard.check(gateway, target, work.slot, config.quota_guard_percent)
         try:
             _create(work, config, gateway, target, name, current, deadline)
             action = Action.CREATED
@@ -222,7 +228,7 @@ def take_snapshot(
         )
     # Ages count to the server's own clock: this snapshot's creation, never later than now.
     plan = plan_snapshot(work, existing, config, keep=policy.keep, now=snapshot.created)
-    deleted = prune_snapshots(gateway, target, plan.retention)
+    deleted, deferred = prune_snapshots(gateway, target, plan.retention)
     return SnapshotResult(
         action,
         name,
@@ -232,6 +238,7 @@ def take_snapshot(
         held_ready(plan.retention),
         wanted=plan.wanted,
         held_back=tuple(s.name for s in plan.retention.held_back),
+        deferred=deferred,
     )
 
 
@@ -317,14 +324,18 @@ def _check_ours(
 
 def prune_snapshots(
     gateway: ComputeGateway, target: str, retention: RetentionPlan
-) -> tuple[str, ...]:
-    deleted = []
-    for victim in retention.delete:
-        if victim.status in IN_FLIGHT or victim.pinned:  # never, whatever the plan says
-            continue
-        if gateway.delete_snapshot(target, victim.name):  # False: a duplicate got there first
-            deleted.append(victim.name)
-    return tuple(deleted)
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(deleted, deferred): deletes wait behind creates, so once the write quota says no,
+    the rest is left to the next run, which plans it again."""
+    deleted: list[str] = []
+    victims = [v for v in retention.delete if v.status not in IN_FLIGHT and not v.pinned]
+    for index, victim in enumerate(victims):  # in flight or pinned: never, whatever the plan
+        try:
+            if gateway.delete_snapshot(target, victim.name):  # False: a duplicate did it
+                deleted.append(victim.name)
+        except RateLimited:
+            return tuple(deleted), tuple(v.name for v in victims[index:])
+    return tuple(deleted), ()
 
 
 def _gone(

@@ -74,13 +74,14 @@ def successful_inserts(stack: LocalStack) -> list[dict[str, Any]]:
     ]
 
 
-def retries(stack: LocalStack, slot: str) -> list[dict[str, Any]]:
-    """The snapshot function's 'will retry' log lines for one slot."""
+def retries(stack: LocalStack, slot: str, kind: str = "will retry") -> list[dict[str, Any]]:
+    """The snapshot function's 'will retry' log lines for one slot (or those starting
+    with `kind`, e.g. "re-queued": rate-limited work)."""
     assert stack.snapshotter is not None
     return [
         e
         for e in stack.snapshotter.log_entries()
-        if e.get("slot") == slot and e["message"].startswith("will retry")
+        if e.get("slot") == slot and e["message"].startswith(kind)
     ]
 
 

@@ -41,6 +41,7 @@ def test_steady_state_tick_costs_six_or_seven_calls_per_disk(stack: LocalStack) 
     assert calls["compute.snapshots.insert"] == disks
     assert calls["compute.snapshots.get"] == disks
     assert calls["compute.snapshots.delete"] == disks
+    assert calls["compute.projects.get"] == 1  # the quota guard: once per tick and project
     # One operations.wait answers once the snapshot is done; a second if it was not yet.
     assert disks <= calls["compute.globalOperations.wait"] <= 2 * disks
     per_disk = (

@@ -78,7 +78,7 @@ def test_a_permanent_error_inside_the_operation_is_dead_lettered_with_its_code(
     assert len(successful_inserts(stack)) == 1  # at once: no retry of a permanent error
 
 
-def test_quota_403s_in_the_error_info_shape_are_retried_and_end_in_a_snapshot(
+def test_quota_403s_in_the_error_info_shape_are_requeued_and_end_in_a_snapshot(
     stack: LocalStack,
 ) -> None:
     admin = stack.compute.admin  # type: ignore[union-attr]
@@ -107,7 +107,7 @@ def test_quota_403s_in_the_error_info_shape_are_retried_and_end_in_a_snapshot(
 
     assert {e["action"] for e in report.outcomes.values()} == {"created"}
     assert report.dead_letters == []
-    assert len(retries(stack, report.slot)) == 3
+    assert len(retries(stack, report.slot, "re-queued")) == 3
     assert Counter(s["status"] for s in managed(stack, "prod-app-1")) == {"READY": 2}
 
 

@@ -454,6 +454,7 @@ def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:
         "dead-letter-backlog",
         "function-errors",
         "drill-failed",
+        "snapshot-quota",
         "stale-daily",
         "stale-weekly",
     }
@@ -465,6 +466,8 @@ def test_log_metrics_and_alert_policies(deployment: Deployment) -> None:
     assert backlog["comparison"] == "COMPARISON_GT" and backlog.get("thresholdValue", 0) == 0
     errors = policies["function-errors"]["conditions"][0]["conditionThreshold"]
     assert "snapkeeper_function_errors" in errors["filter"]
+    quota = policies["snapshot-quota"]["conditions"][0]["conditionThreshold"]
+    assert 'metric.label.error_class = "QuotaExhausted"' in quota["filter"]
     weekly = policies["stale-weekly"]["conditions"][0]["conditionPrometheusQueryLanguage"]
     assert 'schedule="weekly"' in weekly["query"] and "[8d]" in weekly["query"]
     daily = policies["stale-daily"]["conditions"][0]["conditionPrometheusQueryLanguage"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -81,6 +82,7 @@ def env(fake_compute: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> ComputeA
         "COMPUTE_EMULATOR_HOST": fake_compute.host,
         "MAX_DELIVERY_ATTEMPTS": "5",
         "READY_WAIT_SECONDS": "5",
+        "SNAPSHOT_MAX_INSTANCES": "1",  # one process: the whole write quota is its share
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
@@ -177,13 +179,6 @@ def test_gone_a_deleted_disk_is_acknowledged_and_logged(
     "fault",
     [
         {"status": 503},
-        {"status": 429, "reason": "rateLimitExceeded"},
-        {
-            "status": 403,
-            "reason": "rateLimitExceeded",
-            "domain": "usageLimits",
-            "error_info": "RATE_LIMIT_EXCEEDED",
-        },
         {"status": 400, "reason": "resourceNotReady"},
         {"kind": "fail_snapshot", "reason": "RESOURCE_OPERATION_RATE_EXCEEDED"},
     ],
@@ -203,6 +198,65 @@ def test_transient_errors_ask_for_redelivery_and_publish_nothing(
     assert published.messages == []
     [retry] = [e for e in log_lines(capsys) if e["message"].startswith("will retry")]
     assert retry["severity"] == "WARNING" and retry["disk"] == "web-data"
+
+
+RATE_LIMITS = [
+    {"status": 429, "reason": "rateLimitExceeded"},
+    {
+        "status": 403,
+        "reason": "rateLimitExceeded",
+        "domain": "usageLimits",
+        "error_info": "RATE_LIMIT_EXCEEDED",
+    },
+    {"status": 403, "reason": "forbidden", "error_info": "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED"},
+]
+
+
+@pytest.mark.parametrize("fault", RATE_LIMITS)
+def test_a_rate_limited_write_is_requeued_with_a_fresh_attempt_budget(
+    fault: dict[str, Any],
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.add_fault(api_method="compute.snapshots.insert", count=1, **fault)
+
+    # Even on the last attempt: the quota is not the message's fault.
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=5)) == 200
+
+    assert published.on(DEAD_LETTER_TOPIC) == []
+    [again] = published.on(WORK_TOPIC)
+    assert again.data == work(disk)
+    assert again.attributes["requeues"] == "1" and again.attributes["not_before"]
+    [line] = [e for e in log_lines(capsys) if e["message"].startswith("re-queued")]
+    assert line["severity"] == "INFO" and line["disk"] == "web-data"
+    # The re-queued message, delivered afresh, makes the snapshot.
+    request = envelope("eventarc-binary", again.data, attempt=1)
+    request["body"]["message"]["attributes"] = again.attributes
+    assert deliver(snapshot_fn, request) == 200
+    assert [s["status"] for s in env.snapshots()] == ["READY"]
+
+
+def test_work_requeued_too_often_is_dead_lettered_saying_so(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAX_REQUEUES", "3")
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.add_fault(api_method="compute.snapshots.insert", count=1, **RATE_LIMITS[0])
+    request = envelope("eventarc-binary", work(disk), attempt=1)
+    request["body"]["message"]["attributes"] = {"requeues": "3"}
+
+    assert deliver(snapshot_fn, request) == 200
+
+    assert published.on(WORK_TOPIC) == []
+    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert letter.attributes["error_class"] == "RateLimited"
+    assert "after 3 re-queues (MAX_REQUEUES)" in letter.attributes["error"]
 
 
 def test_last_attempt_a_transient_error_is_dead_lettered_with_it(
@@ -447,3 +501,115 @@ def test_a_deleted_disks_orphans_go_through_their_own_message(
     assert line["action"] == "orphans" and line["kind"] == "orphans"
     assert sorted(line["deleted"]) == ["gone-data-40", "gone-data-50"]
     assert [s["name"] for s in env.snapshots()] == ["gone-data-10"]
+
+
+# -- a tick far above the project's write quota -------------------------------------------
+# The enumerator's work is delivered by several threads at once, as Pub/Sub would (a failed
+# delivery comes back with the next attempt number, a re-queued message as a new one).
+# Every disk ends with its READY snapshot and nothing is dead-lettered: rate-limited work
+# is paced and re-queued instead of spending its delivery attempts.
+
+DISKS = 24
+WRITES_PER_MINUTE = 12  # of the fake clock: a quota far below what 8 threads ask for
+TIME_SCALE = 30.0  # so one fake minute is two real seconds
+THREADS = 8
+MAX_ROUNDS = 400
+
+
+@pytest.fixture
+def quota_env(env: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> ComputeAdmin:
+    env.configure(time_scale=TIME_SCALE)
+    env.set_quotas(PROJECT, writes_per_minute=WRITES_PER_MINUTE)
+    # The function's settings are in real time: the quota as the scaled clock spends it.
+    monkeypatch.setenv("COMPUTE_WRITE_QUOTA_PER_MINUTE", str(int(WRITES_PER_MINUTE * TIME_SCALE)))
+    monkeypatch.setenv("TARGET_PROJECTS", PROJECT)
+    monkeypatch.setenv("SNAPSHOT_MAX_INSTANCES", "1")
+    monkeypatch.setenv("PACE_MAX_WAIT_SECONDS", "1")
+    monkeypatch.setenv("MAX_DELIVERY_ATTEMPTS", "5")
+    for i in range(DISKS):
+        env.seed_disk(PROJECT, f"disk-{i:02d}", zone=ZONE, labels={"snapshot-daily": "2"})
+    return env
+
+
+def _delivery(data: bytes, attributes: dict[str, str], attempt: int) -> dict[str, object]:
+    request = envelope("structured-cloudevent", data, attempt=attempt)
+    request["body"]["data"]["message"]["attributes"] = dict(attributes)
+    return request  # type: ignore[no-any-return]
+
+
+def test_a_tick_above_the_write_quota_snapshots_every_disk_without_a_dead_letter(
+    quota_env: ComputeAdmin,
+    published: RecordingPublisher,
+    enumerator_fn: FlaskClient,
+    snapshot_fn: FlaskClient,
+) -> None:
+    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
+    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+    pending = deque((m.data, m.attributes, 1) for m in published.on(WORK_TOPIC))
+    assert len(pending) == DISKS
+    read = len(published.messages)
+    requeued = 0
+    with ThreadPoolExecutor(THREADS) as pool:
+        for _ in range(MAX_ROUNDS):
+            if not pending:
+                break
+            batch = [pending.popleft() for _ in range(min(THREADS, len(pending)))]
+            statuses = pool.map(lambda m: deliver(snapshot_fn, _delivery(*m)), batch)
+            for (data, attributes, attempt), status in zip(batch, statuses, strict=True):
+                if status != 200:  # Pub/Sub's redelivery, one attempt on
+                    pending.append((data, attributes, attempt + 1))
+            for message in published.messages[read:]:
+                if message.topic == WORK_TOPIC:  # re-queued: a new message
+                    pending.append((message.data, message.attributes, 1))
+                    requeued += 1
+            read = len(published.messages)
+    assert not pending
+
+    assert published.on(DEAD_LETTER_TOPIC) == []
+    snapshots = quota_env.snapshots()
+    assert sorted(s["sourceDisk"].rsplit("/", 1)[-1] for s in snapshots) == [
+        f"disk-{i:02d}" for i in range(DISKS)
+    ]
+    assert {s["status"] for s in snapshots} == {"READY"}
+    # The quota did refuse writes (or the pacer kept them back): pacing was exercised.
+    assert quota_env.quotas()["refused"].get("global_write", 0) + requeued > 0
+
+
+def test_the_quota_guard_refuses_new_snapshots_in_a_nearly_full_project(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    second = env.seed_disk(PROJECT, "logs", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.set_quotas(PROJECT, snapshots=10)
+    for i in range(9):  # 90%: the default threshold
+        env.seed_snapshot(PROJECT, f"other-{i}", source_disk=first["selfLink"])
+
+    for disk in (first, second):
+        assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 200
+
+    letters = published.on(DEAD_LETTER_TOPIC)
+    assert [letter.body["disk"] for letter in letters] == ["web-data", "logs"]
+    for letter in letters:
+        assert letter.attributes["error_class"] == "QuotaExhausted"
+        assert "holds 9 snapshots of its SNAPSHOTS quota of 10" in letter.attributes["error"]
+    errors = [e for e in log_lines(capsys) if e["severity"] == "ERROR"]
+    assert [e["error_class"] for e in errors] == ["QuotaExhausted", "QuotaExhausted"]
+    assert env.counts()["compute.projects.get"] == 1  # once per tick and project
+    assert "compute.snapshots.insert" not in env.counts()
+
+
+def test_below_the_guard_threshold_snapshots_are_taken(
+    env: ComputeAdmin, published: RecordingPublisher, snapshot_fn: FlaskClient
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    env.set_quotas(PROJECT, snapshots=10)
+    for i in range(8):
+        env.seed_snapshot(PROJECT, f"other-{i}", source_disk=disk["selfLink"])
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 200
+
+    assert published.messages == []
+    assert len(env.snapshots()) == 9

@@ -118,6 +118,8 @@ def test_an_empty_value_means_the_default() -> None:
         ("MAX_RETRY_DELAY=2m", "max_retry_delay", 120),
         ("ACK_DEADLINE_SECONDS=600", "ack_deadline_seconds", 600),
         ("SNAPSHOT_MAX_INSTANCES=1", "snapshot_max_instances", 1),
+        ("COMPUTE_WRITE_QUOTA_PER_MINUTE=1500", "compute_write_quota_per_minute", 1500),
+        ("QUOTA_GUARD_PERCENT=80", "quota_guard_percent", 80),
         ("SNAPSHOT_CONCURRENCY=1000", "snapshot_concurrency", 1000),
         ("READY_WAIT_SECONDS=10", "ready_wait_seconds", 10),
         ("READY_WAIT_SECONDS=480", "ready_wait_seconds", 480),
@@ -173,6 +175,7 @@ def test_good_values_are_normalised(line: str, field: str, expected: object) -> 
         ("ACK_DEADLINE_SECONDS=9", "ACK_DEADLINE_SECONDS", "9 is out of range"),
         ("ACK_DEADLINE_SECONDS=601", "ACK_DEADLINE_SECONDS", "601 is out of range"),
         ("SNAPSHOT_MAX_INSTANCES=0", "SNAPSHOT_MAX_INSTANCES", "0 is out of range"),
+        ("QUOTA_GUARD_PERCENT=101", "QUOTA_GUARD_PERCENT", "101 is out of range"),
         (
             "SNAPSHOT_CONCURRENCY=1001",
             "SNAPSHOT_CONCURRENCY",
@@ -552,7 +555,12 @@ def test_records_hold_the_normalised_settings_in_order() -> None:
         "GOOGLE_CLOUD_PROJECT=my-host-proj",
         "TARGET_PROJECTS=prod-db-2,prod-app-1",
     ]
-    assert found["SNAPSHOT_FUNCTION_ENV"] == ["READY_WAIT_SECONDS=400"]
+    assert found["SNAPSHOT_FUNCTION_ENV"] == [
+        "READY_WAIT_SECONDS=400",
+        "COMPUTE_WRITE_QUOTA_PER_MINUTE=375",
+        "SNAPSHOT_MAX_INSTANCES=50",
+        "QUOTA_GUARD_PERCENT=90",
+    ]
 
 
 def test_render_quoted_lines_and_nul_records() -> None:

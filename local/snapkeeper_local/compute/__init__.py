@@ -1,20 +1,20 @@
 """A fake Compute Engine API that the unmodified `google-cloud-compute` REST client talks
 to over plain HTTP, in moto's shape: `routes` (the route table) → `responses` (thin
 handlers) → `backend` (the API's rules over the resources of `models`, with `clock`,
-`views`, `listing`, `permissions`, `faults`, `storage` (incremental storageBytes),
+`views`, `listing`, `permissions`, `faults`, `quotas`, `storage` (incremental storageBytes),
 `request_log` and `persistence`) → `errors` (the real API's error bodies).
 
 API methods served (v1):
 
-- compute.projects.get (its quotas[]: the SNAPSHOTS metric only)
-- compute.disks.aggregatedList, .list, .get, .insert, .delete, .setLabels
-- compute.regionDisks.list, .get, .insert, .delete, .setLabels
+- compute.projects.get (its `quotas[]` holds SNAPSHOTS)
+- compute.disks.aggregatedList, .list, .get, .insert, .delete, .setLabels, .createSnapshot
+- compute.regionDisks.list, .get, .insert, .delete, .setLabels, .createSnapshot
 - compute.instances.aggregatedList, .list, .get
 - compute.snapshots.list, .get, .insert, .delete, .setLabels
 - compute.globalOperations.get, .wait; compute.zoneOperations.get, .wait;
   compute.regionOperations.get, .wait
 
-The admin API under `/_fake/` (seed, clock, config, faults, request log, reset) has a
+The admin API under `/_fake/` (seed, clock, config, quotas, faults, request log, reset) has a
 Python client, `ComputeAdmin`.
 
     with ComputeServer() as server:

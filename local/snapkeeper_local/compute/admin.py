@@ -175,6 +175,11 @@ class ComputeAdmin:
         result: list[dict[str, Any]] = self._call("POST", "snapshots", [spec])
         return result[0]
 
+    def seed_snapshots(self, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Many snapshots in one call: specs in the admin API's JSON shape (camelCase)."""
+        result: list[dict[str, Any]] = self._call("POST", "snapshots", list(specs))
+        return result
+
     def snapshots(self) -> list[dict[str, Any]]:
         """Every snapshot of every project, as the API shows it."""
         result: list[dict[str, Any]] = self._call("GET", "snapshots")["snapshots"]
@@ -208,8 +213,11 @@ class ComputeAdmin:
         disk_creating_seconds: float | None = None,
         rate_limit_seconds: float | None = None,
         wait_seconds: float | None = None,
+        time_scale: float | None = None,
     ) -> dict[str, float]:
-        """Change fake-clock delays (and the real-time bound of operations.wait)."""
+        """Change fake-clock delays (and the real-time bound of operations.wait).
+        `time_scale` makes the fake clock run that many times faster than the wall clock,
+        which shrinks operation times and quota windows alike."""
         changes = {
             key: value
             for key, value in {
@@ -218,10 +226,28 @@ class ComputeAdmin:
                 "disk_creating_seconds": disk_creating_seconds,
                 "rate_limit_seconds": rate_limit_seconds,
                 "wait_seconds": wait_seconds,
+                "time_scale": time_scale,
             }.items()
             if value is not None
         }
         result: dict[str, float] = self._call("POST", "config", changes)
+        return result
+
+    # --- quotas
+
+    def set_quotas(self, project: str | None = None, **limits: int | None) -> dict[str, Any]:
+        """Set rate and resource quotas (quotas.QuotaLimits: writes_per_minute,
+        region_writes_per_minute, reads_per_minute, concurrent_operations, snapshots) of
+        one project, or without `project` the default of all; None lifts a limit."""
+        body: dict[str, Any] = dict(limits)
+        if project is not None:
+            body["project"] = project
+        result: dict[str, Any] = self._call("POST", "quotas", body)
+        return result
+
+    def quotas(self) -> dict[str, Any]:
+        """The limits in force and how many calls each quota refused."""
+        result: dict[str, Any] = self._call("GET", "quotas")
         return result
 
     # --- faults

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, fields
 from functools import partial
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from . import errors, faults, listing, persistence, storage, views
 from .clock import FakeClock, Timings, parse_time, rfc3339
 from .faults import SNAPSHOT_INSERT, FaultDecision, FaultRule
+from .filters import required_labels
 from .models import Disk, Instance, Operation, Project, Snapshot, State, snapshot_path
 from .permissions import (
     RESTORE_SOURCE_PERMISSION,
@@ -27,6 +29,7 @@ from .permissions import (
     permission_of,
     validate_denied,
 )
+from .quotas import Quotas
 from .request_log import RequestLog
 from .validation import (
     KNOWN_ZONES,
@@ -80,6 +83,13 @@ class Backend:
         self.state = State()
         self.faults: list[FaultRule] = []
         self.log = RequestLog()
+        self.quotas = Quotas()
+        self._count_snapshots()
+
+    def _count_snapshots(self) -> None:
+        """Snapshots per project (the SNAPSHOTS quota's usage), kept up to date by every
+        change rather than counted on each insert."""
+        self.snapshot_counts = Counter(project for project, _ in self.state.snapshots)
 
     def reset(self) -> None:
         with self._lock:
@@ -98,13 +108,6 @@ class Backend:
             raise errors.NotFound.resource(f"projects/{name}")
         check_permission(project, permission_of(api_method), resource)
         return project
-
-    def get_project(self, name: str) -> dict[str, Any]:
-        """The project with its SNAPSHOTS quota: usage is the snapshots it holds."""
-        with self._lock:
-            project = self._project(name, "compute.projects.get")
-            held = sum(1 for key in self.state.snapshots if key[0] == name)
-            return views.project_json(project, held)
 
     def _zones(self) -> set[str]:
         return set(KNOWN_ZONES) | self.state.extra_zones
@@ -267,6 +270,7 @@ class Backend:
                 chain_name=validate_chain_name(spec.get("chainName")),
             )
             self.state.snapshots[(project, name)] = snapshot
+            self.snapshot_counts[project] += 1
             return self._snapshot_json(snapshot)
 
     def all_snapshots(self) -> list[dict[str, Any]]:
@@ -307,6 +311,8 @@ class Backend:
             for key, value in changes.items():
                 if not isinstance(value, int | float) or value < 0:
                     raise errors.Invalid.field(key, value, "Must be a number >= 0.")
+                if key == "time_scale":
+                    self.clock.set_rate(float(value))
                 setattr(self.timings, key, float(value))
             return asdict(self.timings)
 
@@ -323,6 +329,29 @@ class Backend:
     def fault_rules(self) -> list[dict[str, Any]]:
         with self._lock:
             return [rule.to_json() for rule in self.faults]
+
+    def set_quotas(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return self.quotas.configure(spec)
+
+    def quotas_json(self) -> dict[str, Any]:
+        with self._lock:
+            return self.quotas.to_json()
+
+    def charge_quota(self, api_method: str, args: Mapping[str, str]) -> None:
+        """Count one API call against its project's rate quotas (quotas.Quotas.charge)."""
+        with self._lock:
+            scope = args.get("zone") or args.get("region") or ""
+            region = region_of(scope) if "zone" in args else scope
+            self.quotas.charge(args["project"], api_method, region, self.now())
+
+    def get_project(self, project: str) -> dict[str, Any]:
+        """projects.get: the project with the `quotas[]` this fake keeps."""
+        with self._lock:
+            found = self._project(project, "compute.projects.get")
+            return views.project_json(
+                found, self.quotas.project_quotas(project, self.snapshot_counts[project])
+            )
 
     def decide_faults(
         self, method: str, path: str, api_method: str | None, body: str
@@ -499,10 +528,11 @@ class Backend:
     def list_snapshots(self, project: str, query: Mapping[str, str]) -> dict[str, Any]:
         with self._lock:
             self._project(project, "compute.snapshots.list")
+            required = required_labels(query.get("filter")).items()
             entries = [
                 ("global", self._snapshot_json(snap))
                 for key, snap in self.state.snapshots.items()
-                if key[0] == project
+                if key[0] == project and all(snap.labels.get(k) == v for k, v in required)
             ]
             return listing.list_response(
                 "compute#snapshotList",
@@ -554,6 +584,8 @@ class Backend:
             error,
         )
         self.state.operations[(project, scope, name)] = op
+        if done_at > now:
+            self.quotas.started(project, done_at)
         if request_id:
             self.state.request_ids[(project, request_id)] = (project, scope, name)
         return self._operation_json(op)
@@ -598,7 +630,10 @@ class Backend:
         request_id: str | None,
         guest_flush: bool,
         fail: FaultRule | None,
+        op_scope: str = "global",
     ) -> dict[str, Any]:
+        """snapshots.insert; disks.createSnapshot too (`op_scope` its disk's zone or
+        region, where its operation lives)."""
         with self._lock:
             name_field = body.get("name")
             self._project(
@@ -640,6 +675,7 @@ class Backend:
             last = self.state.last_snapshot_at.get(disk_path)
             if last is not None and now - last < self.timings.rate_limit_seconds:
                 raise errors.ResourceRateExceeded.resource(disk_path)
+            over_quota = self.quotas.snapshot_quota_error(project, self.snapshot_counts[project])
             snapshot = Snapshot(
                 project=project,
                 name=name,
@@ -661,23 +697,58 @@ class Backend:
             snapshot.stored_bytes = storage.stored_at_creation(
                 snapshot, self.state.snapshots.values()
             )
+            if over_quota is not None:  # nothing is made; the operation says why
+                return self._new_operation(
+                    project,
+                    op_scope,
+                    "createSnapshot" if op_scope != "global" else "insert",
+                    snapshot,
+                    now,
+                    request_id,
+                    over_quota,
+                )
             error = None
             if fail is not None:
                 snapshot.failure_code = fail.reason or snapshot.failure_code
                 snapshot.failure_message = fail.message or snapshot.failure_message
                 error = [{"code": snapshot.failure_code, "message": snapshot.failure_message}]
             self.state.snapshots[(project, name)] = snapshot
+            self.snapshot_counts[project] += 1
             self.state.last_snapshot_at[disk_path] = now
             done_at = now + self.timings.creating_seconds + self.timings.uploading_seconds
             return self._new_operation(
-                project, "global", "insert", snapshot, done_at, request_id, error
+                project,
+                op_scope,
+                "createSnapshot" if op_scope != "global" else "insert",
+                snapshot,
+                done_at,
+                request_id,
+                error,
             )
+
+    def create_disk_snapshot(
+        self,
+        project: str,
+        scope: str,
+        disk: str,
+        body: Mapping[str, Any],
+        request_id: str | None,
+        guest_flush: bool,
+        fail: FaultRule | None,
+    ) -> dict[str, Any]:
+        """disks.createSnapshot: a snapshot of the disk in the URL (in its project), whose
+        operation is the disk's zone's or region's."""
+        with self._lock:
+            self._check_scope(scope)
+            source = {**body, "sourceDisk": f"projects/{project}/{scope}/disks/{disk}"}
+            return self.insert_snapshot(project, source, request_id, guest_flush, fail, scope)
 
     def delete_snapshot(self, project: str, name: str, request_id: str | None) -> dict[str, Any]:
         def delete(snapshot: Snapshot) -> None:
             if snapshot.status(self.now(), self.timings) in ("CREATING", "UPLOADING"):
                 raise errors.ResourceNotReady.resource(snapshot.path)
             del self.state.snapshots[(project, name)]
+            self.snapshot_counts[project] -= 1
             storage.after_delete(snapshot, self.state.snapshots.values())
 
         api_method, path = "compute.snapshots.delete", snapshot_path(project, name)
@@ -806,6 +877,7 @@ class Backend:
             state, clock, timings = persistence.load(data)
             self._start_empty()
             self.state, self.clock, self.timings = state, clock, timings
+            self._count_snapshots()
 
     def save_file(self, path: str) -> None:
         persistence.save_file(path, self.dump())

@@ -37,18 +37,33 @@ def parse_time(text: str) -> float:
 
 
 class FakeClock:
-    """Wall-clock time plus an offset, or frozen at a moment."""
+    """Wall-clock time plus an offset, or frozen at a moment. With a `rate` above 1 it
+    runs that many times faster than the wall clock (the time scale), so that operation
+    times and quota windows, all measured on this clock, shrink together."""
 
     def __init__(self) -> None:
         self.offset = 0.0
         self.frozen_at: float | None = None
+        self.rate = 1.0
+        self._since = time.time()  # when the rate took effect
 
     def now(self) -> float:
-        return self.frozen_at if self.frozen_at is not None else time.time() + self.offset
+        if self.frozen_at is not None:
+            return self.frozen_at
+        real = time.time()
+        return real + self.offset + (real - self._since) * (self.rate - 1.0)
 
     def set(self, when: float, frozen: bool) -> None:
-        self.offset = when - time.time()
+        self._since = time.time()
+        self.offset = when - self._since
         self.frozen_at = when if frozen else None
+
+    def set_rate(self, rate: float) -> None:
+        """Run `rate` times faster from now on (the time so far is kept)."""
+        if rate <= 0:
+            raise errors.Invalid.field("time_scale", rate, "Must be > 0.")
+        self.set(self.now(), self.frozen_at is not None)
+        self.rate = rate
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
@@ -70,3 +85,5 @@ class Timings:
     rate_limit_seconds: float = 600.0
     # Real seconds an operations.wait call blocks before answering RUNNING.
     wait_seconds: float = 2.0
+    # How many times faster than the wall clock the fake clock runs (FakeClock.rate).
+    time_scale: float = 1.0

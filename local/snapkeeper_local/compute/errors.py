@@ -148,3 +148,33 @@ class MethodNotFound(ComputeError):
 
     code = 404
     reason = "notFound"
+
+
+class RateLimitExceeded(ComputeError):
+    """A per-minute rate quota ran out: 403, errors[] `rateLimitExceeded` in domain
+    `usageLimits`, and an ErrorInfo `RATE_LIMIT_EXCEEDED` from googleapis.com whose
+    metadata names the quota metric and limit (how Google's quota system answers)."""
+
+    code = 403
+    reason = "rateLimitExceeded"
+    domain = "usageLimits"
+    error_info = "RATE_LIMIT_EXCEEDED"
+
+    def details(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "@type": ERROR_INFO_TYPE,
+                "reason": self.error_info,
+                "domain": "googleapis.com",
+                "metadata": {"service": ERROR_INFO_DOMAIN, **self.metadata},
+            }
+        ]
+
+
+class ConcurrentOperationsExceeded(ComputeError):
+    """Too many of a project's operations are still running."""
+
+    code = 403
+    reason = "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED"
+    domain = "usageLimits"
+    error_info = "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED"

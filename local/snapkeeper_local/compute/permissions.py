@@ -9,6 +9,7 @@ from . import errors
 from .models import Project
 
 PERMISSIONS: Mapping[str, str] = {
+    "compute.projects.get": "compute.projects.get",
     "compute.disks.aggregatedList": "compute.disks.list",
     "compute.disks.list": "compute.disks.list",
     "compute.disks.get": "compute.disks.get",
@@ -23,6 +24,8 @@ PERMISSIONS: Mapping[str, str] = {
     "compute.instances.aggregatedList": "compute.instances.list",
     "compute.instances.list": "compute.instances.list",
     "compute.instances.get": "compute.instances.get",
+    "compute.disks.createSnapshot": "compute.disks.createSnapshot",
+    "compute.regionDisks.createSnapshot": "compute.disks.createSnapshot",
     "compute.snapshots.insert": "compute.snapshots.create",
     "compute.snapshots.list": "compute.snapshots.list",
     "compute.snapshots.get": "compute.snapshots.get",

@@ -6,6 +6,7 @@ Faults and the request log are left out: they belong to the test that set them u
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -19,7 +20,8 @@ VERSION = 1
 def dump(state: State, clock: FakeClock, timings: Timings) -> dict[str, Any]:
     return {
         "version": VERSION,
-        "clock": {"offset": clock.offset, "frozen_at": clock.frozen_at},
+        # The offset as of now, so a time-scaled clock resumes where it stood.
+        "clock": {"offset": clock.now() - time.time(), "frozen_at": clock.frozen_at},
         "timings": asdict(timings),
         "projects": [asdict(p) for p in state.projects.values()],
         "disks": [asdict(d) for d in state.disks.values()],
@@ -51,7 +53,9 @@ def load(data: Mapping[str, Any]) -> tuple[State, FakeClock, Timings]:
         extra_zones=set(data["extra_zones"]),
     )
     state.continue_ids()
-    return state, clock, Timings(**data["timings"])
+    timings = Timings(**data["timings"])
+    clock.set_rate(timings.time_scale)
+    return state, clock, timings
 
 
 def save_file(path: str, data: Mapping[str, Any]) -> None:

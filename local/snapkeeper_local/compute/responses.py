@@ -84,6 +84,18 @@ def _set_disk_labels(api_method: str) -> ApiHandler:
     return handler
 
 
+def _create_disk_snapshot(backend: Backend, call: Call) -> dict[str, Any]:
+    return backend.create_disk_snapshot(
+        call.args["project"],
+        _disk_scope(call),
+        call.args["disk"],
+        call.body,
+        call.request_id,
+        _flag(call.query.get("guestFlush")),
+        call.fail_snapshot,
+    )
+
+
 API_HANDLERS: Mapping[str, ApiHandler] = {
     "compute.projects.get": lambda b, c: b.get_project(c.args["project"]),
     "compute.disks.aggregatedList": lambda b, c: b.aggregated_disks(
@@ -125,6 +137,8 @@ API_HANDLERS: Mapping[str, ApiHandler] = {
     "compute.snapshots.insert": lambda b, c: b.insert_snapshot(
         c.args["project"], c.body, c.request_id, _flag(c.query.get("guestFlush")), c.fail_snapshot
     ),
+    "compute.disks.createSnapshot": _create_disk_snapshot,
+    "compute.regionDisks.createSnapshot": _create_disk_snapshot,
     "compute.snapshots.delete": lambda b, c: b.delete_snapshot(
         c.args["project"], c.args["snapshot"], c.request_id
     ),
@@ -215,6 +229,8 @@ ADMIN_HANDLERS: Mapping[str, AdminHandler] = {
     "list_faults": lambda b, _: {"faults": b.fault_rules()},
     "add_fault": lambda b, body: b.add_fault(body),
     "clear_faults": lambda b, _: _empty(b.clear_faults),
+    "get_quotas": lambda b, _: b.quotas_json(),
+    "set_quotas": lambda b, body: b.set_quotas(body),
     "list_requests": lambda b, _: {"requests": b.request_log(), "counts": b.request_counts()},
     "clear_requests": lambda b, _: _empty(b.clear_requests),
 }
@@ -274,6 +290,7 @@ class ComputeApp(DispatchingApp):
         try:
             if decision.error is not None:
                 raise decision.error
+            self.backend.charge_quota(api_method, args)
             body = _parse_body(request)
             if not isinstance(body, Mapping):
                 raise errors.Invalid("The request body must be a JSON object.")

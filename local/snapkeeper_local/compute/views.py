@@ -88,22 +88,6 @@ def instance_json(instance: Instance, disk_sizes: Mapping[str, int]) -> dict[str
     return body
 
 
-# The SNAPSHOTS quota of every fake project (a real project's depends on its account).
-SNAPSHOTS_QUOTA_LIMIT = 10000.0
-
-
-def project_json(project: Project, snapshots: int) -> dict[str, Any]:
-    return {
-        "kind": "compute#project",
-        "id": str(project.id),
-        "name": project.name,
-        "selfLink": self_link(f"projects/{project.name}"),
-        "quotas": [
-            {"metric": "SNAPSHOTS", "limit": SNAPSHOTS_QUOTA_LIMIT, "usage": float(snapshots)}
-        ],
-    }
-
-
 def snapshot_json(snapshot: Snapshot, now: float, timings: Timings) -> dict[str, Any]:
     status = snapshot.status(now, timings)
     stored = storage.stored(snapshot) if status == "READY" else 0
@@ -171,3 +155,13 @@ def operation_json(op: Operation, now: float) -> dict[str, Any]:
             body["httpErrorStatusCode"] = status
             body["httpErrorMessage"] = message
     return body
+
+
+def project_json(project: Project, quotas: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "kind": "compute#project",
+        "id": str(project.id),
+        "name": project.name,
+        "selfLink": self_link(f"projects/{project.name}"),
+        "quotas": quotas,
+    }
