@@ -69,6 +69,7 @@ SNAPSHOT_PERMISSIONS = [
     "compute.disks.get",  # N is read from the disk's labels before pruning
     "compute.globalOperations.get",  # follows the insert's operation to READY
     "compute.instances.get",  # ...or from its instance's
+    "compute.projects.get",  # the quota guard reads the SNAPSHOTS quota
     "compute.snapshots.create",
     "compute.snapshots.delete",
     "compute.snapshots.get",
@@ -239,7 +240,13 @@ def test_functions_are_deployed_with_their_settings(deployment: Deployment) -> N
             "snapkeeper-work",
             "snapkeeper-snapshot",
             SNAPSHOT_TIMEOUT,  # READY_WAIT_SECONDS + 60 s
-            {**common_env, "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS)},
+            {
+                **common_env,
+                "READY_WAIT_SECONDS": str(READY_WAIT_SECONDS),
+                "COMPUTE_WRITE_QUOTA_PER_MINUTE": "375",  # pacing: each instance's share
+                "SNAPSHOT_MAX_INSTANCES": "50",
+                "QUOTA_GUARD_PERCENT": "90",
+            },
         ),
     ):
         assert function["buildConfig"]["runtime"] == "python312"
