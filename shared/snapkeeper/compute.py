@@ -245,6 +245,20 @@ def as_compute_error(exc: BaseException, action: str) -> ComputeError:
     )
 
 
+def _disk(project: str, location: str, regional: bool, found: compute_v1.Disk) -> Disk:
+    return Disk(
+        project=project,
+        location=location,
+        regional=regional,
+        name=found.name,
+        id=str(found.id),
+        labels=dict(found.labels),
+        size_gb=int(found.size_gb or 0),
+        users=tuple(found.users),
+        status=str(found.status or ""),
+    )
+
+
 def _created(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text) if text else None
@@ -287,15 +301,7 @@ class ComputeGateway:
         listing = self._aggregated(self._clients.disks, "disks", project, label_filter)
         for (kind, location), scoped in listing:
             for disk in scoped.disks:
-                yield Disk(
-                    project=project,
-                    location=location,
-                    regional=kind == "regions",
-                    name=disk.name,
-                    id=str(disk.id),
-                    labels=dict(disk.labels),
-                    size_gb=int(disk.size_gb or 0),
-                )
+                yield _disk(project, location, kind == "regions", disk)
 
     def instances(self, project: str, label_filter: str | None = None) -> Iterator[Instance]:
         listing = self._aggregated(self._clients.instances, "instances", project, label_filter)
@@ -534,17 +540,7 @@ class ComputeGateway:
         found = self._get(f"read disk {name}", self._disk_getter(project, location, regional, name))
         if found is None:
             return None
-        return Disk(
-            project=project,
-            location=location,
-            regional=regional,
-            name=found.name,
-            id=str(found.id),
-            labels=dict(found.labels),
-            size_gb=int(found.size_gb or 0),
-            users=tuple(found.users),
-            status=str(found.status or ""),
-        )
+        return _disk(project, location, regional, found)
 
     def instance_labels(self, url: str) -> Mapping[str, str] | None:
         """The current labels of the instance at `url` (a disk's user); None when it is
@@ -615,16 +611,7 @@ class ComputeGateway:
         return self._call(
             f"list disks of {project}/{zone}",
             lambda: [
-                Disk(
-                    project=project,
-                    location=zone,
-                    regional=False,
-                    name=d.name,
-                    id=str(d.id),
-                    labels=dict(d.labels),
-                    size_gb=int(d.size_gb or 0),
-                    status=str(d.status or ""),
-                )
+                _disk(project, zone, False, d)
                 for d in self._clients.disks.list(
                     request=request, retry=LIST_RETRY, timeout=self._timeout
                 )

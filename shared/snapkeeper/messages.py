@@ -169,6 +169,12 @@ def _decode(data: bytes) -> dict[str, Any]:
     return body
 
 
+def _known(body: Mapping[str, Any], fields: Iterable[str], what: str) -> None:
+    unknown = set(body) - set(fields)
+    if unknown:
+        raise InvalidMessage(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+
+
 def _string(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
     value = body.get(key)
     if value is None and not required:
@@ -180,9 +186,7 @@ def _string(body: Mapping[str, Any], key: str, *, required: bool = True) -> str 
 
 def parse_tick(data: bytes) -> Tick:
     body = _decode(data)
-    unknown = set(body) - TICK_FIELDS
-    if unknown:
-        raise InvalidMessage(f"unknown tick field(s): {', '.join(sorted(unknown))}")
+    _known(body, TICK_FIELDS, "tick")
     schedule = _string(body, "schedule")
     assert schedule is not None
     try:
@@ -224,9 +228,7 @@ def _disk_fields(
     strings: tuple[str, ...] = ("schedule", "slot"),
 ) -> None:
     """The checks every work message's disk, its other `strings` and its slot pass."""
-    unknown = set(body) - set(fields)
-    if unknown:
-        raise InvalidMessage(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+    _known(body, fields, what)
     for key in ("project", "location", "disk", "disk_id", *strings):
         _string(body, key)
     if not str(body["disk_id"]).isdigit():
@@ -346,9 +348,7 @@ def parse_sample(value: Any, where: str) -> int:
 
 def parse_drill_tick(data: bytes) -> DrillTick:
     body = _decode(data)
-    unknown = set(body) - DRILL_TICK_FIELDS
-    if unknown:
-        raise InvalidMessage(f"unknown drill tick field(s): {', '.join(sorted(unknown))}")
+    _known(body, DRILL_TICK_FIELDS, "drill tick")
     if body.get("kind") != DRILL_KIND:
         raise InvalidMessage(f"a drill tick has kind {DRILL_KIND!r}")
     sample = body.get("sample")
