@@ -38,6 +38,14 @@ DRILL_TICK_FIELDS = frozenset(
 )
 
 
+def _timing_json(tick: Tick | DrillTick) -> dict[str, Any]:
+    """The cron, time zone, time and projects a tick sets (what _timing_fields reads)."""
+    body: dict[str, Any] = {"cron": tick.cron, "time_zone": tick.time_zone}
+    body["time"] = tick.time.isoformat() if tick.time else None
+    body["projects"] = list(tick.projects)
+    return {key: value for key, value in body.items() if value}
+
+
 @dataclass(frozen=True)
 class Tick:
     schedule: str
@@ -48,15 +56,7 @@ class Tick:
     options: ScheduleOptions = field(default_factory=ScheduleOptions)
 
     def to_json(self) -> bytes:
-        body: dict[str, Any] = {"schedule": self.schedule}
-        if self.cron:
-            body["cron"] = self.cron
-        if self.time_zone:
-            body["time_zone"] = self.time_zone
-        if self.time:
-            body["time"] = self.time.isoformat()
-        if self.projects:
-            body["projects"] = list(self.projects)
+        body: dict[str, Any] = {"schedule": self.schedule, **_timing_json(self)}
         if self.options.to_mapping():  # a schedule without options: the payload as before
             body["options"] = self.options.to_mapping()
         return json.dumps(body).encode()
@@ -299,15 +299,7 @@ class DrillTick:
     sample: int | None = None  # None: the deployment's DRILL_SAMPLE
 
     def to_json(self) -> bytes:
-        body: dict[str, Any] = {"kind": DRILL_KIND}
-        if self.cron:
-            body["cron"] = self.cron
-        if self.time_zone:
-            body["time_zone"] = self.time_zone
-        if self.time:
-            body["time"] = self.time.isoformat()
-        if self.projects:
-            body["projects"] = list(self.projects)
+        body: dict[str, Any] = {"kind": DRILL_KIND, **_timing_json(self)}
         if self.sample is not None:
             body["sample"] = self.sample
         return json.dumps(body).encode()
