@@ -245,6 +245,20 @@ def as_compute_error(exc: BaseException, action: str) -> ComputeError:
     )
 
 
+def _disk(project: str, location: str, regional: bool, found: compute_v1.Disk) -> Disk:
+    return Disk(
+        project=project,
+        location=location,
+        regional=regional,
+        name=found.name,
+        id=str(found.id),
+        labels=dict(found.labels),
+        size_gb=int(found.size_gb or 0),
+        users=tuple(found.users),
+        status=str(found.status or ""),
+    )
+
+
 def _created(text: str) -> datetime | None:
     try:
         return datetime.fromisoformat(text) if text else None
@@ -287,15 +301,7 @@ class ComputeGateway:
         listing = self._aggregated(self._clients.disks, "disks", project, label_filter)
         for (kind, location), scoped in listing:
             for disk in scoped.disks:
-                yield Disk(
-                    project=project,
-                    location=location,
-                    regional=kind == "regions",
-                    name=disk.name,
-                    id=str(disk.id),
-                    labels=dict(disk.labels),
-                    size_gb=int(disk.size_gb or 0),
-                )
+                yield _disk(project, location, kind == "regions", disk)
 
     def instances(self, project: str, label_filter: str | None = None) -> Iterator[Instance]:
         listing = self._aggregated(self._clients.instances, "instances", project, label_filter)
@@ -356,15 +362,16 @@ class ComputeGateway:
 
     def get_snapshot(self, project: str, name: str) -> Snapshot | None:
         """The snapshot, or None when there is none by that name."""
-        try:
-            found = self._clients.snapshots.get(
+        found = self._snapshot_resource(project, name)
+        return None if found is None else _snapshot(project, found)
+
+    def _snapshot_resource(self, project: str, name: str) -> Any:
+        return self._get(
+            f"read snapshot {name}",
+            lambda: self._clients.snapshots.get(
                 project=project, snapshot=name, retry=LIST_RETRY, timeout=self._timeout
-            )
-        except gexc.NotFound:
-            return None
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"read snapshot {name}") from exc
-        return _snapshot(project, found)
+            ),
+        )
 
     def insert_snapshot(
         self,
@@ -506,6 +513,16 @@ class ComputeGateway:
         return result
 
     @staticmethod
+    def _get(action: str, call: Callable[[], Any]) -> Any:
+        """`call`'s result, None on a 404; any other failure a ComputeError."""
+        try:
+            return call()
+        except gexc.NotFound:
+            return None
+        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
+            raise as_compute_error(exc, action) from exc
+
+    @staticmethod
     def _found(action: str, call: Callable[[], Any]) -> bool:
         """True once `call` succeeds, False on a 404; any other failure a ComputeError."""
         try:
@@ -516,55 +533,14 @@ class ComputeGateway:
             raise as_compute_error(exc, action) from exc
         return True
 
-    def snapshot_quota(self, project: str) -> tuple[float, float] | None:
-        """(usage, limit) of the project's SNAPSHOTS quota; None when it lists none."""
-        found = self._call(
-            f"read the quotas of {project}",
-            lambda: self._clients.projects.get(
-                project=project, retry=LIST_RETRY, timeout=self._timeout
-            ),
-        )
-        for quota in found.quotas:
-            if quota.metric == SNAPSHOTS_QUOTA:
-                return float(quota.usage), float(quota.limit)
-        return None
-
     # -- the disk as it is now -------------------------------------------------------------
 
     def get_disk(self, project: str, location: str, regional: bool, name: str) -> Disk | None:
         """The disk with its current labels and users; None when it is gone."""
-        try:
-            if regional:
-                found = self._clients.region_disks.get(
-                    project=project,
-                    region=location,
-                    disk=name,
-                    retry=LIST_RETRY,
-                    timeout=self._timeout,
-                )
-            else:
-                found = self._clients.disks.get(
-                    project=project,
-                    zone=location,
-                    disk=name,
-                    retry=LIST_RETRY,
-                    timeout=self._timeout,
-                )
-        except gexc.NotFound:
+        found = self._get(f"read disk {name}", self._disk_getter(project, location, regional, name))
+        if found is None:
             return None
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"read disk {name}") from exc
-        return Disk(
-            project=project,
-            location=location,
-            regional=regional,
-            name=found.name,
-            id=str(found.id),
-            labels=dict(found.labels),
-            size_gb=int(found.size_gb or 0),
-            users=tuple(found.users),
-            status=str(found.status or ""),
-        )
+        return _disk(project, location, regional, found)
 
     def instance_labels(self, url: str) -> Mapping[str, str] | None:
         """The current labels of the instance at `url` (a disk's user); None when it is
@@ -573,19 +549,17 @@ class ComputeGateway:
         if not match:
             return None
         project, zone, name = match.groups()
-        try:
-            found = self._clients.instances.get(
+        found = self._get(
+            f"read instance {name}",
+            lambda: self._clients.instances.get(
                 project=project, zone=zone, instance=name, retry=LIST_RETRY, timeout=self._timeout
-            )
-        except gexc.NotFound:
-            return None
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"read instance {name}") from exc
-        return dict(found.labels)
+            ),
+        )
+        return None if found is None else dict(found.labels)
 
     # -- the project ----------------------------------------------------------------------
 
-    def quota(self, project: str, metric: str = "SNAPSHOTS") -> Quota | None:
+    def quota(self, project: str, metric: str = SNAPSHOTS_QUOTA) -> Quota | None:
         """One of the project's quotas (projects.get quotas[]); None when not listed."""
         found = self._call(
             f"read project {project}",
@@ -601,16 +575,20 @@ class ComputeGateway:
     # -- restore ---------------------------------------------------------------------------
 
     def disk_exists(self, project: str, location: str, regional: bool, name: str) -> bool:
-        def look_up() -> Any:
-            if regional:
-                return self._clients.region_disks.get(
-                    project=project, region=location, disk=name, timeout=self._timeout
-                )
-            return self._clients.disks.get(
-                project=project, zone=location, disk=name, timeout=self._timeout
-            )
-
+        look_up = self._disk_getter(project, location, regional, name)
         return self._found(f"look up disk {name}", look_up)
+
+    def _disk_getter(
+        self, project: str, location: str, regional: bool, name: str
+    ) -> Callable[[], Any]:
+        """disks.get or regionDisks.get of one disk, as a call to make."""
+        if regional:
+            return lambda: self._clients.region_disks.get(
+                project=project, region=location, disk=name, retry=LIST_RETRY, timeout=self._timeout
+            )
+        return lambda: self._clients.disks.get(
+            project=project, zone=location, disk=name, retry=LIST_RETRY, timeout=self._timeout
+        )
 
     def create_disk_from_snapshot(
         self, project: str, zone: str, name: str, snapshot_link: str, labels: Mapping[str, str]
@@ -633,16 +611,7 @@ class ComputeGateway:
         return self._call(
             f"list disks of {project}/{zone}",
             lambda: [
-                Disk(
-                    project=project,
-                    location=zone,
-                    regional=False,
-                    name=d.name,
-                    id=str(d.id),
-                    labels=dict(d.labels),
-                    size_gb=int(d.size_gb or 0),
-                    status=str(d.status or ""),
-                )
+                _disk(project, zone, False, d)
                 for d in self._clients.disks.list(
                     request=request, retry=LIST_RETRY, timeout=self._timeout
                 )
@@ -651,28 +620,21 @@ class ComputeGateway:
 
     def delete_zone_disk(self, project: str, zone: str, name: str) -> str | None:
         """Delete a zonal disk; its operation's name, None when it was already gone."""
-        try:
-            operation = self._clients.disks.delete_unary(
+        operation = self._get(
+            f"delete disk {name}",
+            lambda: self._clients.disks.delete_unary(
                 project=project, zone=zone, disk=name, retry=None, timeout=self._timeout
-            )
-        except gexc.NotFound:
-            return None
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"delete disk {name}") from exc
-        return str(operation.name)
+            ),
+        )
+        return None if operation is None else str(operation.name)
 
     def add_snapshot_labels(self, project: str, name: str, added: Mapping[str, str]) -> bool:
         """Merge `added` into a snapshot's labels (setLabels with the fingerprint just
         read: a 412 means they changed in between, and is retried). False: it is gone."""
         action = f"label snapshot {name}"
-        try:
-            found = self._clients.snapshots.get(
-                project=project, snapshot=name, retry=LIST_RETRY, timeout=self._timeout
-            )
-        except gexc.NotFound:
+        found = self._snapshot_resource(project, name)
+        if found is None:
             return False
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, action) from exc
         request = compute_v1.GlobalSetLabelsRequest(
             labels={**dict(found.labels), **added}, label_fingerprint=found.label_fingerprint
         )

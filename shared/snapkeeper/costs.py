@@ -173,7 +173,7 @@ def snapshot_quotas(projects: Iterable[str], gateway: ComputeGateway) -> list[Pr
 
     def read(project: str) -> ProjectQuota:
         try:
-            quota = gateway.quota(project, "SNAPSHOTS")
+            quota = gateway.quota(project)
         except ComputeError as exc:
             return ProjectQuota(project, None, None, str(exc))
         if quota is None:

@@ -38,6 +38,14 @@ DRILL_TICK_FIELDS = frozenset(
 )
 
 
+def _timing_json(tick: Tick | DrillTick) -> dict[str, Any]:
+    """The cron, time zone, time and projects a tick sets (what _timing_fields reads)."""
+    body: dict[str, Any] = {"cron": tick.cron, "time_zone": tick.time_zone}
+    body["time"] = tick.time.isoformat() if tick.time else None
+    body["projects"] = list(tick.projects)
+    return {key: value for key, value in body.items() if value}
+
+
 @dataclass(frozen=True)
 class Tick:
     schedule: str
@@ -48,15 +56,7 @@ class Tick:
     options: ScheduleOptions = field(default_factory=ScheduleOptions)
 
     def to_json(self) -> bytes:
-        body: dict[str, Any] = {"schedule": self.schedule}
-        if self.cron:
-            body["cron"] = self.cron
-        if self.time_zone:
-            body["time_zone"] = self.time_zone
-        if self.time:
-            body["time"] = self.time.isoformat()
-        if self.projects:
-            body["projects"] = list(self.projects)
+        body: dict[str, Any] = {"schedule": self.schedule, **_timing_json(self)}
         if self.options.to_mapping():  # a schedule without options: the payload as before
             body["options"] = self.options.to_mapping()
         return json.dumps(body).encode()
@@ -169,6 +169,12 @@ def _decode(data: bytes) -> dict[str, Any]:
     return body
 
 
+def _known(body: Mapping[str, Any], fields: Iterable[str], what: str) -> None:
+    unknown = set(body) - set(fields)
+    if unknown:
+        raise InvalidMessage(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+
+
 def _string(body: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
     value = body.get(key)
     if value is None and not required:
@@ -180,9 +186,7 @@ def _string(body: Mapping[str, Any], key: str, *, required: bool = True) -> str 
 
 def parse_tick(data: bytes) -> Tick:
     body = _decode(data)
-    unknown = set(body) - TICK_FIELDS
-    if unknown:
-        raise InvalidMessage(f"unknown tick field(s): {', '.join(sorted(unknown))}")
+    _known(body, TICK_FIELDS, "tick")
     schedule = _string(body, "schedule")
     assert schedule is not None
     try:
@@ -224,9 +228,7 @@ def _disk_fields(
     strings: tuple[str, ...] = ("schedule", "slot"),
 ) -> None:
     """The checks every work message's disk, its other `strings` and its slot pass."""
-    unknown = set(body) - set(fields)
-    if unknown:
-        raise InvalidMessage(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+    _known(body, fields, what)
     for key in ("project", "location", "disk", "disk_id", *strings):
         _string(body, key)
     if not str(body["disk_id"]).isdigit():
@@ -297,15 +299,7 @@ class DrillTick:
     sample: int | None = None  # None: the deployment's DRILL_SAMPLE
 
     def to_json(self) -> bytes:
-        body: dict[str, Any] = {"kind": DRILL_KIND}
-        if self.cron:
-            body["cron"] = self.cron
-        if self.time_zone:
-            body["time_zone"] = self.time_zone
-        if self.time:
-            body["time"] = self.time.isoformat()
-        if self.projects:
-            body["projects"] = list(self.projects)
+        body: dict[str, Any] = {"kind": DRILL_KIND, **_timing_json(self)}
         if self.sample is not None:
             body["sample"] = self.sample
         return json.dumps(body).encode()
@@ -346,9 +340,7 @@ def parse_sample(value: Any, where: str) -> int:
 
 def parse_drill_tick(data: bytes) -> DrillTick:
     body = _decode(data)
-    unknown = set(body) - DRILL_TICK_FIELDS
-    if unknown:
-        raise InvalidMessage(f"unknown drill tick field(s): {', '.join(sorted(unknown))}")
+    _known(body, DRILL_TICK_FIELDS, "drill tick")
     if body.get("kind") != DRILL_KIND:
         raise InvalidMessage(f"a drill tick has kind {DRILL_KIND!r}")
     sample = body.get("sample")

@@ -34,7 +34,8 @@ def reading(gateway: ComputeGateway, project: str, slot: str) -> tuple[float, fl
             if key in _readings:
                 return _readings[key]
         try:
-            found = gateway.snapshot_quota(project)
+            quota = gateway.quota(project)
+            found = None if quota is None else (quota.usage, quota.limit)
         except ComputeError as exc:
             logs.warning(
                 f"quota guard: cannot read the SNAPSHOTS quota of {project}; not guarding: {exc}",
