@@ -369,7 +369,7 @@ def test_config_values_are_validated_never_evaluated(
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        # The issue: both would fail only once the functions were deployed.
+        # Both are caught before any gcloud command, not once the functions are deployed.
         (
             "SCHEDULE=daily|99 99 * * *|Asia/Tokyoo",
             "SCHEDULE: cron '99 99 * * *' is not a 5-field unix-cron expression; "
