@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -71,6 +71,11 @@ class DiskRef:
     regional: bool
     disk: str
     disk_id: str
+
+    @property
+    def disk_ref(self) -> dict[str, Any]:
+        """The fields of DiskRef alone, to name the same disk in another message."""
+        return {f.name: getattr(self, f.name) for f in fields(DiskRef)}
 
     @property
     def disk_path(self) -> str:

@@ -29,21 +29,16 @@ from snapkeeper import labels
 from snapkeeper.compute import ComputeGateway, Snapshot, parse_disk_path
 from snapkeeper.config import Config
 from snapkeeper.errors import NotAllowed
-from snapkeeper.messages import OrphanWork
+from snapkeeper.messages import DiskRef, OrphanWork
 from snapkeeper.options import ORPHAN_KEEP_NEWEST, OrphanPolicy, ScheduleOptions
 from snapkeeper.retention import READY, RetentionPlan, Rules, parse_slot, plan_retention
 from snapkeeper.snapshotter import Action, SnapshotResult, held_ready, prune_snapshots, to_info
 
 
 @dataclass(frozen=True)
-class Orphans:
+class Orphans(DiskRef):
     """The managed snapshots of one deleted disk and one schedule."""
 
-    project: str
-    location: str
-    regional: bool
-    disk: str
-    disk_id: str
     schedule: str
     snapshots: tuple[Snapshot, ...]
 
@@ -83,14 +78,7 @@ class Orphans:
 
     def message(self, slot: str, options: ScheduleOptions) -> OrphanWork:
         return OrphanWork(
-            project=self.project,
-            location=self.location,
-            regional=self.regional,
-            disk=self.disk,
-            disk_id=self.disk_id,
-            schedule=self.schedule,
-            slot=slot,
-            options=options.to_mapping(),
+            **self.disk_ref, schedule=self.schedule, slot=slot, options=options.to_mapping()
         )
 
 
