@@ -585,7 +585,8 @@ class Backend:
         )
         self.state.operations[(project, scope, name)] = op
         if done_at > now:
-            self.quotas.started(project, done_at)
+            location = scope if scope == "global" or scope in self._regions() else region_of(scope)
+            self.quotas.started(project, location, done_at)
         if request_id:
             self.state.request_ids[(project, request_id)] = (project, scope, name)
         return self._operation_json(op)

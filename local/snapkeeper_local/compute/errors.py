@@ -172,9 +172,11 @@ class RateLimitExceeded(ComputeError):
 
 
 class ConcurrentOperationsExceeded(ComputeError):
-    """Too many of a project's operations are still running."""
+    """Too many of a project's operations in one region (or global) are still running:
+    as Compute answers it, "Rate Limit Exceeded" with errors[] `rateLimitExceeded` in
+    `usageLimits`, the quota named only by the ErrorInfo's reason."""
 
     code = 403
-    reason = "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED"
+    reason = "rateLimitExceeded"
     domain = "usageLimits"
     error_info = "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED"

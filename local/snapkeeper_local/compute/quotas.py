@@ -6,8 +6,9 @@ through the admin API (none is enforced by default, except a large SNAPSHOTS lim
   bucket per region (zonal and regional disk writes, disks.createSnapshot) and a read
   bucket (every other call, operation polls included). A call over the limit is answered
   403 RATE_LIMIT_EXCEEDED and is not counted.
-- A concurrent-operations limit: a write while that many of the project's operations are
-  still running is answered 403 CONCURRENT_OPERATIONS_QUOTA_EXCEEDED.
+- A concurrent-operations limit: a write while that many of the project's operations in
+  its region (or global) are still running is answered 403 rateLimitExceeded, the quota
+  named by the ErrorInfo reason CONCURRENT_OPERATIONS_QUOTA_EXCEEDED.
 - The SNAPSHOTS quota: how many snapshots a project may hold. An insert beyond it starts
   an operation that ends with QUOTA_EXCEEDED inside it, as the real API's does. projects.get
   lists it in `quotas[]` with its limit and usage.
@@ -91,7 +92,7 @@ class Quotas:
         self.default = QuotaLimits()
         self.projects: dict[str, QuotaLimits] = {}
         self._windows: dict[tuple[str, str, str], deque[float]] = {}
-        self._running: dict[str, list[float]] = {}  # done_at of unfinished operations
+        self._running: dict[tuple[str, str], list[float]] = {}  # (project, location): done_at
         self.refused: Counter[str] = Counter()
 
     def limits(self, project: str) -> QuotaLimits:
@@ -141,19 +142,23 @@ class Quotas:
                 raise _rate_error(project, bucket, limit, where)
             window.append(now)
         most = limits.concurrent_operations
-        if bucket != READ and most is not None and self.running(project, now) >= most:
+        location = region or "global"  # counted per project and region, as Compute does
+        if bucket != READ and most is not None and self.running(project, location, now) >= most:
             self.refused["concurrent_operations"] += 1
             raise errors.ConcurrentOperationsExceeded(
-                f"Exceeded limit 'MAX_CONCURRENT_OPERATIONS' of {most} on resource "
-                f"'projects/{project}'.",
-                metadata={"consumer": f"projects/{project}"},
+                "Rate Limit Exceeded",
+                metadata={
+                    "containerType": "PROJECT",
+                    "containerId": project,
+                    "location": location,
+                },
             )
 
-    def started(self, project: str, done_at: float) -> None:
-        heapq.heappush(self._running.setdefault(project, []), done_at)
+    def started(self, project: str, location: str, done_at: float) -> None:
+        heapq.heappush(self._running.setdefault((project, location), []), done_at)
 
-    def running(self, project: str, now: float) -> int:
-        heap = self._running.get(project, [])
+    def running(self, project: str, location: str, now: float) -> int:
+        heap = self._running.get((project, location), [])
         while heap and heap[0] <= now:
             heapq.heappop(heap)
         return len(heap)
