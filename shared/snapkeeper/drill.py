@@ -45,9 +45,9 @@ from snapkeeper.errors import (
     ConfigError,
     DrillFailed,
     DrillInProgress,
-    NotAllowed,
     Outcome,
 )
+from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import DrillItem, DrillTick, Tick
 from snapkeeper.naming import scratch_disk_name
 from snapkeeper.restore import RESTORED_FROM
@@ -234,8 +234,7 @@ def run_drill(
     bounds the wait for READY (default READY_WAIT_SECONDS from now). Raises
     DrillInProgress (redeliver), DrillFailed, NotAllowed, ConfigError or a ComputeError
     classified by the error table."""
-    if not config.allows(item.project):
-        raise NotAllowed(f"project {item.project} is not in TARGET_PROJECTS")
+    Scope(config).require(item.project)
     check_configured(config)
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds

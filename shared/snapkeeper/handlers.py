@@ -177,7 +177,9 @@ def _requeue(config: Config, exc: RateLimited, delivery: Delivery, fields: dict[
     try:
         future.result(timeout=PUBLISH_TIMEOUT)
     except Exception as publish_error:  # not re-queued: Pub/Sub's redelivery instead
-        _retry(TransientError(f"{exc}; re-queue failed: {publish_error}"), fields)
+        failed = TransientError(f"{exc}; re-queue failed: {publish_error}")
+        _give_up_or_retry(config, failed, delivery, SNAPSHOTTER, fields)  # last: a letter
+        return
     logs.info(
         f"re-queued for the rate quota, not before {not_before.isoformat()}: {exc}",
         requeues=requeues + 1,

@@ -24,7 +24,7 @@ from google.api_core import exceptions as gexc
 from snapkeeper import clients
 from snapkeeper.compute import LIST_RETRY, as_compute_error
 from snapkeeper.config import Config
-from snapkeeper.errors import ApiError, Outcome
+from snapkeeper.errors import ApiError, NotAllowed, Outcome
 
 PAGE_SIZE = 500
 CALL_TIMEOUT = 30.0
@@ -207,6 +207,11 @@ class Scope:
         return bool(
             ancestry and ancestry.active and set(ancestry.ancestors).intersection(self.config.roots)
         )
+
+    def require(self, project: str) -> None:
+        """Raise NotAllowed, naming the settings that decide, unless a project is covered."""
+        if not self.allows(project):
+            raise NotAllowed(self.refusal(project))
 
     def refusal(self, project: str) -> str:
         """Why a project is refused, naming the settings that decide."""

@@ -28,7 +28,7 @@ from typing import Any
 from snapkeeper import labels
 from snapkeeper.compute import ComputeGateway, Snapshot, parse_disk_path
 from snapkeeper.config import Config
-from snapkeeper.errors import NotAllowed
+from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import DiskRef, OrphanWork
 from snapkeeper.options import ORPHAN_KEEP_NEWEST, OrphanPolicy, ScheduleOptions
 from snapkeeper.retention import READY, RetentionPlan, Rules, parse_slot, plan_retention
@@ -161,8 +161,7 @@ _OLDEST = datetime.min.replace(tzinfo=UTC)
 def prune_orphans(work: OrphanWork, config: Config, gateway: ComputeGateway) -> SnapshotResult:
     """Carry out an orphan message: verify that the disk is still gone, then prune its
     managed snapshots of the schedule by ORPHAN_POLICY (as it is set now)."""
-    if not config.allows(work.project):
-        raise NotAllowed(f"project {work.project} is not in TARGET_PROJECTS")
+    Scope(config).require(work.project)
     target = config.snapshot_project or work.project
     policy = config.orphan_policy
     if not policy.acts:

@@ -31,7 +31,6 @@ from snapkeeper.config import Config
 from snapkeeper.errors import (
     ComputeError,
     NameCollision,
-    NotAllowed,
     Outcome,
     RateLimited,
     SnapshotFailed,
@@ -177,16 +176,11 @@ def take_snapshot(
     """Make the slot's snapshot READY, then prune. `deadline` (monotonic seconds) bounds
     the wait; by default READY_WAIT_SECONDS from now. Raises ComputeError (with its
     outcome), SnapshotInProgress, SnapshotFailed, NameCollision or NotAllowed."""
-    scope = Scope(config)
-    if not scope.allows(work.project):
-        raise NotAllowed(scope.refusal(work.project))
+    Scope(config).require(work.project)
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
     target = config.snapshot_project or work.project
     deployment = config.deployment_id
-    # The insert's turn under the write quota, before any call: work the quota sends
-    # back (re-queued) has cost nothing.
-    gateway.pace(target)
     existing = gateway.managed_snapshots(target, work.disk_id, work.schedule, deployment)
     name = snapshot_name(snapshot_key(work, deployment))
     try:
@@ -203,6 +197,9 @@ def take_snapshot(
     action = Action.EXISTS
     work = dataclasses.replace(work, keep=policy.keep)  # the N the new snapshot records
     if current is None or current.status == FAILED:
+        # The insert's turn under the write quota: only a delivery that writes takes one
+        # (a duplicate or a follow-up of a snapshot in progress reads only).
+        gateway.pace(target)
         quotaguard.check(gateway, target, work.slot, config.quota_guard_percent)
         try:
             _create(work, config, gateway, target, name, current, deadline)
