@@ -183,11 +183,13 @@ class Scope:
         return bool(self.config.roots)
 
     def projects(self) -> list[str]:
-        """Every project covered, sorted: resolved now (raises ApiError)."""
-        found = set(self.config.target_projects)
-        for root in self.config.roots:
-            found.update(self.hierarchy.projects_under(root))
-        self._resolved = frozenset(found - self.config.exclude_projects)
+        """Every project covered, sorted: resolved on the first call of this scope, which
+        lives for one tick or one command (raises ApiError)."""
+        if self._resolved is None:
+            found = set(self.config.target_projects)
+            for root in self.config.roots:
+                found.update(self.hierarchy.projects_under(root))
+            self._resolved = frozenset(found - self.config.exclude_projects)
         return sorted(self._resolved)
 
     def allows(self, project: str) -> bool:

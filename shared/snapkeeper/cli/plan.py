@@ -26,6 +26,7 @@ from snapkeeper.cli.common import (
 )
 from snapkeeper.compute import Snapshot
 from snapkeeper.enumerator import ProjectFailure, SkippedDisk, plan_tick, tick_projects
+from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import Tick, WorkItem
 from snapkeeper.retention import READY
 from snapkeeper.snapshotter import SnapshotPlan, plan_snapshot
@@ -163,11 +164,13 @@ def left_behind(
     return LeftBehind(schedule, reason, len(disks), len(held), total)
 
 
-def dry_run(app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex) -> SchedulePlan:
+def dry_run(
+    app: App, tick: Tick, at: datetime, index: coverage.SnapshotIndex, scope: Scope
+) -> SchedulePlan:
     """What the enumerator and the snapshot function would do, from reads only: with
     the drift (what a change of N or max-age deletes over its ticks), the orphans and
     what ORPHAN_POLICY does with them, and the snapshots no tick prunes any more."""
-    result = plan_tick(tick, at, app.config, app.gateway, find_orphans=True)
+    result = plan_tick(tick, at, app.config, app.gateway, scope, find_orphans=True)
     planned = SchedulePlan(tick.schedule, result.slot, tick.cron, tick.time_zone)
     planned.skipped, planned.failed_projects = result.skipped, result.failures
     planned.disk_ids = result.disk_ids
@@ -230,9 +233,10 @@ def plan(
         raise click.UsageError("no Cloud Scheduler jobs yet: give --schedule")
     at = at or now()
     ticks = [_tick(app, name, at, projects) for name in names]
-    covered = {p for t in ticks for p in tick_projects(t, app.config)[0]}
+    scope = Scope(app.config)  # folders resolved once for every schedule planned
+    covered = {p for t in ticks for p in tick_projects(t, app.config, scope)[0]}
     index = coverage.survey(covered, app.config, app.gateway, with_disks=False).snapshots
-    plans = [dry_run(app, t, at, index) for t in ticks]
+    plans = [dry_run(app, t, at, index, scope) for t in ticks]
     unplanned = []
     if not schedule_names:  # every job's schedule planned: others have none any more
         existing = set().union(*(p.disk_ids for p in plans))
