@@ -185,7 +185,13 @@ def test_status_lists_orphans_and_what_snapshots_cost(stack: LocalStack, run_cli
     assert archive["archive_bytes"] == gone_bytes["monthly"] and archive["standard_bytes"] == 0
     assert archive["monthly_usd"] == round(gone_bytes["monthly"] / 2**30 * 0.019, 4)
     assert view["storage_bytes"] == sum(stored.values())
-    assert next(d["disk"] for d in view["top_disks"]) in {"gone-data", "web-data"}
+    # Ranked by what each disk's schedules cost together, the dearest first.
+    cost_of = {
+        d: sum(r["monthly_usd"] for r in view["disks"] if r["disk"] == d)
+        for d in {"gone-data", "web-data"}
+    }
+    assert [d["disk"] for d in view["top_disks"]] == sorted(cost_of, key=lambda d: -cost_of[d])
+    assert cost_of["gone-data"] != cost_of["web-data"]  # else the order would prove nothing
     assert len(view["top_disks"]) == 2 and view["top_disks"][0]["schedule"] == "*"
     [project] = view["projects"]  # only prod-app-1 holds snapshots
     assert project["snapshots"] == len(stored) and project["monthly_usd"] > 0

@@ -523,7 +523,6 @@ def quota_env(env: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> ComputeAdmi
     # The function's settings are in real time: the quota as the scaled clock spends it.
     monkeypatch.setenv("COMPUTE_WRITE_QUOTA_PER_MINUTE", str(int(WRITES_PER_MINUTE * TIME_SCALE)))
     monkeypatch.setenv("TARGET_PROJECTS", PROJECT)
-    monkeypatch.setenv("SNAPSHOT_MAX_INSTANCES", "1")
     monkeypatch.setenv("PACE_MAX_WAIT_SECONDS", "1")
     monkeypatch.setenv("MAX_DELIVERY_ATTEMPTS", "5")
     for i in range(DISKS):

@@ -19,7 +19,7 @@ from snapkeeper.cli.common import (
     table,
     timeout_option,
 )
-from snapkeeper.errors import ComputeError, SnapkeeperError
+from snapkeeper.errors import SnapkeeperError
 from snapkeeper.messages import MAX_DRILL_SAMPLE, DrillItem, DrillTick
 
 
@@ -88,7 +88,7 @@ def _run(app: App, item: DrillItem, timeout: float) -> Row:
             deadline=time.monotonic() + timeout,
             say=lambda message: app.note(f"{where}: {message}"),
         )
-    except (SnapkeeperError, ComputeError) as exc:
+    except SnapkeeperError as exc:  # a ComputeError among them
         app.note(f"[red]{where}: drill failed:[/] {exc}")
         return Row(item.project, item.disk, item.snapshot, "FAILED", error=str(exc))
     return Row(
