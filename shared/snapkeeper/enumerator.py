@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from snapkeeper import clients, labels, orphans, slots
@@ -101,6 +101,8 @@ def discover(
     is gone only if no page of the complete listing holds its id) and the schedule's
     managed snapshots are listed once (the vault's, or the project's)."""
     options = options or ScheduleOptions()
+    # Before the listings: the labels the work messages carry are at least this recent.
+    read_at = datetime.now(UTC).isoformat()
     # A disk's snapshot-location label wins, then the schedule's, then the deployment's.
     default_location = options.storage_location or config.default_storage_location
     key = labels.ControlLabels(config.label_prefix).schedule(schedule)
@@ -126,7 +128,7 @@ def discover(
         if isinstance(policy, labels.Skip):
             found.skipped.append(SkippedDisk(project, disk.location, disk.name, policy.reason))
         elif policy is not None:
-            found.work.append(_work_item(disk, policy, slot, options))
+            found.work.append(_work_item(disk, policy, slot, options, read_at))
     if find_orphans:
         deployment = config.deployment_id
         where = config.snapshot_project or project
@@ -137,7 +139,7 @@ def discover(
 
 
 def _work_item(
-    disk: Disk, policy: labels.DiskPolicy, slot: str, options: ScheduleOptions
+    disk: Disk, policy: labels.DiskPolicy, slot: str, options: ScheduleOptions, read_at: str
 ) -> WorkItem:
     return WorkItem(
         project=disk.project,
@@ -153,6 +155,7 @@ def _work_item(
         guest_flush=policy.guest_flush,
         disk_labels=dict(disk.labels),
         options=options.to_mapping(),
+        labels_read_at=read_at,
     )
 
 

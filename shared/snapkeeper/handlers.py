@@ -37,7 +37,7 @@ from snapkeeper.messages import (
 )
 from snapkeeper.orphans import prune_orphans
 from snapkeeper.slots import parse_time
-from snapkeeper.snapshotter import Action, take_snapshot
+from snapkeeper.snapshotter import Action, labels_fresh, take_snapshot
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,8 @@ def handle_work(cloud_event: Any) -> None:
         if isinstance(work, OrphanWork):
             result = prune_orphans(work, config, gateway)
         else:
-            result = take_snapshot(work, config, gateway, deadline)
+            fresh = labels_fresh(work, delivery.attempt)
+            result = take_snapshot(work, config, gateway, deadline, fresh=fresh)
     except RateLimited as exc:
         _requeue(config, exc, delivery, fields)
         return

@@ -4,9 +4,11 @@ Tick (Cloud Scheduler -> enumerator), version 1:
     {"schedule": "daily", "cron": "0 3 * * *", "time_zone": "Asia/Tokyo",
      "time": "2026-01-02T03:00:00Z" (optional), "projects": ["p1"] (optional subset),
      "options": {"type": "ARCHIVE", "max-age": "400d"} (optional, snapkeeper.options)}
-Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot, and
-the schedule's options. An orphan message (same topic, "kind": "orphans") names a
-deleted disk whose snapshots ORPHAN_POLICY prunes.
+Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot, the
+schedule's options, and the disk's labels as enumerated with the time they were read
+(`labels_read_at`, optional: a message without it makes the snapshot step read the disk).
+An orphan message (same topic, "kind": "orphans") names a deleted disk whose snapshots
+ORPHAN_POLICY prunes.
 Drill tick, version 1: {"kind": "drill", "cron": ..., "time_zone": ..., "sample": 3
 (optional, default DRILL_SAMPLE), "time" and "projects" (optional, as above)}.
 Drill work, version 1: {"kind": "drill", one disk, the snapshot to restore, the slot}.
@@ -134,6 +136,10 @@ class WorkItem(_ScheduleOptioned, DiskMessage):
     guest_flush: bool = False
     disk_labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
+    # When the enumerator read the labels above (RFC 3339): while that is recent, the
+    # snapshot step trusts them instead of reading the disk again. None (older messages):
+    # it reads the disk.
+    labels_read_at: str | None = None
     version: int = SCHEMA_VERSION
     what: ClassVar[str] = "work message"
 
@@ -278,6 +284,9 @@ def _work(body: dict[str, Any]) -> WorkItem:
     if not isinstance(body.get("guest_flush", False), bool):
         raise InvalidMessage("field 'guest_flush' must be true or false")
     _string(body, "storage_location", required=False)
+    read_at = _string(body, "labels_read_at", required=False)
+    if read_at is not None:
+        slots.parse_time(read_at)
     parse_options(body.get("options", {}), "work message")
     return WorkItem(**body)
 

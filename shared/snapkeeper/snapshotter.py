@@ -23,7 +23,7 @@ import dataclasses
 import enum
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from snapkeeper import labels, quotaguard, slots
 from snapkeeper.compute import IN_FLIGHT, ComputeGateway, Disk, Snapshot
@@ -48,6 +48,13 @@ from snapkeeper.retention import (
     SnapshotInfo,
     plan_retention,
 )
+
+# How long the labels an enumerator read stay the disk's for a first delivery: a tick's
+# messages are normally all delivered within it, and a label changed later counts from
+# the next tick on, as it would have a few minutes earlier.
+FRESH_LABELS_SECONDS = 600.0
+# A labels_read_at this far in the future still counts (clocks of two machines).
+CLOCK_SKEW_SECONDS = 60.0
 
 
 class Action(enum.StrEnum):
@@ -170,61 +177,89 @@ def _instance_labels(disk: Disk, gateway: ComputeGateway) -> dict[str, dict[str,
     return found
 
 
+def labels_fresh(work: WorkItem, attempt: int | None, now: datetime | None = None) -> bool:
+    """Whether the snapshot step may take the message's labels (N among them) as the
+    disk's: on its first delivery, read by the enumerator at most FRESH_LABELS_SECONDS
+    ago. A redelivery, a re-queue or replay of an older message, or a message without
+    `labels_read_at` reads the disk again, so an old message never prunes to an old N."""
+    if work.labels_read_at is None or (attempt is not None and attempt > 1):
+        return False
+    age = ((now or datetime.now(UTC)) - slots.parse_time(work.labels_read_at)).total_seconds()
+    return -CLOCK_SKEW_SECONDS <= age <= FRESH_LABELS_SECONDS
+
+
 def take_snapshot(
-    work: WorkItem, config: Config, gateway: ComputeGateway, deadline: float | None = None
+    work: WorkItem,
+    config: Config,
+    gateway: ComputeGateway,
+    deadline: float | None = None,
+    *,
+    fresh: bool = False,
 ) -> SnapshotResult:
     """Make the slot's snapshot READY, then prune. `deadline` (monotonic seconds) bounds
-    the wait; by default READY_WAIT_SECONDS from now. Raises ComputeError (with its
-    outcome), SnapshotInProgress, SnapshotFailed, NameCollision or NotAllowed."""
+    the wait; by default READY_WAIT_SECONDS from now. `fresh` (labels_fresh): the
+    message's labels are the disk's, so the disk is not read and the insert comes first.
+    Raises ComputeError (with its outcome), SnapshotInProgress, SnapshotFailed,
+    NameCollision or NotAllowed."""
     Scope(config).require(work.project)
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
     target = config.snapshot_project or work.project
-    deployment = config.deployment_id
-    existing = gateway.managed_snapshots(target, work.disk_id, work.schedule, deployment)
-    name = snapshot_name(snapshot_key(work, deployment))
-    try:
-        policy = current_policy(work, config, gateway)
-    except ComputeError as exc:
-        if exc.outcome is not Outcome.GONE:
-            raise
-        return _gone(work, config, gateway, target, existing, name)
-    if not isinstance(policy, labels.DiskPolicy):
-        key = labels.ControlLabels(config.label_prefix).schedule(work.schedule)
-        why = policy.reason if policy else f"the disk no longer carries {key}"
-        return SnapshotResult(Action.SKIPPED, name, target, "", (), _ready(existing), reason=why)
-    current = next((s for s in existing if s.name == name), None)
+    name = snapshot_name(snapshot_key(work, config.deployment_id))
+    existing: list[Snapshot] | None = None
+    current = None
+    if not fresh:
+        # Whether the slot's snapshot is there already (a redelivery follows or retakes
+        # it, and takes no write turn), and N as the disk's labels say now.
+        existing = _managed(work, config, gateway, target)
+        try:
+            policy = current_policy(work, config, gateway)
+        except ComputeError as exc:
+            if exc.outcome is not Outcome.GONE:
+                raise
+            return _gone(work, config, gateway, target, existing, name)
+        if not isinstance(policy, labels.DiskPolicy):
+            key = labels.ControlLabels(config.label_prefix).schedule(work.schedule)
+            why = policy.reason if policy else f"the disk no longer carries {key}"
+            return SnapshotResult(
+                Action.SKIPPED, name, target, "", (), _ready(existing), reason=why
+            )
+        work = dataclasses.replace(work, keep=policy.keep)  # the N the new snapshot records
+        current = next((s for s in existing if s.name == name), None)
     action = Action.EXISTS
-    work = dataclasses.replace(work, keep=policy.keep)  # the N the new snapshot records
     if current is None or current.status == FAILED:
         # The insert's turn under the write quota: only a delivery that writes takes one
-        # (a duplicate or a follow-up of a snapshot in progress reads only).
+        # (a redelivery that finds the snapshot made or in progress reads only).
         gateway.pace(target)
         quotaguard.check(gateway, target, work.slot, config.quota_guard_percent)
         try:
             _create(work, config, gateway, target, name, current, deadline)
             action = Action.CREATED
         except ComputeError as exc:
-            if exc.outcome is Outcome.GONE:
-                return _gone(work, config, gateway, target, existing, name)
+            if exc.outcome is Outcome.GONE and work.disk_path in str(exc):
+                # The insert's 404 names its source disk: deleted since it was read.
+                return _gone(work, config, gateway, target, None, name)
             if exc.status != 409:
                 raise
-            _check_ours(work, config, gateway, target, name)  # a duplicate delivery made it
-    snapshot = gateway.wait_for_snapshot(target, name, deadline)
-    if snapshot is None:
-        raise SnapshotFailed(f"snapshot {name} disappeared before it was READY")
-    if snapshot.status in IN_FLIGHT:
-        raise SnapshotInProgress(
-            f"snapshot {name} in {target} is still {snapshot.status} after the wait bound; "
-            "a later delivery follows it (no second insert)"
-        )
-    if snapshot.status != READY:
-        raise SnapshotFailed(
-            f"snapshot {name} in {target} ended {snapshot.status}; "
-            "the next delivery deletes it and takes it again"
-        )
+            # The name is taken: a duplicate delivery made it (checked below), or not ours.
+        existing = None
+    if existing is None:
+        # One list after the insert: the new snapshot's READY read-back and pruning's input.
+        existing = _managed(work, config, gateway, target)
+    snapshot = next((s for s in existing if s.name == name), None)
+    if snapshot is None and action is Action.EXISTS:
+        snapshot = _check_ours(work, config, gateway, target, name)  # a 409, not listed
+    if snapshot is None or snapshot.status in IN_FLIGHT:
+        snapshot = gateway.wait_for_snapshot(target, name, deadline)
+    _require_ready(snapshot, name, target)
+    assert snapshot is not None
+    existing = [s for s in existing if s.name != name] + [snapshot]  # as just read
+    if action is Action.EXISTS:
+        _require_ours(work, config, snapshot, target, name)
+    if _replaced(work, snapshot):
+        return _gone(work, config, gateway, target, existing, name)
     # Ages count to the server's own clock: this snapshot's creation, never later than now.
-    plan = plan_snapshot(work, existing, config, keep=policy.keep, now=snapshot.created)
+    plan = plan_snapshot(work, existing, config, keep=work.keep, now=snapshot.created)
     deleted, deferred = prune_snapshots(gateway, target, plan.retention)
     return SnapshotResult(
         action,
@@ -237,6 +272,34 @@ def take_snapshot(
         held_back=tuple(s.name for s in plan.retention.held_back),
         deferred=deferred,
     )
+
+
+def _managed(
+    work: WorkItem, config: Config, gateway: ComputeGateway, target: str
+) -> list[Snapshot]:
+    return gateway.managed_snapshots(target, work.disk_id, work.schedule, config.deployment_id)
+
+
+def _require_ready(snapshot: Snapshot | None, name: str, target: str) -> None:
+    """Done means READY: anything else raises (redelivery, or a dead letter at last)."""
+    if snapshot is None:
+        raise SnapshotFailed(f"snapshot {name} disappeared before it was READY")
+    if snapshot.status in IN_FLIGHT:
+        raise SnapshotInProgress(
+            f"snapshot {name} in {target} is still {snapshot.status} after the wait bound; "
+            "a later delivery follows it (no second insert)"
+        )
+    if snapshot.status != READY:
+        raise SnapshotFailed(
+            f"snapshot {name} in {target} ended {snapshot.status}; "
+            "the next delivery deletes it and takes it again"
+        )
+
+
+def _replaced(work: WorkItem, snapshot: Snapshot) -> bool:
+    """The slot's snapshot was taken of another disk under the disk's name (deleted and
+    made again since the labels were read): not this disk's."""
+    return bool(snapshot.source_disk_id) and snapshot.source_disk_id != work.disk_id
 
 
 def _create(
@@ -304,12 +367,19 @@ def _insert(
 
 def _check_ours(
     work: WorkItem, config: Config, gateway: ComputeGateway, target: str, name: str
-) -> None:
-    """A 409 is done only if the snapshot under our name is this disk's, of this slot
-    and deployment."""
+) -> Snapshot:
+    """The snapshot that answered our insert with 409 but is not among the disk's
+    managed ones: read it to say whose it is."""
     found = gateway.get_snapshot(target, name)
     if found is None:
         raise SnapshotFailed(f"snapshot {name} answered 409 but cannot be read back")
+    _require_ours(work, config, found, target, name)
+    return found
+
+
+def _require_ours(work: WorkItem, config: Config, found: Snapshot, target: str, name: str) -> None:
+    """A snapshot found under our name (not made by this delivery) is done only if it
+    is this disk's, of this slot and deployment."""
     ours = found.is_managed(work.disk_id, work.schedule, config.deployment_id)
     if not (ours and found.slot == work.slot):
         raise NameCollision(
@@ -340,14 +410,22 @@ def _gone(
     config: Config,
     gateway: ComputeGateway,
     target: str,
-    existing: list[Snapshot],
+    existing: list[Snapshot] | None,
     name: str,
 ) -> SnapshotResult:
     """The disk is gone: its snapshots are left to ORPHAN_POLICY, which the enumerator
     applies once per tick (an orphan work message), never a message that happened to be
-    in flight."""
+    in flight. One exception: a snapshot under the slot's name taken of another disk of
+    the same name (made since the labels were read) is not this disk's, and is deleted."""
+    if existing is None:
+        existing = _managed(work, config, gateway, target)
+    deleted = []
+    mistaken = [s for s in existing if s.name == name and _replaced(work, s)]
+    if mistaken and mistaken[0].status not in IN_FLIGHT and gateway.delete_snapshot(target, name):
+        deleted.append(name)
+    held = _ready([s for s in existing if s.name not in deleted])
     why = f"disk {work.disk_path} (id {work.disk_id}) is gone; ORPHAN_POLICY decides"
-    return SnapshotResult(Action.GONE, name, target, "", (), _ready(existing), reason=why)
+    return SnapshotResult(Action.GONE, name, target, "", tuple(deleted), held, reason=why)
 
 
 def held_ready(retention: RetentionPlan) -> int:
