@@ -612,3 +612,168 @@ def test_below_the_guard_threshold_snapshots_are_taken(
 
     assert published.messages == []
     assert len(env.snapshots()) == 9
+
+
+# -- a fresh first delivery: the enumerator's labels, the insert first -------------------
+
+POLLS = frozenset({"compute.globalOperations.wait", "compute.globalOperations.get"})
+
+
+def fresh(disk: dict[str, Any], keep: int = 2, read: timedelta = timedelta(seconds=5)) -> bytes:
+    """A work message as the enumerator publishes it: the disk's labels, read `read` ago."""
+    read_at = (datetime.now(UTC) - read).isoformat()
+    return work(disk, keep=keep, disk_labels=disk["labels"], labels_read_at=read_at)
+
+
+def seed_managed(env: ComputeAdmin, disk: dict[str, Any], days: range) -> None:
+    """Earlier READY snapshots of the disk's daily schedule, one per day of February."""
+    for day in days:
+        env.seed_snapshot(
+            PROJECT,
+            f"{disk['name']}-old-{day}",
+            source_disk=disk["selfLink"],
+            creation_timestamp=f"2027-02-{day:02d}T03:00:00Z",
+            labels={
+                "managed-by": "snapkeeper",
+                "snapkeeper-disk-id": disk["id"],
+                "snapkeeper-schedule": "daily",
+                "snapkeeper-slot": f"202702{day:02d}-0300",
+            },
+        )
+
+
+def non_polls(env: ComputeAdmin) -> dict[str, int]:
+    return {m: n for m, n in env.counts().items() if m not in POLLS}
+
+
+def test_a_fresh_first_delivery_costs_three_compute_calls_plus_polls(
+    env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disks = [
+        env.seed_disk(PROJECT, name, zone=ZONE, labels={"snapshot-daily": "2"})
+        for name in ("first", "second")
+    ]
+    for disk in disks:
+        seed_managed(env, disk, range(1, 3))  # N held: this run's snapshot makes one due
+    # The first delivery of the tick also reads the project's SNAPSHOTS quota (the guard).
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disks[0]), attempt=1)) == 200
+    env.clear_requests()
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disks[1]), attempt=1)) == 200
+
+    assert non_polls(env) == {
+        "compute.snapshots.insert": 1,
+        "compute.snapshots.list": 1,  # the READY read-back and pruning's input at once
+        "compute.snapshots.delete": 1,
+    }
+    assert env.counts()["compute.globalOperations.wait"] >= 1
+    done = [e for e in log_lines(capsys) if e.get("action")]
+    assert [(e["action"], e["snapshot_status"], e["held"]) for e in done] == [
+        ("created", "READY", 2),
+        ("created", "READY", 2),
+    ]
+    assert done[1]["deleted"] == ["second-old-1"]
+
+
+@pytest.mark.parametrize(
+    ("read", "attempt"),
+    [
+        (timedelta(hours=3), 1),  # a replayed dead letter, or work re-queued for long
+        (timedelta(seconds=5), 2),  # a redelivery
+        (timedelta(hours=-1), 1),  # read "in the future": a clock not to be trusted
+    ],
+)
+def test_a_message_not_fresh_reads_the_disk_and_prunes_to_its_current_n(
+    read: timedelta,
+    attempt: int,
+    env: ComputeAdmin,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    seed_managed(env, disk, range(1, 4))  # three of them: N was 3 when the tick ran
+
+    payload = fresh(disk | {"labels": {"snapshot-daily": "3"}}, keep=3, read=read)
+    assert deliver(snapshot_fn, envelope("eventarc-binary", payload, attempt=attempt)) == 200
+
+    assert env.counts()["compute.disks.get"] == 1
+    [done] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (done["action"], done["wanted"], done["held"]) == ("created", 1, 1)
+    assert sorted(done["deleted"]) == ["web-data-old-1", "web-data-old-2", "web-data-old-3"]
+    [made] = env.snapshots()
+    assert made["labels"]["snapkeeper-keep"] == "1"  # the N it was pruned to
+
+
+def test_a_fresh_message_for_a_deleted_disk_is_gone_by_the_inserts_404(
+    env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_managed(env, disk, range(1, 3))
+    # Deleted after the enumerator read it.
+    clients.compute(env.host).disks.delete(project=PROJECT, zone=ZONE, disk="web-data").result(
+        timeout=10
+    )
+    env.clear_requests()
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
+
+    assert calls_of(env, "compute.snapshots.insert") == [404]
+    assert "compute.disks.get" not in env.counts()
+    [done] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (done["action"], done["deleted"], done["held"]) == ("gone", [], 2)
+    assert len(env.snapshots()) == 2  # its snapshots are left to ORPHAN_POLICY
+
+
+def test_a_duplicate_fresh_delivery_is_done_without_pruning_twice(
+    env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_managed(env, disk, range(1, 3))
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
+    # Pub/Sub delivers the same message again: Compute answers the repeated requestId
+    # with the first insert's operation, and nothing is made or deleted again.
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
+
+    first, second = [e for e in log_lines(capsys) if e.get("action")]
+    assert first["deleted"] == ["web-data-old-1"]
+    assert (second["snapshot_status"], second["deleted"], second["held"]) == ("READY", [], 2)
+    assert calls_of(env, "compute.snapshots.delete") == [200]
+    assert len(env.snapshots()) == 2
+
+
+def test_a_fresh_delivery_whose_snapshot_exists_meets_409_and_is_done(
+    env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_managed(env, disk, range(2, 3))
+    # The slot's snapshot, made by an earlier delivery whose requestId Compute no longer
+    # holds (or by a retake under another one), which pruned already.
+    key = SnapshotKey(PROJECT, ZONE, disk["id"], "web-data", "daily", SLOT)
+    env.seed_snapshot(
+        PROJECT,
+        snapshot_name(key),
+        source_disk=disk["selfLink"],
+        labels={
+            "managed-by": "snapkeeper",
+            "snapkeeper-disk-id": disk["id"],
+            "snapkeeper-schedule": "daily",
+            "snapkeeper-slot": SLOT,
+        },
+    )
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
+
+    assert calls_of(env, "compute.snapshots.insert") == [409]
+    [done] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (done["action"], done["snapshot_status"], done["deleted"], done["held"]) == (
+        "exists",
+        "READY",
+        [],
+        2,
+    )
+    assert "compute.snapshots.delete" not in env.counts()
+
+
+def calls_of(env: ComputeAdmin, method: str) -> list[int]:
+    """The HTTP status of each call of `method`, in order."""
+    return [r["status"] for r in env.requests() if r["api_method"] == method]
