@@ -40,14 +40,13 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
-from google.cloud.pubsub_v1.types import DeadLetterPolicy, FlowControl, RetryPolicy
+from google.cloud.pubsub_v1.types import DeadLetterPolicy, RetryPolicy
 
 HOST = "bench-host"
 VAULT = "bench-vault"
@@ -57,6 +56,7 @@ SCHEDULE = "daily"
 BATCH = 1000  # disks and snapshots seeded per admin call
 MAX_ATTEMPTS = 10
 PROGRESS_SECONDS = 60.0
+PULL_TIMEOUT = 10.0  # seconds one pull waits for a message
 LISTING_SAMPLE = 4  # projects whose listing is timed alone
 WRITES = ("compute.snapshots.insert", "compute.snapshots.delete")
 POLLS = ("compute.globalOperations.wait", "compute.globalOperations.get")
@@ -162,11 +162,15 @@ def worker(
     os.environ.update(env)
     sys.stdout = _Counting(counters, finished)  # type: ignore[assignment]
     from cloudevents.http import CloudEvent
-    from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
+    from google.api_core import exceptions as gexc
 
     from snapkeeper.handlers import handle_work
 
-    def callback(message: Any) -> None:
+    subscriber = SubscriberClient()
+
+    def run(received: Any) -> bool:
+        """One delivery through the function; False when it failed (redelivery)."""
+        message = received.message
         data = {
             "message": {
                 "data": base64.b64encode(message.data).decode(),
@@ -174,7 +178,7 @@ def worker(
                 "messageId": message.message_id,
                 "publishTime": message.publish_time.isoformat(),
             },
-            "deliveryAttempt": message.delivery_attempt,
+            "deliveryAttempt": received.delivery_attempt,
         }
         event = CloudEvent(
             {"type": "google.cloud.pubsub.topic.v1.messagePublished", "source": "//bench"}, data
@@ -182,22 +186,36 @@ def worker(
         try:
             handle_work(event)
         except Exception:  # the function failed: Pub/Sub redelivers
-            message.nack()
-            return
-        message.ack()
+            return False
+        return True
 
-    subscriber = SubscriberClient()
-    future = subscriber.subscribe(
-        subscription,
-        callback,
-        flow_control=FlowControl(max_messages=concurrency, max_lease_duration=600),
-        scheduler=ThreadScheduler(ThreadPoolExecutor(max_workers=concurrency)),
-    )
+    def slot() -> None:
+        """One handler run at a time, each pulling its next message only when free, as
+        Pub/Sub pushes to a function instance with room (the emulator's streaming pull
+        ignores flow control and hands a stream a hundred messages at once, which left
+        the other processes idle while one worked through its hoard)."""
+        while not stop.is_set():
+            try:
+                response = subscriber.pull(
+                    subscription=subscription, max_messages=1, timeout=PULL_TIMEOUT
+                )
+            except (gexc.DeadlineExceeded, gexc.ServiceUnavailable):
+                continue
+            for received in response.received_messages:
+                if run(received):
+                    subscriber.acknowledge(subscription=subscription, ack_ids=[received.ack_id])
+                else:
+                    subscriber.modify_ack_deadline(
+                        subscription=subscription, ack_ids=[received.ack_id], ack_deadline_seconds=0
+                    )
+
+    threads = [threading.Thread(target=slot, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
     ready.release()
     stop.wait()
-    future.cancel()
-    with contextlib.suppress(Exception):  # cancelled: what we asked for
-        future.result(timeout=30)
+    for thread in threads:
+        thread.join(timeout=PULL_TIMEOUT + 30)
 
 
 @contextmanager
