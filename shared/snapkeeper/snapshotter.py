@@ -1,6 +1,6 @@
-"""The snapshot step for one work item: read the disk's policy as it is now, make this
-slot's snapshot, follow it until it is READY, then prune the disk's managed snapshots of
-the schedule (this deployment's) to N, within the rules of `retention`.
+"""The snapshot step for one work item: make this slot's snapshot, follow it until it is
+READY, then prune the disk's managed snapshots of the schedule (this deployment's) to N,
+within the rules of `retention`.
 
 Done means READY: the step returns only once the slot's snapshot reads back READY (or
 the disk is gone, or no longer takes part in the schedule). Otherwise it raises, and the
@@ -8,13 +8,24 @@ error table decides between redelivery and a dead letter. Nothing is deleted on 
 attempt whose snapshot is not READY, so a disk whose new snapshots keep failing still
 holds its N good ones.
 
-N is read from the disk's labels at run time (its instance's when the disk has none of
-its own), never taken from the message: a replayed old message cannot prune to an old N.
+A fresh first delivery (`labels_fresh`: the enumerator read the disk's labels at most
+FRESH_LABELS_SECONDS ago) takes N and the other labels from the message: it inserts at
+once (a disk deleted since answers the insert with a 404 naming it: "gone"; our own
+snapshot already there answers 409, or the repeated requestId its first operation),
+follows the operation, then lists the disk's managed snapshots of the schedule once:
+that list is both the new snapshot's READY read-back and pruning's input (a snapshot
+whose sourceDiskId is not the message's disk was taken of a disk made again under the
+same name: deleted, and "gone"). Any other delivery (a redelivery; a re-queued or
+replayed message whose labels are older than that; a message without `labels_read_at`)
+lists first, reads the disk's labels as they are now (its
+instance's when the disk has none of its own) and takes N from them, never from the
+message: an old message cannot prune to an old N.
 
-Compute calls in steady state: one list, one disk read (plus one instance read when the
-schedule's label is on the instance), one insert, one operation wait or more (each
-answers within about two minutes), one read back, and one delete per snapshot that
-falls out of retention (usually one).
+Compute calls in steady state, fresh: one insert, one operation wait or more (each
+answers within about two minutes), one list, and one delete per snapshot that falls out
+of retention (usually one): 3 plus the waits. Not fresh: one list, one disk read (plus
+one instance read when the schedule's label is on the instance), then as fresh: 5 plus
+the waits.
 """
 
 from __future__ import annotations
