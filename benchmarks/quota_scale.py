@@ -11,9 +11,13 @@ snapshot per disk, so each disk costs an insert and a delete):
    run 1). Tick time against the quota-bound time (writes / quota), rate-limit errors as a
    share of writes, re-queues and dead letters.
 
-The snapshot function runs as it does in the cloud: streaming-pull subscribers of the real
-Pub/Sub emulator in --processes worker processes (standing in for function instances; one
-process shares one GIL), C handler runs at once in all. The fake Compute Engine runs in a
+The snapshot function runs as it does in the cloud: subscribers of the real Pub/Sub
+emulator in --processes worker processes (standing in for function instances; one process
+shares one GIL), C handler runs at once in all, each pulling its next message when it is
+free, as a push goes to an instance with room (the emulator's streaming pull ignores flow
+control: it hands a stream a hundred messages at once, and left the other processes idle
+while one worked through them). Messages carry the enumerator's labels, as in the cloud,
+so first deliveries skip the disk read. The fake Compute Engine runs in a
 process of its own with --latency added to every call and its clock --time-scale times
 faster than the wall clock, so quota windows and operation times shrink together (a
 375-per-minute quota at scale 8 is 50 writes per real second). The snapshot function's
@@ -99,7 +103,7 @@ class Run:
         return sum(n for m, n in self.calls.items() if m not in ENUMERATOR_CALLS)
 
 
-# -- worker processes: the snapshot function behind a streaming pull --------------------
+# -- worker processes: the snapshot function behind a pull per handler slot --------------
 
 
 class _Counting:
