@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -72,6 +73,8 @@ def test_bad_ticks(payload: bytes, why: str) -> None:
 
 def test_work_round_trip() -> None:
     assert parse_work(WORK.to_json()) == WORK
+    read = dataclasses.replace(WORK, labels_read_at="2027-03-01T03:00:01.5+00:00")
+    assert parse_work(read.to_json()) == read
     assert WORK.disk_path == "projects/prod-db-1/zones/us-central1-a/disks/data"
 
 
@@ -88,6 +91,9 @@ def test_work_round_trip() -> None:
         ({"extra": 1}, "unknown work field"),
         ({"disk": ""}, "'disk'"),
         ({"disk_labels": {"a": 1}}, "disk_labels"),
+        ({"labels_read_at": "yesterday"}, "RFC 3339"),
+        ({"labels_read_at": "2027-03-01T03:00:00"}, "no UTC offset"),
+        ({"labels_read_at": 5}, "labels_read_at"),
     ],
 )
 def test_bad_work(change: dict[str, object], why: str) -> None:
