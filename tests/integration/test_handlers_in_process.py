@@ -774,6 +774,26 @@ def test_a_fresh_delivery_whose_snapshot_exists_meets_409_and_is_done(
     assert "compute.snapshots.delete" not in env.counts()
 
 
+def test_a_disk_made_again_under_its_name_since_the_tick_is_gone_and_not_snapshotted(
+    env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    seed_managed(env, disk, range(1, 3))
+    clients.compute(env.host).disks.delete(project=PROJECT, zone=ZONE, disk="web-data").result(
+        timeout=10
+    )
+    other = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    assert other["id"] != disk["id"]
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
+
+    [done] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (done["action"], done["deleted"], done["held"]) == ("gone", [done["snapshot"]], 2)
+    # The other disk's snapshot under the old disk's name is gone; the old disk's own
+    # snapshots are left to ORPHAN_POLICY.
+    assert sorted(s["name"] for s in env.snapshots()) == ["web-data-old-1", "web-data-old-2"]
+
+
 def calls_of(env: ComputeAdmin, method: str) -> list[int]:
     """The HTTP status of each call of `method`, in order."""
     return [r["status"] for r in env.requests() if r["api_method"] == method]
