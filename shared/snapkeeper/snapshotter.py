@@ -192,8 +192,11 @@ def labels_fresh(work: WorkItem, attempt: int | None, now: datetime | None = Non
     """Whether the snapshot step may take the message's labels (N among them) as the
     disk's: on its first delivery, read by the enumerator at most FRESH_LABELS_SECONDS
     ago. A redelivery, a re-queue or replay of an older message, or a message without
-    `labels_read_at` reads the disk again, so an old message never prunes to an old N."""
-    if work.labels_read_at is None or (attempt is not None and attempt > 1):
+    `labels_read_at` reads the disk again, so an old message never prunes to an old N.
+    So does a delivery that does not say its attempt (a subscription without a
+    dead-letter policy, the emulator's push): it may be a redelivery, which should find
+    its snapshot by listing, not by inserting again."""
+    if work.labels_read_at is None or attempt != 1:
         return False
     age = ((now or datetime.now(UTC)) - slots.parse_time(work.labels_read_at)).total_seconds()
     return -CLOCK_SKEW_SECONDS <= age <= FRESH_LABELS_SECONDS
