@@ -23,9 +23,9 @@ message: an old message cannot prune to an old N.
 
 Compute calls in steady state, fresh: one insert, one operation wait or more (each
 answers within about two minutes), one list, and one delete per snapshot that falls out
-of retention (usually one): 3 plus the waits. Not fresh: one list, one disk read (plus
-one instance read when the schedule's label is on the instance), then as fresh: 5 plus
-the waits.
+of retention (usually one): 3 plus the waits. Not fresh: one list and one disk read
+(plus one instance read when the schedule's label is on the instance) before the
+insert, and the new snapshot read back by name: 5 plus the waits.
 """
 
 from __future__ import annotations
@@ -249,6 +249,8 @@ def take_snapshot(
         try:
             _create(work, config, gateway, target, name, current, deadline)
             action = Action.CREATED
+            if existing is not None:  # listed before: the new one is read back by name
+                existing = [s for s in existing if s.name != name]
         except ComputeError as exc:
             if exc.outcome is Outcome.GONE and work.disk_path in str(exc):
                 # The insert's 404 names its source disk: deleted since it was read.
@@ -256,9 +258,10 @@ def take_snapshot(
             if exc.status != 409:
                 raise
             # The name is taken: a duplicate delivery made it (checked below), or not ours.
-        existing = None
+            existing = None
     if existing is None:
-        # One list after the insert: the new snapshot's READY read-back and pruning's input.
+        # Fresh: one list after the insert, the new snapshot's READY read-back and
+        # pruning's input at once.
         existing = _managed(work, config, gateway, target)
     snapshot = next((s for s in existing if s.name == name), None)
     if snapshot is None and action is Action.EXISTS:
