@@ -194,10 +194,8 @@ def worker(
         return True
 
     def slot() -> None:
-        """One handler run at a time, each pulling its next message only when free, as
-        Pub/Sub pushes to a function instance with room (the emulator's streaming pull
-        ignores flow control and hands a stream a hundred messages at once, which left
-        the other processes idle while one worked through its hoard)."""
+        """One handler run at a time, pulling its next message only when free (see the
+        module's docstring)."""
         while not stop.is_set():
             try:
                 response = subscriber.pull(
