@@ -4,11 +4,11 @@ runs (never at import, so tests and the CLI can change the environment freely)."
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from snapkeeper import patterns
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError
 from snapkeeper.labels import DEFAULT_DEPLOYMENT, MAX_KEEP
@@ -69,16 +69,6 @@ DEFAULT_MAX_REQUEUES = 100
 # quota.
 DEFAULT_QUOTA_GUARD_PERCENT = 90
 
-# Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
-_PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
-_LABEL_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
-# A label value and a part of every snapshot name: short, so names stay within 63.
-_DEPLOYMENT_ID = re.compile(r"^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$")
-_ZONE = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+-[a-z]$")
-# Folders and organizations by number, with or without their "folders/" prefix.
-_FOLDER = re.compile(r"^(folders/)?([1-9][0-9]{0,18})$")
-_ORGANIZATION = re.compile(r"^(organizations/)?([1-9][0-9]{0,18})$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 _T = TypeVar("_T")
@@ -263,11 +253,11 @@ def _check_ranges(config: Config) -> None:
 # is checked with these same ones; their messages name no variable.
 
 
-check_project_id = pattern_check(_PROJECT_ID, "{value} is not a valid project id")
-check_label_prefix = pattern_check(_LABEL_PREFIX, "{value} is not a valid label-key prefix")
-check_zone = pattern_check(_ZONE, "{value} is not a zone, e.g. us-central1-a")
+check_project_id = pattern_check(patterns.PROJECT_ID, "{value} is not a valid project id")
+check_label_prefix = pattern_check(patterns.LABEL_PREFIX, "{value} is not a valid label-key prefix")
+check_zone = pattern_check(patterns.ZONE, "{value} is not a zone, e.g. us-central1-a")
 check_deployment_id = pattern_check(
-    _DEPLOYMENT_ID,
+    patterns.DEPLOYMENT_ID,
     "{value} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
     "starting with a letter",
 )
@@ -275,7 +265,7 @@ check_deployment_id = pattern_check(
 
 def check_folder(value: str) -> str:
     """A folder, as folders/NUMBER or NUMBER; normalised to folders/NUMBER."""
-    match = _FOLDER.match(value.strip())
+    match = patterns.FOLDER.fullmatch(value.strip())
     if not match:
         raise ConfigError(f"{value!r} is not a folder: folders/NUMBER or NUMBER")
     return f"folders/{match.group(2)}"
@@ -283,7 +273,7 @@ def check_folder(value: str) -> str:
 
 def check_organization(value: str) -> str:
     """An organization, as organizations/NUMBER or NUMBER; normalised to the former."""
-    match = _ORGANIZATION.match(value.strip())
+    match = patterns.ORGANIZATION.fullmatch(value.strip())
     if not match:
         raise ConfigError(f"{value!r} is not an organization: organizations/NUMBER or NUMBER")
     return f"organizations/{match.group(2)}"
@@ -305,7 +295,7 @@ def project_set(value: str) -> frozenset[str]:
 
 def check_topic_id(value: str) -> str:
     """A Pub/Sub topic or subscription id."""
-    if not _TOPIC_ID.match(value) or value.startswith("goog"):
+    if not patterns.TOPIC_ID.fullmatch(value) or value.startswith("goog"):
         raise ConfigError(f"{value!r} is not a valid Pub/Sub id")
     return value
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapkeeper import config, labels, options, slots
+from snapkeeper import config, labels, options, patterns, slots
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError, SnapkeeperError
 from snapkeeper.messages import MAX_DRILL_SAMPLE, DrillTick, Tick
@@ -32,12 +32,6 @@ READY_WAIT_MAX = EVENT_TIMEOUT_MAX - READY_WAIT_MARGIN
 # Cloud Run: a concurrency above 1 needs at least 1 vCPU; vCPUs -> MiB of memory allowed.
 MEMORY_MIB_PER_CPU = {1: (512, 4096)}
 
-_REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
-_STORAGE_LOCATION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_CHANNEL = re.compile(r"projects/([^/]+)/notificationChannels/[0-9]+")
-_DURATION = re.compile(r"([0-9]+)([a-z]?)")
-_URL = re.compile(r"https?://[A-Za-z0-9.:_/%-]+")
-_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
 SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60}
 STALE_UNITS = ("m", "h", "d")  # what a PromQL range (the stale-disk alert's) takes
 STALE_MAX_COUNT = 99999
@@ -60,8 +54,8 @@ def failures(checks: Iterable[tuple[Check, str]]) -> list[str]:
     return found
 
 
-region = pattern_check(_REGION, "{value} is not a region")
-storage_location = pattern_check(_STORAGE_LOCATION, "{value} is not a storage location")
+region = pattern_check(patterns.REGION, "{value} is not a region")
+storage_location = pattern_check(patterns.STORAGE_LOCATION, "{value} is not a storage location")
 
 
 def _list_of(check: Check, value: str) -> tuple[str, ...]:
@@ -93,7 +87,7 @@ def excluded_projects(value: str) -> tuple[str, ...]:
 
 
 def notification_channel(value: str) -> str:
-    match = _CHANNEL.fullmatch(value)
+    match = patterns.NOTIFICATION_CHANNEL.fullmatch(value)
     if not match:
         raise ConfigError(f"{value!r} is not projects/PROJECT/notificationChannels/NUMBER")
     config.check_project_id(match.group(1))
@@ -106,7 +100,7 @@ def channel_list(value: str) -> tuple[str, ...]:
 
 def duration(value: str, units: Sequence[str]) -> tuple[int, str]:
     """(count, unit) of a duration such as 10s or 26h, its unit one of `units`."""
-    match = _DURATION.fullmatch(value)
+    match = patterns.DURATION.fullmatch(value)
     if not match or match.group(2) not in units:
         raise ConfigError(f"{value!r} is not a duration in {'/'.join(filter(None, units))}")
     return int(match.group(1)), match.group(2)
@@ -372,10 +366,10 @@ TARGET_KEYS = ("TARGET_PROJECTS", "TARGET_FOLDERS", "TARGET_ORGANIZATION")
 
 # The local stack's endpoints (deploy.sh --local): name -> (pattern, what it looks like).
 ENDPOINTS: dict[str, tuple[re.Pattern[str], str]] = {
-    "PUBSUB_EMULATOR_HOST": (_HOST_PORT, "host:port, e.g. 127.0.0.1:8085"),
-    "CLOUD_SCHEDULER_EMULATOR_HOST": (_HOST_PORT, "host:port, e.g. 127.0.0.1:8086"),
-    "ENUMERATOR_URL": (_URL, "an http(s) URL, e.g. http://127.0.0.1:8081/"),
-    "SNAPSHOT_URL": (_URL, "an http(s) URL, e.g. http://127.0.0.1:8082/"),
+    "PUBSUB_EMULATOR_HOST": (patterns.HOST_PORT, "host:port, e.g. 127.0.0.1:8085"),
+    "CLOUD_SCHEDULER_EMULATOR_HOST": (patterns.HOST_PORT, "host:port, e.g. 127.0.0.1:8086"),
+    "ENUMERATOR_URL": (patterns.URL, "an http(s) URL, e.g. http://127.0.0.1:8081/"),
+    "SNAPSHOT_URL": (patterns.URL, "an http(s) URL, e.g. http://127.0.0.1:8082/"),
 }
 
 
