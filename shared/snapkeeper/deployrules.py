@@ -32,6 +32,11 @@ READY_WAIT_MAX = EVENT_TIMEOUT_MAX - READY_WAIT_MARGIN
 # Cloud Run: a concurrency above 1 needs at least 1 vCPU; vCPUs -> MiB of memory allowed.
 MEMORY_MIB_PER_CPU = {1: (512, 4096)}
 
+# deploy.sh's short durations: a count and an optional unit letter ("10s", "26h").
+_DURATION = re.compile(r"([0-9]+)([a-z]?)")
+# The local stack's endpoints.
+_URL = re.compile(r"https?://[A-Za-z0-9.:_/%-]+")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
 SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60}
 STALE_UNITS = ("m", "h", "d")  # what a PromQL range (the stale-disk alert's) takes
 STALE_MAX_COUNT = 99999
@@ -100,7 +105,7 @@ def channel_list(value: str) -> tuple[str, ...]:
 
 def duration(value: str, units: Sequence[str]) -> tuple[int, str]:
     """(count, unit) of a duration such as 10s or 26h, its unit one of `units`."""
-    match = patterns.DURATION.fullmatch(value)
+    match = _DURATION.fullmatch(value)
     if not match or match.group(2) not in units:
         raise ConfigError(f"{value!r} is not a duration in {'/'.join(filter(None, units))}")
     return int(match.group(1)), match.group(2)
@@ -366,10 +371,10 @@ TARGET_KEYS = ("TARGET_PROJECTS", "TARGET_FOLDERS", "TARGET_ORGANIZATION")
 
 # The local stack's endpoints (deploy.sh --local): name -> (pattern, what it looks like).
 ENDPOINTS: dict[str, tuple[re.Pattern[str], str]] = {
-    "PUBSUB_EMULATOR_HOST": (patterns.HOST_PORT, "host:port, e.g. 127.0.0.1:8085"),
-    "CLOUD_SCHEDULER_EMULATOR_HOST": (patterns.HOST_PORT, "host:port, e.g. 127.0.0.1:8086"),
-    "ENUMERATOR_URL": (patterns.URL, "an http(s) URL, e.g. http://127.0.0.1:8081/"),
-    "SNAPSHOT_URL": (patterns.URL, "an http(s) URL, e.g. http://127.0.0.1:8082/"),
+    "PUBSUB_EMULATOR_HOST": (_HOST_PORT, "host:port, e.g. 127.0.0.1:8085"),
+    "CLOUD_SCHEDULER_EMULATOR_HOST": (_HOST_PORT, "host:port, e.g. 127.0.0.1:8086"),
+    "ENUMERATOR_URL": (_URL, "an http(s) URL, e.g. http://127.0.0.1:8081/"),
+    "SNAPSHOT_URL": (_URL, "an http(s) URL, e.g. http://127.0.0.1:8082/"),
 }
 
 

@@ -21,8 +21,3 @@ ORGANIZATION = re.compile(r"(organizations/)?([1-9][0-9]{0,18})")
 STORAGE_LOCATION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # Cloud Monitoring's channels (group 1: the project).
 NOTIFICATION_CHANNEL = re.compile(r"projects/([^/]+)/notificationChannels/[0-9]+")
-# deploy.sh's short durations: a count and an optional unit letter ("10s", "26h").
-DURATION = re.compile(r"([0-9]+)([a-z]?)")
-# The local stack's endpoints.
-URL = re.compile(r"https?://[A-Za-z0-9.:_/%-]+")
-HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
