@@ -109,6 +109,9 @@ class Disk:
 
 @dataclass(frozen=True)
 class Instance:
+    """A VM, as far as its labels and attached disks matter (a disk may take its
+    schedule from them)."""
+
     project: str
     zone: str
     name: str
@@ -118,13 +121,22 @@ class Instance:
 
 @dataclass(frozen=True)
 class Quota:
+    """One of a project's quotas as projects.get lists it (SNAPSHOTS for the guard)."""
+
     metric: str
     limit: float
     usage: float
 
+    def at_least(self, percent: int) -> bool:
+        """Is `percent`% of the limit or more in use (a zero limit counts as full)?"""
+        return self.limit <= 0 or self.usage * 100 >= self.limit * percent
+
 
 @dataclass(frozen=True)
 class Snapshot:
+    """A snapshot as Compute lists it; its labels say which disk, schedule, slot and
+    deployment it belongs to."""
+
     project: str
     name: str
     status: str
