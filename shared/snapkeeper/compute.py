@@ -304,7 +304,7 @@ class ComputeGateway:
             if paced
             else None
         )
-        return cls(config.compute_emulator_host, config.compute_timeout_seconds, shared)
+        return cls(config.endpoints.compute, config.compute_timeout_seconds, shared)
 
     # -- discovery -------------------------------------------------------------------------
 

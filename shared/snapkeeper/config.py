@@ -74,6 +74,33 @@ _FALSE = {"", "0", "false", "no", "off"}
 _T = TypeVar("_T")
 
 
+# The variables that point a Google API's client at a local stand-in (host:port).
+ENDPOINT_VARIABLES = {
+    "compute": "COMPUTE_EMULATOR_HOST",
+    "scheduler": "CLOUD_SCHEDULER_EMULATOR_HOST",
+    "pubsub": "PUBSUB_EMULATOR_HOST",
+    "resource_manager": "RESOURCE_MANAGER_EMULATOR_HOST",
+    "asset": "CLOUD_ASSET_EMULATOR_HOST",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each API's client goes: a local host:port, or None for Google's own."""
+
+    compute: str | None = None
+    scheduler: str | None = None
+    pubsub: str | None = None
+    resource_manager: str | None = None
+    asset: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Endpoints:
+        return cls(
+            **{api: env.get(variable) or None for api, variable in ENDPOINT_VARIABLES.items()}
+        )
+
+
 @dataclass(frozen=True)
 class Config:
     host_project: str
@@ -102,15 +129,11 @@ class Config:
     pace_max_wait_seconds: int = DEFAULT_PACE_MAX_WAIT_SECONDS
     max_requeues: int = DEFAULT_MAX_REQUEUES
     quota_guard_percent: int = DEFAULT_QUOTA_GUARD_PERCENT
-    compute_emulator_host: str | None = None
-    scheduler_emulator_host: str | None = None
-    pubsub_emulator_host: str | None = None
     # Restore drills: where scratch disks are made, and how many disks a drill takes.
     scratch_project: str | None = None
     scratch_zone: str | None = None
     drill_sample: int = DEFAULT_DRILL_SAMPLE
-    resource_manager_emulator_host: str | None = None
-    asset_emulator_host: str | None = None
+    endpoints: Endpoints = field(default_factory=Endpoints)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -174,11 +197,7 @@ class Config:
             pace_max_wait_seconds=_int(env, "PACE_MAX_WAIT_SECONDS", DEFAULT_PACE_MAX_WAIT_SECONDS),
             max_requeues=_int(env, "MAX_REQUEUES", DEFAULT_MAX_REQUEUES),
             quota_guard_percent=_int(env, "QUOTA_GUARD_PERCENT", DEFAULT_QUOTA_GUARD_PERCENT),
-            compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
-            scheduler_emulator_host=env.get("CLOUD_SCHEDULER_EMULATOR_HOST") or None,
-            pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
-            resource_manager_emulator_host=env.get("RESOURCE_MANAGER_EMULATOR_HOST") or None,
-            asset_emulator_host=env.get("CLOUD_ASSET_EMULATOR_HOST") or None,
+            endpoints=Endpoints.from_env(env),
         )
         try:
             check_label_prefix(config.label_prefix)

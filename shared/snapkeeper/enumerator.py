@@ -220,7 +220,7 @@ def plan_tick(
 def publish_work(items: Iterable[DiskMessage | DrillItem], config: Config) -> int:
     """Publish every item (batched) and wait for all; raise TransientError if any failed,
     so the tick is redelivered (republishing is harmless: names are deterministic)."""
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     topic = config.topic_path(config.work_topic)
     futures = [
         publisher.publish(topic, item.to_json(), **item.attributes, slot=item.slot)
@@ -241,7 +241,7 @@ def publish_work(items: Iterable[DiskMessage | DrillItem], config: Config) -> in
 
 def publish_tick(tick: Tick, config: Config) -> str:
     """Publish a tick to the ticks topic (a failed project's retry); its message id."""
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     future = publisher.publish(config.topic_path(config.tick_topic), tick.to_json())
     try:
         return str(future.result(timeout=PUBLISH_TIMEOUT))

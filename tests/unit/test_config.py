@@ -39,7 +39,7 @@ def test_overrides() -> None:
         7,
     )
     assert config.orphan_policy.max_age == timedelta(days=90)
-    assert config.compute_emulator_host == "127.0.0.1:1"
+    assert config.endpoints.compute == "127.0.0.1:1"
 
 
 @pytest.mark.parametrize(

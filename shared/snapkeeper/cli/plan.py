@@ -332,7 +332,7 @@ def tick(
     refused = tick_projects(message, config)[1]
     if refused:
         raise click.UsageError("; ".join(f.error for f in refused))
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     future = publisher.publish(config.topic_path(config.tick_topic), message.to_json())
     message_id = str(future.result(timeout=PUBLISH_TIMEOUT))
     result: dict[str, Any] = {"message_id": message_id, "topic": config.tick_topic}
