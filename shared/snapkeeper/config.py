@@ -102,6 +102,37 @@ class Endpoints:
 
 
 @dataclass(frozen=True)
+class Drills:
+    """Restore drills: where scratch disks are made, and how many disks a drill takes."""
+
+    scratch_project: str | None = None
+    scratch_zone: str | None = None
+    sample: int = DEFAULT_DRILL_SAMPLE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Drills:
+        """SCRATCH_PROJECT and SCRATCH_ZONE: both or neither; DRILL_SAMPLE."""
+        project = env.get("SCRATCH_PROJECT") or None
+        zone = env.get("SCRATCH_ZONE") or None
+        if project:
+            _check_project("SCRATCH_PROJECT", project)
+        if zone:
+            _named("SCRATCH_ZONE", check_zone, zone)
+        if bool(project) != bool(zone):
+            raise ConfigError("SCRATCH_PROJECT and SCRATCH_ZONE go together: set both or neither")
+        sample = _int(env, "DRILL_SAMPLE", DEFAULT_DRILL_SAMPLE)
+        if not 1 <= sample <= MAX_DRILL_SAMPLE:
+            raise ConfigError(f"DRILL_SAMPLE must be between 1 and {MAX_DRILL_SAMPLE}")
+        return cls(project, zone, sample)
+
+    def scratch(self) -> tuple[str, str]:
+        """(project, zone) for scratch disks; ConfigError when drills are not set up."""
+        if not (self.scratch_project and self.scratch_zone):
+            raise ConfigError("restore drills need SCRATCH_PROJECT and SCRATCH_ZONE")
+        return self.scratch_project, self.scratch_zone
+
+
+@dataclass(frozen=True)
 class Config:
     host_project: str
     target_projects: frozenset[str] = field(default_factory=frozenset)
@@ -129,10 +160,7 @@ class Config:
     pace_max_wait_seconds: int = DEFAULT_PACE_MAX_WAIT_SECONDS
     max_requeues: int = DEFAULT_MAX_REQUEUES
     quota_guard_percent: int = DEFAULT_QUOTA_GUARD_PERCENT
-    # Restore drills: where scratch disks are made, and how many disks a drill takes.
-    scratch_project: str | None = None
-    scratch_zone: str | None = None
-    drill_sample: int = DEFAULT_DRILL_SAMPLE
+    drills: Drills = field(default_factory=Drills)
     endpoints: Endpoints = field(default_factory=Endpoints)
 
     @classmethod
@@ -225,7 +253,7 @@ class Config:
                 f"{MIN_MAX_DELETES_PER_RUN} a lowered N would never take effect"
             )
         _check_ranges(config)
-        return _with_drill_settings(config, env)
+        return replace(config, drills=Drills.from_env(env))
 
     @property
     def keep_floor(self) -> int:
@@ -361,19 +389,3 @@ def _int(env: Mapping[str, str], variable: str, default: int) -> int:
 
 def _bool(env: Mapping[str, str], variable: str) -> bool:
     return _named(variable, parse_bool, env.get(variable, ""))
-
-
-def _with_drill_settings(config: Config, env: Mapping[str, str]) -> Config:
-    """SCRATCH_PROJECT, SCRATCH_ZONE and DRILL_SAMPLE: both places or neither."""
-    project = env.get("SCRATCH_PROJECT") or None
-    zone = env.get("SCRATCH_ZONE") or None
-    if project:
-        _check_project("SCRATCH_PROJECT", project)
-    if zone:
-        _named("SCRATCH_ZONE", check_zone, zone)
-    if bool(project) != bool(zone):
-        raise ConfigError("SCRATCH_PROJECT and SCRATCH_ZONE go together: set both or neither")
-    sample = _int(env, "DRILL_SAMPLE", DEFAULT_DRILL_SAMPLE)
-    if not 1 <= sample <= MAX_DRILL_SAMPLE:
-        raise ConfigError(f"DRILL_SAMPLE must be between 1 and {MAX_DRILL_SAMPLE}")
-    return replace(config, scratch_project=project, scratch_zone=zone, drill_sample=sample)

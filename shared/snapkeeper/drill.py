@@ -42,7 +42,6 @@ from snapkeeper.coverage import last_drilled, snapshot_projects, taken
 from snapkeeper.enumerator import MAX_PARALLEL_PROJECTS, ProjectFailure, tick_projects
 from snapkeeper.errors import (
     ComputeError,
-    ConfigError,
     DrillFailed,
     DrillInProgress,
     Outcome,
@@ -104,12 +103,6 @@ class DrillResult:
     drilled: str = ""  # the date put on the snapshot
 
 
-def check_configured(config: Config) -> tuple[str, str]:
-    if not (config.scratch_project and config.scratch_zone):
-        raise ConfigError("restore drills need SCRATCH_PROJECT and SCRATCH_ZONE")
-    return config.scratch_project, config.scratch_zone
-
-
 def candidates(snapshots: Iterable[Snapshot], projects: Iterable[str]) -> list[Candidate]:
     """The disks of `projects` that have a READY snapshot among `snapshots` (managed, this
     deployment's), in drill order: never drilled first, then the longest ago."""
@@ -145,11 +138,11 @@ def plan_drill(tick: DrillTick, at: datetime, config: Config, gateway: ComputeGa
     """The disks a drill tick restores (nothing written). A snapshot project that cannot
     be listed is in `failures` (transient or not), its disks left out: the caller decides
     (the enumerator retries the whole tick on a transient one)."""
-    check_configured(config)
+    config.drills.scratch()
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     # The allow-list rule of snapshot ticks (only the projects of a Tick are read).
     projects, refused = tick_projects(Tick("drill", projects=tick.projects), config)
-    plan = DrillPlan(slot, tick.sample or config.drill_sample, tuple(projects), failures=refused)
+    plan = DrillPlan(slot, tick.sample or config.drills.sample, tuple(projects), failures=refused)
     wheres = snapshot_projects(projects, config) if projects else []
     listed: list[Snapshot] = []
     if wheres:
@@ -209,7 +202,7 @@ def sweep(config: Config, gateway: ComputeGateway, slot: str) -> tuple[str, ...]
     """Delete the scratch disks earlier drill slots left behind (this deployment's, by
     their labels, checked again here). One still restoring cannot be deleted yet: the
     next drill takes it."""
-    project, zone = check_configured(config)
+    project, zone = config.drills.scratch()
     removed = []
     for disk in gateway.zone_disks(project, zone, scratch_filter(config.deployment_id)):
         own = (
@@ -235,7 +228,7 @@ def run_drill(
     DrillInProgress (redeliver), DrillFailed, NotAllowed, ConfigError or a ComputeError
     classified by the error table."""
     Scope(config).require(item.project)
-    check_configured(config)
+    config.drills.scratch()
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
     try:
@@ -255,7 +248,7 @@ def _drill(
     deadline: float,
     say: Callable[[str], None],
 ) -> DrillResult:
-    project, zone = check_configured(config)
+    project, zone = config.drills.scratch()
     swept = sweep(config, gateway, item.slot)
     name = scratch_disk_name(item.project, item.disk_id, item.slot, config.deployment_id)
     earlier = gateway.get_disk(project, zone, False, name)
