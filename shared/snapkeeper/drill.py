@@ -39,7 +39,12 @@ from snapkeeper.compute import (
 )
 from snapkeeper.config import Config
 from snapkeeper.coverage import last_drilled, snapshot_projects, taken
-from snapkeeper.enumerator import MAX_PARALLEL_PROJECTS, ProjectFailure, tick_projects
+from snapkeeper.enumerator import (
+    MAX_PARALLEL_PROJECTS,
+    ProjectFailure,
+    ProjectsPlan,
+    tick_projects,
+)
 from snapkeeper.errors import (
     ComputeError,
     DrillFailed,
@@ -82,14 +87,11 @@ class Candidate:
     last_drilled: str  # yyyymmdd, "" if never
 
 
-@dataclass
-class DrillPlan:
-    slot: str
+@dataclass(kw_only=True)
+class DrillPlan(ProjectsPlan):
     sample: int
-    projects: tuple[str, ...]
     items: list[DrillItem] = field(default_factory=list)
     candidates: int = 0
-    failures: list[ProjectFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def plan_drill(tick: DrillTick, at: datetime, config: Config, gateway: ComputeGa
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     # The allow-list rule of snapshot ticks (only the projects of a Tick are read).
     projects, refused = tick_projects(Tick("drill", projects=tick.projects), config)
-    plan = DrillPlan(slot, tick.sample or config.drills.sample, tuple(projects), failures=refused)
+    plan = DrillPlan(slot, tuple(projects), refused, sample=tick.sample or config.drills.sample)
     wheres = snapshot_projects(projects, config) if projects else []
     listed: list[Snapshot] = []
     if wheres:

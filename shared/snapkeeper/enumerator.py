@@ -48,13 +48,20 @@ class ProjectFailure:
 
 
 @dataclass
-class TickPlan:
-    schedule: str
+class ProjectsPlan:
+    """What a tick covers: the projects it reads, and in `failures` those it could not
+    read or may not touch, for the caller to retry or dead-letter."""
+
     slot: str
     projects: tuple[str, ...]
+    failures: list[ProjectFailure] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class TickPlan(ProjectsPlan):
+    schedule: str
     work: list[WorkItem] = field(default_factory=list)
     skipped: list[SkippedDisk] = field(default_factory=list)
-    failures: list[ProjectFailure] = field(default_factory=list)
     disks_seen: int = 0
     orphans: list[orphans.Orphans] = field(default_factory=list)  # every one found
     orphan_work: list[OrphanWork] = field(default_factory=list)  # those to prune now
@@ -172,7 +179,7 @@ def plan_tick(
         find_orphans = config.orphan_policy.acts
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     projects, refused = tick_projects(tick, config, scope)
-    plan = TickPlan(tick.schedule, slot, tuple(projects), failures=refused)
+    plan = TickPlan(slot, tuple(projects), refused, schedule=tick.schedule)
     if not projects:
         return plan
     workers = min(MAX_PARALLEL_PROJECTS, len(projects))
