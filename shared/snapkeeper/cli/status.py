@@ -379,7 +379,7 @@ def org_status(
     at = at or common.now()
     since = inventory.oldest_due(cadence, at, grace)
     search = inventory.Inventory(config.endpoints.asset)
-    found = inventory.survey(scope, config, search, project_filter=project_filter, since=since)
+    found = search.survey(scope, config, project_filter=project_filter, since=since)
     rows = _assess(found.survey, cadence, at, grace, schedule_names, config)
     if since is not None:  # older snapshots were not read: "never" means "not since"
         rows = [
