@@ -436,21 +436,25 @@ class ComputeGateway:
         _raise_operation_error(operation, f"create snapshot {name}")
         return str(operation.name)
 
-    def follow_operation(self, project: str, operation: str, deadline: float) -> bool:
-        """Wait for a global operation until it is DONE (True) or `deadline` (monotonic
-        seconds) passes (False). Every call is bounded; an error inside the operation
-        is raised as a ComputeError classified by the error table."""
+    def follow_operation(
+        self, project: str, operation: str, deadline: float, zone: str | None = None
+    ) -> bool:
+        """Wait for a global (with `zone`, a zonal) operation until it is DONE (True) or
+        `deadline` (monotonic seconds) passes (False). Every call is bounded (operations.wait
+        answers within about two minutes, done or not); an error inside the operation is
+        raised as a ComputeError classified by the error table."""
         action = f"wait for {operation}"
+        client = self._clients.global_operations if zone is None else self._clients.zone_operations
+        request = {"project": project, "operation": operation}
+        if zone is not None:
+            request["zone"] = zone
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             try:
-                result = self._clients.global_operations.wait(
-                    project=project,
-                    operation=operation,
-                    retry=None,
-                    timeout=min(remaining, OPERATION_WAIT_CALL),
+                result = client.wait(
+                    request=request, retry=None, timeout=min(remaining, OPERATION_WAIT_CALL)
                 )
             except requests.exceptions.Timeout:
                 continue  # our own bound ran out first: the loop checks the deadline
@@ -660,17 +664,6 @@ class ComputeGateway:
                 timeout=self._timeout,
             ),
         )
-
-    def wait_zone_operation(self, project: str, zone: str, operation: str, timeout: float) -> str:
-        """Wait (bounded) for a zonal operation; returns its final status."""
-        try:
-            result = self._clients.zone_operations.wait(
-                project=project, zone=zone, operation=operation, timeout=timeout
-            )
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"wait for {operation}") from exc
-        _raise_operation_error(result, f"wait for {operation}")
-        return str(result.status.name if hasattr(result.status, "name") else result.status)
 
 
 def managed_filter(

@@ -31,7 +31,6 @@ from datetime import datetime
 
 from snapkeeper import labels, slots
 from snapkeeper.compute import (
-    OPERATION_WAIT_CALL,
     ComputeGateway,
     Disk,
     Snapshot,
@@ -57,7 +56,6 @@ from snapkeeper.naming import scratch_disk_name
 from snapkeeper.restore import RESTORED_FROM
 from snapkeeper.retention import READY
 
-DONE = "DONE"
 DRILLED_DATE = "%Y%m%d"
 # A scratch disk's delete is waited for this long (inside the function's 60 s margin past
 # READY_WAIT_SECONDS); one still going is left to the next drill's sweep.
@@ -290,13 +288,8 @@ def _follow(
     gateway: ComputeGateway, project: str, zone: str, operation: str, deadline: float, what: str
 ) -> None:
     """Wait for a zonal operation until DONE; DrillInProgress at the deadline."""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DrillInProgress(f"{what} not done at the wait bound ({operation})")
-        wait = min(remaining, OPERATION_WAIT_CALL)
-        if gateway.wait_zone_operation(project, zone, operation, wait) == DONE:
-            return
+    if not gateway.follow_operation(project, operation, deadline, zone):
+        raise DrillInProgress(f"{what} not done at the wait bound ({operation})")
 
 
 def _until_ready(
