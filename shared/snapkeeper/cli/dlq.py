@@ -18,7 +18,7 @@ import click
 from google.api_core import exceptions as gexc
 
 from snapkeeper import clients
-from snapkeeper.cli.common import App, ExitCode, json_option, pass_app, print_json, table
+from snapkeeper.cli.common import App, ExitCode, Repeated, json_option, pass_app, print_json, table
 from snapkeeper.config import Config
 from snapkeeper.deadletter import DeadLetter, replay_topic
 
@@ -133,7 +133,7 @@ def _describe(letter: DeadLetter, config: Config, *, full: bool = False) -> dict
 
 def _select(
     held: Held,
-    message_ids: tuple[str, ...],
+    message_ids: Repeated,
     everything: bool,
     project: str | None,
     error_class: str | None,
@@ -264,7 +264,7 @@ def show(app: App, message_id: str, as_json: bool) -> None:
 @pass_app
 def replay(
     app: App,
-    message_ids: tuple[str, ...],
+    message_ids: Repeated,
     everything: bool,
     project: str | None,
     error_class: str | None,
@@ -317,7 +317,7 @@ def replay(
 @pass_app
 def purge(
     app: App,
-    message_ids: tuple[str, ...],
+    message_ids: Repeated,
     everything: bool,
     project: str | None,
     error_class: str | None,

@@ -12,7 +12,7 @@ import click
 
 from snapkeeper import clients, coverage, labels, orphans, schedules, slots
 from snapkeeper.cli import common
-from snapkeeper.cli.common import App, json_option, pass_app, projects_option
+from snapkeeper.cli.common import App, Repeated, json_option, pass_app, projects_option
 from snapkeeper.compute import Snapshot
 from snapkeeper.enumerator import ProjectFailure, SkippedDisk, plan_tick, tick_projects
 from snapkeeper.hierarchy import Scope
@@ -86,7 +86,7 @@ class SchedulePlan:
     disk_ids: set[str] = field(default_factory=set, metadata={"json": False})
 
 
-def _tick(app: App, schedule: str, at: datetime | None, projects: tuple[str, ...]) -> Tick:
+def _tick(app: App, schedule: str, at: datetime | None, projects: Repeated) -> Tick:
     """The tick the schedule's job would send (its cron, time zone and options), or a
     manual one when the schedule has no job."""
     labels.validate_schedule_name(schedule)
@@ -202,11 +202,7 @@ def dry_run(
 @json_option
 @pass_app
 def plan(
-    app: App,
-    schedule_names: tuple[str, ...],
-    projects: tuple[str, ...],
-    at: datetime | None,
-    as_json: bool,
+    app: App, schedule_names: Repeated, projects: Repeated, at: datetime | None, as_json: bool
 ) -> None:
     """Dry run of a tick: per disk the snapshot that would be created and those that
     would be pruned, and every skipped disk with its reason. Writes nothing.
@@ -308,7 +304,7 @@ def tick(
     app: App,
     schedule_name: str,
     at: datetime | None,
-    projects: tuple[str, ...],
+    projects: Repeated,
     manual: bool,
     as_json: bool,
 ) -> None:

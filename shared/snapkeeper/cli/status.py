@@ -11,7 +11,7 @@ from rich.table import Table
 
 from snapkeeper import costs, coverage, inventory, schedules, slots
 from snapkeeper.cli import common
-from snapkeeper.cli.common import App, ExitCode, json_option, pass_app, projects_option
+from snapkeeper.cli.common import App, ExitCode, Repeated, json_option, pass_app, projects_option
 from snapkeeper.config import Config
 from snapkeeper.errors import ConfigError, SnapkeeperError
 
@@ -26,7 +26,7 @@ STATE_STYLE = {
 
 
 def timings(
-    app: App, schedule_names: tuple[str, ...], cron: str | None, time_zone: str | None
+    app: App, schedule_names: Repeated, cron: str | None, time_zone: str | None
 ) -> dict[str, coverage.Timing | None]:
     """Each schedule's cadence: from its Scheduler job, or --cron for the one given."""
     found: dict[str, coverage.Timing | None] = {
@@ -80,8 +80,8 @@ def timings(
 @pass_app
 def status(
     app: App,
-    schedule_names: tuple[str, ...],
-    projects: tuple[str, ...],
+    schedule_names: Repeated,
+    projects: Repeated,
     cron: str | None,
     time_zone: str | None,
     grace: timedelta,
@@ -333,7 +333,7 @@ def _assess(
     cadence: dict[str, coverage.Timing | None],
     at: datetime,
     grace: timedelta,
-    schedule_names: tuple[str, ...],
+    schedule_names: Repeated,
     config: Config,
 ) -> list[coverage.Coverage]:
     """Each disk and schedule judged against its cadence, as of `at`."""
@@ -359,7 +359,7 @@ def org_status(
     organization: str | None,
     folder: str | None,
     project_filter: str | None,
-    schedule_names: tuple[str, ...],
+    schedule_names: Repeated,
     cron: str | None,
     time_zone: str | None,
     grace: timedelta,
