@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from snapkeeper import patterns
@@ -225,6 +225,7 @@ class Config:
             pace_max_wait_seconds=_int(env, "PACE_MAX_WAIT_SECONDS", DEFAULT_PACE_MAX_WAIT_SECONDS),
             max_requeues=_int(env, "MAX_REQUEUES", DEFAULT_MAX_REQUEUES),
             quota_guard_percent=_int(env, "QUOTA_GUARD_PERCENT", DEFAULT_QUOTA_GUARD_PERCENT),
+            drills=Drills.from_env(env),
             endpoints=Endpoints.from_env(env),
         )
         try:
@@ -253,7 +254,7 @@ class Config:
                 f"{MIN_MAX_DELETES_PER_RUN} a lowered N would never take effect"
             )
         _check_ranges(config)
-        return replace(config, drills=Drills.from_env(env))
+        return config
 
     @property
     def keep_floor(self) -> int:
