@@ -115,9 +115,7 @@ def main() -> None:
         since = inventory.oldest_due(timings, NOW, timedelta(hours=1))
 
         started = time.monotonic()
-        found = inventory.survey(
-            "organizations/1000", config, inventory.Inventory(assets.host), since=since
-        )
+        found = inventory.Inventory(assets.host).survey("organizations/1000", config, since=since)
         org_seconds = time.monotonic() - started
         rows = coverage.coverage(
             found.survey, timings, now=NOW, grace=timedelta(hours=1), prefix="snapshot-"

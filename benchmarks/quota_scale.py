@@ -409,7 +409,7 @@ def enumerate_tick(projects: list[str], measure_listing: bool) -> dict[str, floa
         figures["peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         del plan, payloads
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     requests = 0
     real_publish: Callable[..., Any] = publisher._gapic_publish
 

@@ -1,7 +1,8 @@
 """The whole local stack (emulator, fakes, both functions) for end-to-end tests.
 
 `local_stack` is shared by a test module (starting the two function processes costs a
-few seconds); `stack` hands each test a clean fake Compute Engine and a fresh clock.
+few seconds); `stack` hands each test a clean fake Compute Engine and a fresh clock, and
+`admin` that fake's admin API.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from snapkeeper_local.compute import ComputeAdmin
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
 from snapkeeper_local.stack import LocalStack
 
@@ -34,3 +36,10 @@ def stack(local_stack: LocalStack) -> LocalStack:
     assert local_stack.compute is not None
     local_stack.compute.admin.reset()
     return local_stack
+
+
+@pytest.fixture
+def admin(stack: LocalStack) -> ComputeAdmin:
+    """The admin API of `stack`'s fake Compute Engine (clean for each test)."""
+    assert stack.compute is not None
+    return stack.compute.admin

@@ -9,8 +9,9 @@ PUBSUB_EMULATOR_HOST by itself).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
@@ -18,14 +19,18 @@ from google.cloud import compute_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.cloud.pubsub_v1.types import BatchSettings
 
+_Client = TypeVar("_Client")
 
-def _local_options(emulator_host: str | None) -> dict[str, Any]:
+
+def _rest(client: Callable[..., _Client], emulator_host: str | None) -> _Client:
+    """A client over REST: Compute's only transport; the others default to gRPC."""
     if not emulator_host:
-        return {}
-    return {
-        "credentials": AnonymousCredentials(),
-        "client_options": ClientOptions(api_endpoint=f"http://{emulator_host}"),
-    }
+        return client(transport="rest")
+    return client(
+        transport="rest",
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=f"http://{emulator_host}"),
+    )
 
 
 @dataclass(frozen=True)
@@ -42,17 +47,9 @@ class ComputeClients:
 
 @functools.cache
 def compute(emulator_host: str | None) -> ComputeClients:
-    options = _local_options(emulator_host)
-    return ComputeClients(
-        disks=compute_v1.DisksClient(transport="rest", **options),
-        region_disks=compute_v1.RegionDisksClient(transport="rest", **options),
-        instances=compute_v1.InstancesClient(transport="rest", **options),
-        snapshots=compute_v1.SnapshotsClient(transport="rest", **options),
-        global_operations=compute_v1.GlobalOperationsClient(transport="rest", **options),
-        zone_operations=compute_v1.ZoneOperationsClient(transport="rest", **options),
-        region_operations=compute_v1.RegionOperationsClient(transport="rest", **options),
-        projects=compute_v1.ProjectsClient(transport="rest", **options),
-    )
+    # Each field's annotation is the client class it holds.
+    classes = get_type_hints(ComputeClients)
+    return ComputeClients(**{name: _rest(cls, emulator_host) for name, cls in classes.items()})
 
 
 # Batches as large as one publish request may be (1,000 messages, 10 MB), so a tick's
@@ -76,7 +73,7 @@ def subscriber(emulator_host: str | None) -> SubscriberClient:
 def scheduler(emulator_host: str | None) -> Any:
     from google.cloud import scheduler_v1  # only the CLI needs it
 
-    return scheduler_v1.CloudSchedulerClient(transport="rest", **_local_options(emulator_host))
+    return _rest(scheduler_v1.CloudSchedulerClient, emulator_host)
 
 
 @dataclass(frozen=True)
@@ -87,19 +84,18 @@ class ResourceManagerClients:
 
 @functools.cache
 def resource_manager(emulator_host: str | None) -> ResourceManagerClients:
-    """Cloud Resource Manager v3 over REST (its default transport is gRPC)."""
+    """Cloud Resource Manager v3 (projects and folders)."""
     from google.cloud import resourcemanager_v3  # only the enumerator and CLI need it
 
-    options = _local_options(emulator_host)
     return ResourceManagerClients(
-        projects=resourcemanager_v3.ProjectsClient(transport="rest", **options),
-        folders=resourcemanager_v3.FoldersClient(transport="rest", **options),
+        _rest(resourcemanager_v3.ProjectsClient, emulator_host),
+        _rest(resourcemanager_v3.FoldersClient, emulator_host),
     )
 
 
 @functools.cache
 def asset(emulator_host: str | None) -> Any:
-    """Cloud Asset Inventory over REST (its default transport is gRPC); the CLI's."""
+    """Cloud Asset Inventory; the CLI's."""
     from google.cloud import asset_v1
 
-    return asset_v1.AssetServiceClient(transport="rest", **_local_options(emulator_host))
+    return _rest(asset_v1.AssetServiceClient, emulator_host)

@@ -109,6 +109,9 @@ class Disk:
 
 @dataclass(frozen=True)
 class Instance:
+    """A VM, as far as its labels and attached disks matter (a disk may take its
+    schedule from them)."""
+
     project: str
     zone: str
     name: str
@@ -118,13 +121,22 @@ class Instance:
 
 @dataclass(frozen=True)
 class Quota:
+    """One of a project's quotas as projects.get lists it (SNAPSHOTS for the guard)."""
+
     metric: str
     limit: float
     usage: float
 
+    def at_least(self, percent: int) -> bool:
+        """Is `percent`% of the limit or more in use (a zero limit counts as full)?"""
+        return self.limit <= 0 or self.usage * 100 >= self.limit * percent
+
 
 @dataclass(frozen=True)
 class Snapshot:
+    """A snapshot as Compute lists it; its labels say which disk, schedule, slot and
+    deployment it belongs to."""
+
     project: str
     name: str
     status: str
@@ -292,7 +304,7 @@ class ComputeGateway:
             if paced
             else None
         )
-        return cls(config.compute_emulator_host, config.compute_timeout_seconds, shared)
+        return cls(config.endpoints.compute, config.compute_timeout_seconds, shared)
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -424,21 +436,25 @@ class ComputeGateway:
         _raise_operation_error(operation, f"create snapshot {name}")
         return str(operation.name)
 
-    def follow_operation(self, project: str, operation: str, deadline: float) -> bool:
-        """Wait for a global operation until it is DONE (True) or `deadline` (monotonic
-        seconds) passes (False). Every call is bounded; an error inside the operation
-        is raised as a ComputeError classified by the error table."""
+    def follow_operation(
+        self, project: str, operation: str, deadline: float, zone: str | None = None
+    ) -> bool:
+        """Wait for a global (with `zone`, a zonal) operation until it is DONE (True) or
+        `deadline` (monotonic seconds) passes (False). Every call is bounded (operations.wait
+        answers within about two minutes, done or not); an error inside the operation is
+        raised as a ComputeError classified by the error table."""
         action = f"wait for {operation}"
+        client = self._clients.global_operations if zone is None else self._clients.zone_operations
+        request = {"project": project, "operation": operation}
+        if zone is not None:
+            request["zone"] = zone
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             try:
-                result = self._clients.global_operations.wait(
-                    project=project,
-                    operation=operation,
-                    retry=None,
-                    timeout=min(remaining, OPERATION_WAIT_CALL),
+                result = client.wait(
+                    request=request, retry=None, timeout=min(remaining, OPERATION_WAIT_CALL)
                 )
             except requests.exceptions.Timeout:
                 continue  # our own bound ran out first: the loop checks the deadline
@@ -648,17 +664,6 @@ class ComputeGateway:
                 timeout=self._timeout,
             ),
         )
-
-    def wait_zone_operation(self, project: str, zone: str, operation: str, timeout: float) -> str:
-        """Wait (bounded) for a zonal operation; returns its final status."""
-        try:
-            result = self._clients.zone_operations.wait(
-                project=project, zone=zone, operation=operation, timeout=timeout
-            )
-        except (gexc.GoogleAPICallError, *NETWORK_ERRORS) as exc:
-            raise as_compute_error(exc, f"wait for {operation}") from exc
-        _raise_operation_error(result, f"wait for {operation}")
-        return str(result.status.name if hasattr(result.status, "name") else result.status)
 
 
 def managed_filter(

@@ -4,11 +4,11 @@ runs (never at import, so tests and the CLI can change the environment freely)."
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from snapkeeper import patterns
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError
 from snapkeeper.labels import DEFAULT_DEPLOYMENT, MAX_KEEP
@@ -69,19 +69,67 @@ DEFAULT_MAX_REQUEUES = 100
 # quota.
 DEFAULT_QUOTA_GUARD_PERCENT = 90
 
-# Project ids: 6-30 chars; we accept the wider legacy forms ("domain.com:proj") too.
-_PROJECT_ID = re.compile(r"^([a-z][-a-z0-9.]*:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-_TOPIC_ID = re.compile(r"^[A-Za-z][-A-Za-z0-9._~%+]{2,254}$")
-_LABEL_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
-# A label value and a part of every snapshot name: short, so names stay within 63.
-_DEPLOYMENT_ID = re.compile(r"^[a-z]([a-z0-9-]{0,10}[a-z0-9])?$")
-_ZONE = re.compile(r"^[a-z]+(-[a-z]+)+[0-9]+-[a-z]$")
-# Folders and organizations by number, with or without their "folders/" prefix.
-_FOLDER = re.compile(r"^(folders/)?([1-9][0-9]{0,18})$")
-_ORGANIZATION = re.compile(r"^(organizations/)?([1-9][0-9]{0,18})$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 _T = TypeVar("_T")
+
+
+# The variables that point a Google API's client at a local stand-in (host:port).
+ENDPOINT_VARIABLES = {
+    "compute": "COMPUTE_EMULATOR_HOST",
+    "scheduler": "CLOUD_SCHEDULER_EMULATOR_HOST",
+    "pubsub": "PUBSUB_EMULATOR_HOST",
+    "resource_manager": "RESOURCE_MANAGER_EMULATOR_HOST",
+    "asset": "CLOUD_ASSET_EMULATOR_HOST",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each API's client goes: a local host:port, or None for Google's own."""
+
+    compute: str | None = None
+    scheduler: str | None = None
+    pubsub: str | None = None
+    resource_manager: str | None = None
+    asset: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Endpoints:
+        return cls(
+            **{api: env.get(variable) or None for api, variable in ENDPOINT_VARIABLES.items()}
+        )
+
+
+@dataclass(frozen=True)
+class Drills:
+    """Restore drills: where scratch disks are made, and how many disks a drill takes."""
+
+    scratch_project: str | None = None
+    scratch_zone: str | None = None
+    sample: int = DEFAULT_DRILL_SAMPLE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Drills:
+        """SCRATCH_PROJECT and SCRATCH_ZONE: both or neither; DRILL_SAMPLE."""
+        project = env.get("SCRATCH_PROJECT") or None
+        zone = env.get("SCRATCH_ZONE") or None
+        if project:
+            _check_project("SCRATCH_PROJECT", project)
+        if zone:
+            _named("SCRATCH_ZONE", check_zone, zone)
+        if bool(project) != bool(zone):
+            raise ConfigError("SCRATCH_PROJECT and SCRATCH_ZONE go together: set both or neither")
+        sample = _int(env, "DRILL_SAMPLE", DEFAULT_DRILL_SAMPLE)
+        if not 1 <= sample <= MAX_DRILL_SAMPLE:
+            raise ConfigError(f"DRILL_SAMPLE must be between 1 and {MAX_DRILL_SAMPLE}")
+        return cls(project, zone, sample)
+
+    def scratch(self) -> tuple[str, str]:
+        """(project, zone) for scratch disks; ConfigError when drills are not set up."""
+        if not (self.scratch_project and self.scratch_zone):
+            raise ConfigError("restore drills need SCRATCH_PROJECT and SCRATCH_ZONE")
+        return self.scratch_project, self.scratch_zone
 
 
 @dataclass(frozen=True)
@@ -112,15 +160,8 @@ class Config:
     pace_max_wait_seconds: int = DEFAULT_PACE_MAX_WAIT_SECONDS
     max_requeues: int = DEFAULT_MAX_REQUEUES
     quota_guard_percent: int = DEFAULT_QUOTA_GUARD_PERCENT
-    compute_emulator_host: str | None = None
-    scheduler_emulator_host: str | None = None
-    pubsub_emulator_host: str | None = None
-    # Restore drills: where scratch disks are made, and how many disks a drill takes.
-    scratch_project: str | None = None
-    scratch_zone: str | None = None
-    drill_sample: int = DEFAULT_DRILL_SAMPLE
-    resource_manager_emulator_host: str | None = None
-    asset_emulator_host: str | None = None
+    drills: Drills = field(default_factory=Drills)
+    endpoints: Endpoints = field(default_factory=Endpoints)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -184,11 +225,8 @@ class Config:
             pace_max_wait_seconds=_int(env, "PACE_MAX_WAIT_SECONDS", DEFAULT_PACE_MAX_WAIT_SECONDS),
             max_requeues=_int(env, "MAX_REQUEUES", DEFAULT_MAX_REQUEUES),
             quota_guard_percent=_int(env, "QUOTA_GUARD_PERCENT", DEFAULT_QUOTA_GUARD_PERCENT),
-            compute_emulator_host=env.get("COMPUTE_EMULATOR_HOST") or None,
-            scheduler_emulator_host=env.get("CLOUD_SCHEDULER_EMULATOR_HOST") or None,
-            pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
-            resource_manager_emulator_host=env.get("RESOURCE_MANAGER_EMULATOR_HOST") or None,
-            asset_emulator_host=env.get("CLOUD_ASSET_EMULATOR_HOST") or None,
+            drills=Drills.from_env(env),
+            endpoints=Endpoints.from_env(env),
         )
         try:
             check_label_prefix(config.label_prefix)
@@ -216,7 +254,7 @@ class Config:
                 f"{MIN_MAX_DELETES_PER_RUN} a lowered N would never take effect"
             )
         _check_ranges(config)
-        return _with_drill_settings(config, env)
+        return config
 
     @property
     def keep_floor(self) -> int:
@@ -263,11 +301,11 @@ def _check_ranges(config: Config) -> None:
 # is checked with these same ones; their messages name no variable.
 
 
-check_project_id = pattern_check(_PROJECT_ID, "{value} is not a valid project id")
-check_label_prefix = pattern_check(_LABEL_PREFIX, "{value} is not a valid label-key prefix")
-check_zone = pattern_check(_ZONE, "{value} is not a zone, e.g. us-central1-a")
+check_project_id = pattern_check(patterns.PROJECT_ID, "{value} is not a valid project id")
+check_label_prefix = pattern_check(patterns.LABEL_PREFIX, "{value} is not a valid label-key prefix")
+check_zone = pattern_check(patterns.ZONE, "{value} is not a zone, e.g. us-central1-a")
 check_deployment_id = pattern_check(
-    _DEPLOYMENT_ID,
+    patterns.DEPLOYMENT_ID,
     "{value} is not a deployment id: 1-12 lowercase letters, digits and dashes, "
     "starting with a letter",
 )
@@ -275,7 +313,7 @@ check_deployment_id = pattern_check(
 
 def check_folder(value: str) -> str:
     """A folder, as folders/NUMBER or NUMBER; normalised to folders/NUMBER."""
-    match = _FOLDER.match(value.strip())
+    match = patterns.FOLDER.fullmatch(value.strip())
     if not match:
         raise ConfigError(f"{value!r} is not a folder: folders/NUMBER or NUMBER")
     return f"folders/{match.group(2)}"
@@ -283,7 +321,7 @@ def check_folder(value: str) -> str:
 
 def check_organization(value: str) -> str:
     """An organization, as organizations/NUMBER or NUMBER; normalised to the former."""
-    match = _ORGANIZATION.match(value.strip())
+    match = patterns.ORGANIZATION.fullmatch(value.strip())
     if not match:
         raise ConfigError(f"{value!r} is not an organization: organizations/NUMBER or NUMBER")
     return f"organizations/{match.group(2)}"
@@ -305,7 +343,7 @@ def project_set(value: str) -> frozenset[str]:
 
 def check_topic_id(value: str) -> str:
     """A Pub/Sub topic or subscription id."""
-    if not _TOPIC_ID.match(value) or value.startswith("goog"):
+    if not patterns.TOPIC_ID.fullmatch(value) or value.startswith("goog"):
         raise ConfigError(f"{value!r} is not a valid Pub/Sub id")
     return value
 
@@ -352,19 +390,3 @@ def _int(env: Mapping[str, str], variable: str, default: int) -> int:
 
 def _bool(env: Mapping[str, str], variable: str) -> bool:
     return _named(variable, parse_bool, env.get(variable, ""))
-
-
-def _with_drill_settings(config: Config, env: Mapping[str, str]) -> Config:
-    """SCRATCH_PROJECT, SCRATCH_ZONE and DRILL_SAMPLE: both places or neither."""
-    project = env.get("SCRATCH_PROJECT") or None
-    zone = env.get("SCRATCH_ZONE") or None
-    if project:
-        _check_project("SCRATCH_PROJECT", project)
-    if zone:
-        _named("SCRATCH_ZONE", check_zone, zone)
-    if bool(project) != bool(zone):
-        raise ConfigError("SCRATCH_PROJECT and SCRATCH_ZONE go together: set both or neither")
-    sample = _int(env, "DRILL_SAMPLE", DEFAULT_DRILL_SAMPLE)
-    if not 1 <= sample <= MAX_DRILL_SAMPLE:
-        raise ConfigError(f"DRILL_SAMPLE must be between 1 and {MAX_DRILL_SAMPLE}")
-    return replace(config, scratch_project=project, scratch_zone=zone, drill_sample=sample)

@@ -44,7 +44,7 @@ def dead_letter(
         "time": datetime.now(UTC).isoformat(),
     }
     merged = {k: _clip(v) for k, v in attributes.items() if k not in reasons} | reasons
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     future = publisher.publish(config.topic_path(config.dead_letter_topic), payload, **merged)
     return str(future.result(timeout=PUBLISH_TIMEOUT))
 

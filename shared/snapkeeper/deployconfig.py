@@ -65,6 +65,8 @@ TOPICS = {
 
 @dataclass(frozen=True)
 class Entry:
+    """One KEY=VALUE line of the file."""
+
     line: int
     key: str
     value: str

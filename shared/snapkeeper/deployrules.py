@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snapkeeper import config, labels, options, slots
+from snapkeeper import config, labels, options, patterns, slots
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError, SnapkeeperError
 from snapkeeper.messages import MAX_DRILL_SAMPLE, DrillTick, Tick
@@ -32,10 +32,9 @@ READY_WAIT_MAX = EVENT_TIMEOUT_MAX - READY_WAIT_MARGIN
 # Cloud Run: a concurrency above 1 needs at least 1 vCPU; vCPUs -> MiB of memory allowed.
 MEMORY_MIB_PER_CPU = {1: (512, 4096)}
 
-_REGION = re.compile(r"[a-z]+(-[a-z]+)+[0-9]+")
-_STORAGE_LOCATION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_CHANNEL = re.compile(r"projects/([^/]+)/notificationChannels/[0-9]+")
+# deploy.sh's short durations: a count and an optional unit letter ("10s", "26h").
 _DURATION = re.compile(r"([0-9]+)([a-z]?)")
+# The local stack's endpoints.
 _URL = re.compile(r"https?://[A-Za-z0-9.:_/%-]+")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}")
 SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60}
@@ -60,8 +59,8 @@ def failures(checks: Iterable[tuple[Check, str]]) -> list[str]:
     return found
 
 
-region = pattern_check(_REGION, "{value} is not a region")
-storage_location = pattern_check(_STORAGE_LOCATION, "{value} is not a storage location")
+region = pattern_check(patterns.REGION, "{value} is not a region")
+storage_location = pattern_check(patterns.STORAGE_LOCATION, "{value} is not a storage location")
 
 
 def _list_of(check: Check, value: str) -> tuple[str, ...]:
@@ -93,7 +92,7 @@ def excluded_projects(value: str) -> tuple[str, ...]:
 
 
 def notification_channel(value: str) -> str:
-    match = _CHANNEL.fullmatch(value)
+    match = patterns.NOTIFICATION_CHANNEL.fullmatch(value)
     if not match:
         raise ConfigError(f"{value!r} is not projects/PROJECT/notificationChannels/NUMBER")
     config.check_project_id(match.group(1))

@@ -31,7 +31,6 @@ from datetime import datetime
 
 from snapkeeper import labels, slots
 from snapkeeper.compute import (
-    OPERATION_WAIT_CALL,
     ComputeGateway,
     Disk,
     Snapshot,
@@ -39,10 +38,14 @@ from snapkeeper.compute import (
 )
 from snapkeeper.config import Config
 from snapkeeper.coverage import last_drilled, snapshot_projects, taken
-from snapkeeper.enumerator import MAX_PARALLEL_PROJECTS, ProjectFailure, tick_projects
+from snapkeeper.enumerator import (
+    MAX_PARALLEL_PROJECTS,
+    ProjectFailure,
+    ProjectsPlan,
+    tick_projects,
+)
 from snapkeeper.errors import (
     ComputeError,
-    ConfigError,
     DrillFailed,
     DrillInProgress,
     Outcome,
@@ -53,7 +56,6 @@ from snapkeeper.naming import scratch_disk_name
 from snapkeeper.restore import RESTORED_FROM
 from snapkeeper.retention import READY
 
-DONE = "DONE"
 DRILLED_DATE = "%Y%m%d"
 # A scratch disk's delete is waited for this long (inside the function's 60 s margin past
 # READY_WAIT_SECONDS); one still going is left to the next drill's sweep.
@@ -83,14 +85,11 @@ class Candidate:
     last_drilled: str  # yyyymmdd, "" if never
 
 
-@dataclass
-class DrillPlan:
-    slot: str
+@dataclass(kw_only=True)
+class DrillPlan(ProjectsPlan):
     sample: int
-    projects: tuple[str, ...]
     items: list[DrillItem] = field(default_factory=list)
     candidates: int = 0
-    failures: list[ProjectFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -102,12 +101,6 @@ class DrillResult:
     swept: tuple[str, ...] = ()  # leftover scratch disks of earlier drills removed now
     labelled: bool = False  # the snapshot now carries snapkeeper-drilled
     drilled: str = ""  # the date put on the snapshot
-
-
-def check_configured(config: Config) -> tuple[str, str]:
-    if not (config.scratch_project and config.scratch_zone):
-        raise ConfigError("restore drills need SCRATCH_PROJECT and SCRATCH_ZONE")
-    return config.scratch_project, config.scratch_zone
 
 
 def candidates(snapshots: Iterable[Snapshot], projects: Iterable[str]) -> list[Candidate]:
@@ -145,11 +138,11 @@ def plan_drill(tick: DrillTick, at: datetime, config: Config, gateway: ComputeGa
     """The disks a drill tick restores (nothing written). A snapshot project that cannot
     be listed is in `failures` (transient or not), its disks left out: the caller decides
     (the enumerator retries the whole tick on a transient one)."""
-    check_configured(config)
+    config.drills.scratch()
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     # The allow-list rule of snapshot ticks (only the projects of a Tick are read).
     projects, refused = tick_projects(Tick("drill", projects=tick.projects), config)
-    plan = DrillPlan(slot, tick.sample or config.drill_sample, tuple(projects), failures=refused)
+    plan = DrillPlan(slot, tuple(projects), refused, sample=tick.sample or config.drills.sample)
     wheres = snapshot_projects(projects, config) if projects else []
     listed: list[Snapshot] = []
     if wheres:
@@ -209,7 +202,7 @@ def sweep(config: Config, gateway: ComputeGateway, slot: str) -> tuple[str, ...]
     """Delete the scratch disks earlier drill slots left behind (this deployment's, by
     their labels, checked again here). One still restoring cannot be deleted yet: the
     next drill takes it."""
-    project, zone = check_configured(config)
+    project, zone = config.drills.scratch()
     removed = []
     for disk in gateway.zone_disks(project, zone, scratch_filter(config.deployment_id)):
         own = (
@@ -235,7 +228,7 @@ def run_drill(
     DrillInProgress (redeliver), DrillFailed, NotAllowed, ConfigError or a ComputeError
     classified by the error table."""
     Scope(config).require(item.project)
-    check_configured(config)
+    config.drills.scratch()
     if deadline is None:
         deadline = time.monotonic() + config.ready_wait_seconds
     try:
@@ -255,7 +248,7 @@ def _drill(
     deadline: float,
     say: Callable[[str], None],
 ) -> DrillResult:
-    project, zone = check_configured(config)
+    project, zone = config.drills.scratch()
     swept = sweep(config, gateway, item.slot)
     name = scratch_disk_name(item.project, item.disk_id, item.slot, config.deployment_id)
     earlier = gateway.get_disk(project, zone, False, name)
@@ -295,13 +288,8 @@ def _follow(
     gateway: ComputeGateway, project: str, zone: str, operation: str, deadline: float, what: str
 ) -> None:
     """Wait for a zonal operation until DONE; DrillInProgress at the deadline."""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DrillInProgress(f"{what} not done at the wait bound ({operation})")
-        wait = min(remaining, OPERATION_WAIT_CALL)
-        if gateway.wait_zone_operation(project, zone, operation, wait) == DONE:
-            return
+    if not gateway.follow_operation(project, operation, deadline, zone):
+        raise DrillInProgress(f"{what} not done at the wait bound ({operation})")
 
 
 def _until_ready(

@@ -48,13 +48,20 @@ class ProjectFailure:
 
 
 @dataclass
-class TickPlan:
-    schedule: str
+class ProjectsPlan:
+    """What a tick covers: the projects it reads, and in `failures` those it could not
+    read or may not touch, for the caller to retry or dead-letter."""
+
     slot: str
     projects: tuple[str, ...]
+    failures: list[ProjectFailure] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class TickPlan(ProjectsPlan):
+    schedule: str
     work: list[WorkItem] = field(default_factory=list)
     skipped: list[SkippedDisk] = field(default_factory=list)
-    failures: list[ProjectFailure] = field(default_factory=list)
     disks_seen: int = 0
     orphans: list[orphans.Orphans] = field(default_factory=list)  # every one found
     orphan_work: list[OrphanWork] = field(default_factory=list)  # those to prune now
@@ -175,7 +182,7 @@ def plan_tick(
         find_orphans = config.orphan_policy.acts
     slot = slots.format_slot(slots.slot_for(tick.time or at, tick.cron, tick.time_zone))
     projects, refused = tick_projects(tick, config, scope)
-    plan = TickPlan(tick.schedule, slot, tuple(projects), failures=refused)
+    plan = TickPlan(slot, tuple(projects), refused, schedule=tick.schedule)
     if not projects:
         return plan
     workers = min(MAX_PARALLEL_PROJECTS, len(projects))
@@ -223,7 +230,7 @@ def plan_tick(
 def publish_work(items: Iterable[DiskMessage | DrillItem], config: Config) -> int:
     """Publish every item (batched) and wait for all; raise TransientError if any failed,
     so the tick is redelivered (republishing is harmless: names are deterministic)."""
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     topic = config.topic_path(config.work_topic)
     futures = [
         publisher.publish(topic, item.to_json(), **item.attributes, slot=item.slot)
@@ -244,7 +251,7 @@ def publish_work(items: Iterable[DiskMessage | DrillItem], config: Config) -> in
 
 def publish_tick(tick: Tick, config: Config) -> str:
     """Publish a tick to the ticks topic (a failed project's retry); its message id."""
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     future = publisher.publish(config.topic_path(config.tick_topic), tick.to_json())
     try:
         return str(future.result(timeout=PUBLISH_TIMEOUT))

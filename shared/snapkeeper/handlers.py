@@ -172,7 +172,7 @@ def _requeue(config: Config, exc: RateLimited, delivery: Delivery, fields: dict[
         REQUEUES: str(requeues + 1),
         NOT_BEFORE: not_before.isoformat(),
     }
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     future = publisher.publish(config.topic_path(config.work_topic), delivery.payload, **attributes)
     try:
         future.result(timeout=PUBLISH_TIMEOUT)

@@ -174,7 +174,7 @@ class Scope:
     def hierarchy(self) -> Hierarchy:
         if self._hierarchy is None:
             self._hierarchy = Hierarchy(
-                self.config.resource_manager_emulator_host, self.config.compute_timeout_seconds
+                self.config.endpoints.resource_manager, self.config.compute_timeout_seconds
             )
         return self._hierarchy
 
@@ -201,7 +201,7 @@ class Scope:
             return False
         if self._resolved is not None:
             return project in self._resolved
-        key = (self.config.resource_manager_emulator_host, self.config.roots, project)
+        key = (self.config.endpoints.resource_manager, self.config.roots, project)
         known, ancestry = ANCESTRY_CACHE.get(key)
         if not known:
             ancestry = self.hierarchy.ancestry(project, self.config.roots)

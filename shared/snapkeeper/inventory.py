@@ -100,6 +100,54 @@ class Inventory:
             error = as_compute_error(exc, action)
             raise ApiError(str(error), outcome=error.outcome) from exc
 
+    def survey(
+        self,
+        scope: str,
+        config: Config,
+        *,
+        project_filter: str | None = None,
+        since: datetime | None = None,
+    ) -> OrgSurvey:
+        """Every disk under `scope` (in projects matching `project_filter`), labelled or
+        not, and this deployment's READY snapshots taken since `since`."""
+        result = OrgSurvey(scope, snapshots_since=since)
+        numbers: set[str] | None = None
+        if project_filter:
+            found = self.search(scope, PROJECT, check_filter(project_filter))
+            numbers = {str(p.project) for p in found}  # projects/NUMBER, as on each disk
+            result.projects_matched = len(numbers)
+        for item in self.search(scope, DISK):
+            disk = _disk(item)
+            if disk is None or (numbers is not None and str(item.project) not in numbers):
+                continue
+            policies = labels.resolve_policies(
+                disk.labels, {}, config.label_prefix, config.default_storage_location
+            )
+            if policies:
+                result.survey.disks.append(coverage.LabelledDisk(disk, policies))
+            elif not any(key.startswith(config.label_prefix) for key in disk.labels):
+                result.unprotected.append(disk)  # excluded or otherwise labelled: a choice
+        index: dict[tuple[str, str], list[Snapshot]] = defaultdict(list)
+        scopes = [scope]
+        if config.snapshot_project:  # the vault may sit outside the scope
+            scopes.append(f"projects/{config.snapshot_project}")
+        seen: set[tuple[str, str]] = set()
+        for where in scopes:
+            for item in self.search(where, SNAPSHOT, snapshot_query(since)):
+                snapshot = _snapshot(item)
+                if snapshot is None or (snapshot.project, snapshot.name) in seen:
+                    continue
+                seen.add((snapshot.project, snapshot.name))
+                if labels.deployment_of(snapshot.labels) != config.deployment_id:
+                    continue
+                key = (snapshot.source_disk_id, snapshot.labels.get(labels.SCHEDULE, ""))
+                index[key].append(snapshot)
+        result.survey.snapshots = dict(index)
+        result.survey.disks.sort(key=lambda d: (d.disk.project, d.disk.location, d.disk.name))
+        result.unprotected.sort(key=lambda d: (d.project, d.location, d.name))
+        result.requests = self.requests
+        return result
+
 
 def _disk(result: Any) -> Disk | None:
     match = _DISK_NAME.match(result.name)
@@ -135,55 +183,6 @@ def _snapshot(result: Any) -> Snapshot | None:
 def snapshot_query(since: datetime | None) -> str:
     query = f"labels.{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE} AND state={READY}"
     return f"{query} AND createTime>={int(since.timestamp())}" if since else query
-
-
-def survey(
-    scope: str,
-    config: Config,
-    inventory: Inventory,
-    *,
-    project_filter: str | None = None,
-    since: datetime | None = None,
-) -> OrgSurvey:
-    """Every disk under `scope` (in projects matching `project_filter`), labelled or
-    not, and this deployment's READY snapshots taken since `since`."""
-    result = OrgSurvey(scope, snapshots_since=since)
-    numbers: set[str] | None = None
-    if project_filter:
-        found = inventory.search(scope, PROJECT, check_filter(project_filter))
-        numbers = {str(p.project) for p in found}  # projects/NUMBER, as on each disk
-        result.projects_matched = len(numbers)
-    for item in inventory.search(scope, DISK):
-        disk = _disk(item)
-        if disk is None or (numbers is not None and str(item.project) not in numbers):
-            continue
-        policies = labels.resolve_policies(
-            disk.labels, {}, config.label_prefix, config.default_storage_location
-        )
-        if policies:
-            result.survey.disks.append(coverage.LabelledDisk(disk, policies))
-        elif not any(key.startswith(config.label_prefix) for key in disk.labels):
-            result.unprotected.append(disk)  # excluded or otherwise labelled: a choice
-    index: dict[tuple[str, str], list[Snapshot]] = defaultdict(list)
-    scopes = [scope]
-    if config.snapshot_project:  # the vault may sit outside the scope
-        scopes.append(f"projects/{config.snapshot_project}")
-    seen: set[tuple[str, str]] = set()
-    for where in scopes:
-        for item in inventory.search(where, SNAPSHOT, snapshot_query(since)):
-            snapshot = _snapshot(item)
-            if snapshot is None or (snapshot.project, snapshot.name) in seen:
-                continue
-            seen.add((snapshot.project, snapshot.name))
-            if labels.deployment_of(snapshot.labels) != config.deployment_id:
-                continue
-            key = (snapshot.source_disk_id, snapshot.labels.get(labels.SCHEDULE, ""))
-            index[key].append(snapshot)
-    result.survey.snapshots = dict(index)
-    result.survey.disks.sort(key=lambda d: (d.disk.project, d.disk.location, d.disk.name))
-    result.unprotected.sort(key=lambda d: (d.project, d.location, d.name))
-    result.requests = inventory.requests
-    return result
 
 
 def oldest_due(

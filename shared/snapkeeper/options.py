@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from snapkeeper import patterns
 from snapkeeper.checks import pattern_check
 from snapkeeper.errors import ConfigError, OptionError
 from snapkeeper.labels import MAX_KEEP
@@ -34,7 +35,6 @@ FORM = "key=value[,key=value...], e.g. type=ARCHIVE,max-age=400d,min-keep=2"
 
 _AGE = re.compile(r"([0-9]{1,6})([hd])")
 _NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")  # RFC 1035, as Compute names
-_STORAGE_LOCATION = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _KMS_KEY = re.compile(
     r"projects/[a-z][-a-z0-9:.]{4,61}/locations/[a-z0-9-]{1,63}/keyRings/[A-Za-z0-9_-]{1,63}"
     r"/cryptoKeys/[A-Za-z0-9_-]{1,63}(/cryptoKeyVersions/[0-9]{1,10})?"
@@ -79,7 +79,9 @@ chain_name = pattern_check(
 
 
 storage_location = pattern_check(
-    _STORAGE_LOCATION, "storage-location {value} is not a storage location such as eu", OptionError
+    patterns.STORAGE_LOCATION,
+    "storage-location {value} is not a storage location such as eu",
+    OptionError,
 )
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import threading
 
 from snapkeeper import logs
-from snapkeeper.compute import ComputeGateway
+from snapkeeper.compute import ComputeGateway, Quota
 from snapkeeper.errors import ComputeError, QuotaExhausted
 
 # Readings kept per process: (project, slot) pairs; the oldest go first.
 MAX_READINGS = 1000
 
 _lock = threading.Lock()
-_readings: dict[tuple[str, str], tuple[float, float] | None] = {}
+_readings: dict[tuple[str, str], Quota | None] = {}
 _key_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
-def reading(gateway: ComputeGateway, project: str, slot: str) -> tuple[float, float] | None:
-    """(usage, limit) of the project's SNAPSHOTS quota as read once for this slot."""
+def reading(gateway: ComputeGateway, project: str, slot: str) -> Quota | None:
+    """The project's SNAPSHOTS quota as read once for this slot."""
     key = (project, slot)
     with _lock:
         if key in _readings:
@@ -34,8 +34,7 @@ def reading(gateway: ComputeGateway, project: str, slot: str) -> tuple[float, fl
             if key in _readings:
                 return _readings[key]
         try:
-            quota = gateway.quota(project)
-            found = None if quota is None else (quota.usage, quota.limit)
+            found = gateway.quota(project)
         except ComputeError as exc:
             logs.warning(
                 f"quota guard: cannot read the SNAPSHOTS quota of {project}; not guarding: {exc}",
@@ -55,16 +54,14 @@ def reading(gateway: ComputeGateway, project: str, slot: str) -> tuple[float, fl
 def check(gateway: ComputeGateway, project: str, slot: str, percent: int) -> None:
     """Raise QuotaExhausted when the project holds `percent`% of its SNAPSHOTS quota or
     more (as read for this slot)."""
-    found = reading(gateway, project, slot)
-    if found is None:
-        return
-    usage, limit = found
-    if limit > 0 and usage * 100 < limit * percent:
+    quota = reading(gateway, project, slot)
+    if quota is None or not quota.at_least(percent):
         return
     raise QuotaExhausted(
-        f"quota guard: project {project} holds {usage:.0f} snapshots of its SNAPSHOTS quota "
-        f"of {limit:.0f} (at or above QUOTA_GUARD_PERCENT={percent}%), so no new snapshot is "
-        "taken there; delete snapshots or raise the quota, then replay this dead letter"
+        f"quota guard: project {project} holds {quota.usage:.0f} snapshots of its SNAPSHOTS "
+        f"quota of {quota.limit:.0f} (at or above QUOTA_GUARD_PERCENT={percent}%), so no new "
+        "snapshot is taken there; delete snapshots or raise the quota, then replay this dead "
+        "letter"
     )
 
 

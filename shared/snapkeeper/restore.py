@@ -15,7 +15,24 @@ from snapkeeper.errors import ComputeError, RestoreError
 from snapkeeper.retention import READY
 
 RESTORED_FROM = "snapkeeper-restored-from"
-DONE = "DONE"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A restore asked for: `disk` of `project` as of `at`, or from its managed snapshot
+    named `snapshot` (exactly one of the two), into the new disk `new_disk` in `zone`
+    (default: the source disk's zone)."""
+
+    project: str
+    disk: str
+    new_disk: str
+    at: datetime | None = None
+    snapshot: str | None = None
+    zone: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.at is None) == (self.snapshot is None):
+            raise RestoreError("give exactly one of a time or a snapshot name")
 
 
 @dataclass(frozen=True)
@@ -70,20 +87,10 @@ def source_zone(snapshot: Snapshot) -> str | None:
 
 
 def restore(
-    config: Config,
-    gateway: ComputeGateway,
-    *,
-    project: str,
-    disk: str,
-    new_disk: str,
-    at: datetime | None = None,
-    snapshot: str | None = None,
-    zone: str | None = None,
-    timeout: float = 300.0,
+    config: Config, gateway: ComputeGateway, request: Request, timeout: float = 300.0
 ) -> Restored:
-    """Create `new_disk` from the right managed snapshot of `disk`, and wait (bounded)."""
-    if (at is None) == (snapshot is None):
-        raise RestoreError("give exactly one of a time or a snapshot name")
+    """Create the new disk from the right managed snapshot, and wait (bounded)."""
+    project, disk, new_disk, zone = request.project, request.disk, request.new_disk, request.zone
     vault = config.snapshot_project or project
     candidates = of_disk(gateway.snapshots(vault, managed_filter()), project, disk)
     if not candidates:
@@ -93,7 +100,7 @@ def restore(
         candidates = [s for s in candidates if source_zone(s) == zone] or candidates
     if len({s.source_disk for s in candidates}) > 1:
         raise RestoreError(f"several disks named {disk}: {', '.join(sorted(sources))}; give --zone")
-    chosen = choose(candidates, disk, at=at, name=snapshot)
+    chosen = choose(candidates, disk, at=request.at, name=request.snapshot)
     zone = zone or source_zone(chosen)
     if not zone:
         raise RestoreError(f"{chosen.source_disk} is a regional disk: give --zone")
@@ -108,20 +115,6 @@ def restore(
         if exc.status == 409:  # created between our check and the insert
             raise RestoreError(f"disk {new_disk} already exists in {project}/{zone}") from exc
         raise
-    wait_operation(gateway, project, zone, operation, timeout)
+    if not gateway.follow_operation(project, operation, time.monotonic() + timeout, zone):
+        raise RestoreError(f"{operation} (restore of {chosen.name}) not done after {timeout:.0f} s")
     return Restored(project, zone, new_disk, chosen.name, link, taken(chosen), operation)
-
-
-def wait_operation(
-    gateway: ComputeGateway, project: str, zone: str, operation: str, timeout: float
-) -> None:
-    """operations.wait returns after a bounded time even if still running: ask again
-    until DONE or our own deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        status = gateway.wait_zone_operation(project, zone, operation, max(1.0, remaining))
-        if status == DONE:
-            return
-        if remaining <= 0:
-            raise RestoreError(f"{operation} still {status} after {timeout:.0f} s")

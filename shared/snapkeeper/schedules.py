@@ -112,7 +112,7 @@ def _time(value: Any) -> datetime | None:
 
 
 def _client(config: Config) -> Any:
-    return clients.scheduler(config.scheduler_emulator_host)
+    return clients.scheduler(config.endpoints.scheduler)
 
 
 def list_jobs(config: Config) -> list[ScheduleJob]:

@@ -11,10 +11,12 @@ from typing import Any
 import requests
 
 from snapkeeper.messages import Tick, WorkItem
-from snapkeeper_local.stack import LocalStack
+from snapkeeper.naming import SnapshotKey, snapshot_name
+from snapkeeper_local.stack import LocalStack, wait_for
 
 ZONE = "us-central1-a"
 REGION = "us-central1"
+INSERT = "compute.snapshots.insert"
 _days = itertools.count()
 
 
@@ -32,6 +34,11 @@ def run_tick(stack: LocalStack, tick: Tick) -> Any:
     assert stack.compute is not None and tick.time is not None
     stack.compute.admin.set_clock(tick.time)
     return stack.run_tick(tick)
+
+
+def run_fresh_day(stack: LocalStack) -> Any:
+    """The daily tick of a day no other test uses, run end to end (see `run_tick`)."""
+    return run_tick(stack, daily(fresh_day()))
 
 
 def managed(stack: LocalStack, project: str, disk: str | None = None) -> list[dict[str, Any]]:
@@ -65,12 +72,19 @@ def daily_work(project: str, disk: str, disk_id: str, slot: str, keep: int) -> W
     return WorkItem(project, ZONE, False, disk, disk_id, "daily", slot, keep=keep)
 
 
+def daily_name(disk: dict[str, Any], slot: str) -> str:
+    """The name snapkeeper gives the daily snapshot of a zonal disk in ZONE (from its API
+    JSON) for `slot`."""
+    project = disk["selfLink"].split("/projects/")[1].split("/")[0]
+    return snapshot_name(SnapshotKey(project, ZONE, disk["id"], disk["name"], "daily", slot))
+
+
 def successful_inserts(stack: LocalStack) -> list[dict[str, Any]]:
     assert stack.compute is not None
     return [
         r
         for r in stack.compute.admin.requests()
-        if r["api_method"] == "compute.snapshots.insert" and r["status"] == 200
+        if r["api_method"] == INSERT and r["status"] == 200
     ]
 
 
@@ -83,6 +97,15 @@ def retries(stack: LocalStack, slot: str, kind: str = "will retry") -> list[dict
         for e in stack.snapshotter.log_entries()
         if e.get("slot") == slot and e["message"].startswith(kind)
     ]
+
+
+def slot_dead_letters(stack: LocalStack, slot: str, timeout: float = 30) -> Any:
+    """The dead letters of one slot's work, once there is one."""
+    return wait_for(
+        lambda: [d for d in stack.dead_letters() if d["payload"].get("slot") == slot],
+        timeout,
+        f"a dead letter of slot {slot}",
+    )
 
 
 def post_as_eventarc(stack: LocalStack, item: WorkItem, attempt: int) -> requests.Response:

@@ -9,24 +9,16 @@ from datetime import timedelta
 
 import requests
 
+from snapkeeper.slots import format_slot
+from snapkeeper_local.compute import ComputeAdmin
 from snapkeeper_local.stack import LocalStack, wait_for
-from tests.e2e.helpers import (
-    REGION,
-    ZONE,
-    daily,
-    daily_work,
-    fresh_day,
-    managed,
-    post_as_eventarc,
-    retries,
-    run_tick,
-    seed_daily_disks,
-    successful_inserts,
-)
+from tests.e2e import helpers
+from tests.e2e.helpers import INSERT, REGION, ZONE
 
 
-def test_one_tick_snapshots_every_labelled_disk_once(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
+def test_one_tick_snapshots_every_labelled_disk_once(
+    stack: LocalStack, admin: ComputeAdmin
+) -> None:
     admin.seed_project("prod-app-1")
     admin.seed_project("prod-db-2")
     admin.seed_disk("prod-app-1", "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
@@ -47,7 +39,7 @@ def test_one_tick_snapshots_every_labelled_disk_once(stack: LocalStack) -> None:
         disks=["app-boot", "app-tmp"],
     )
 
-    report = run_tick(stack, daily(fresh_day()))
+    report = helpers.run_fresh_day(stack)
 
     assert report.summary["published"] == 3
     assert sorted(report.outcomes) == [
@@ -64,21 +56,22 @@ def test_one_tick_snapshots_every_labelled_disk_once(stack: LocalStack) -> None:
             "reason": "excluded by snapshot-exclude",
         },
     ]
-    assert len(successful_inserts(stack)) == 3
+    assert len(helpers.successful_inserts(stack)) == 3
     sources = sorted(s["sourceDisk"].split("/projects/")[1] for s in admin.snapshots())
     assert sources == [
         "prod-app-1/zones/us-central1-a/disks/web-data",
         "prod-db-2/regions/us-central1/disks/pg-data",
         "prod-db-2/zones/us-central1-a/disks/app-boot",
     ]
-    pg = managed(stack, "prod-db-2", "pg-data")[0]
+    pg = helpers.managed(stack, "prod-db-2", "pg-data")[0]
     assert pg["labels"]["team"] == "db"  # the disk's own labels travel along
     assert pg["labels"]["snapkeeper-schedule"] == "daily"
     assert "snapshot-daily" not in pg["labels"]
 
 
-def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
+def test_rotation_keeps_exactly_n_ready_and_never_touches_others(
+    stack: LocalStack, admin: ComputeAdmin
+) -> None:
     admin.seed_project("prod-app-1")
     disk = admin.seed_disk(
         "prod-app-1",
@@ -87,7 +80,7 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
         labels={"snapshot-daily": "2", "snapshot-hourly": "5"},
     )
     other = admin.seed_disk("prod-app-1", "other", zone=ZONE)
-    start = fresh_day()
+    start = helpers.fresh_day()
     managed_labels = {"managed-by": "snapkeeper", "snapkeeper-disk-id": disk["id"]}
     old = (start - timedelta(days=30)).isoformat()
     keepers = {
@@ -135,11 +128,11 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
         )
 
     for day in range(4):
-        run_tick(stack, daily(start + timedelta(days=day)))
+        helpers.run_tick(stack, helpers.daily(start + timedelta(days=day)))
 
     daily_snaps = [
         s
-        for s in managed(stack, "prod-app-1", "web-data")
+        for s in helpers.managed(stack, "prod-app-1", "web-data")
         if s["labels"].get("snapkeeper-schedule") == "daily"
         and s["labels"]["snapkeeper-disk-id"] == disk["id"]
         and "snapshot-keep" not in s["labels"]
@@ -154,19 +147,20 @@ def test_rotation_keeps_exactly_n_ready_and_never_touches_others(stack: LocalSta
     assert "broken" not in names  # FAILED ones are removed
 
 
-def test_failing_snapshots_never_cost_the_good_ones(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
-    seed_daily_disks(stack, "prod-app-1/web-data")
-    start = fresh_day()
+def test_failing_snapshots_never_cost_the_good_ones(stack: LocalStack, admin: ComputeAdmin) -> None:
+    helpers.seed_daily_disks(stack, "prod-app-1/web-data")
+    start = helpers.fresh_day()
     for day in range(2):
-        run_tick(stack, daily(start + timedelta(days=day)))
+        helpers.run_tick(stack, helpers.daily(start + timedelta(days=day)))
     admin.configure(rate_limit_seconds=0)  # let every retake reach the failing operation
-    admin.add_fault(kind="fail_snapshot", api_method="compute.snapshots.insert")
-    failing = [run_tick(stack, daily(start + timedelta(days=day))) for day in (2, 3)]
+    admin.add_fault(kind="fail_snapshot", api_method=INSERT)
+    failing = [
+        helpers.run_tick(stack, helpers.daily(start + timedelta(days=day))) for day in (2, 3)
+    ]
     for report in failing:
         # Never acknowledged as done: each failing slot ends as a dead letter.
         assert report.by_action("created") == [] and len(report.dead_letters) == 1
-    statuses = Counter(s["status"] for s in managed(stack, "prod-app-1"))
+    statuses = Counter(s["status"] for s in helpers.managed(stack, "prod-app-1"))
     # The two good generations remain, untouched by the attempts that were not READY;
     # each retake deleted its FAILED predecessor, so only the last failure is left.
     assert statuses["READY"] == 2
@@ -174,16 +168,16 @@ def test_failing_snapshots_never_cost_the_good_ones(stack: LocalStack) -> None:
 
 
 def test_duplicate_ticks_and_messages_create_nothing_new(stack: LocalStack) -> None:
-    seed_daily_disks(stack, "prod-app-1/web-data", "prod-app-1/logs", keep="3")
-    at = fresh_day()
-    first = run_tick(stack, daily(at))
+    helpers.seed_daily_disks(stack, "prod-app-1/web-data", "prod-app-1/logs", keep="3")
+    at = helpers.fresh_day()
+    first = helpers.run_tick(stack, helpers.daily(at))
     # The same tick again, and a late duplicate an hour later: the same slot.
-    run_tick(stack, daily(at))
-    again = run_tick(stack, daily(at + timedelta(hours=1)))
+    helpers.run_tick(stack, helpers.daily(at))
+    again = helpers.run_tick(stack, helpers.daily(at + timedelta(hours=1)))
     assert again.slot == first.slot
     # A duplicate work message, published straight to the work topic.
     work = next(iter(first.outcomes.values()))
-    item = daily_work("prod-app-1", work["disk"], work["disk_id"], first.slot, keep=3)
+    item = helpers.daily_work("prod-app-1", work["disk"], work["disk_id"], first.slot, keep=3)
     stack.publish(stack.config.work_topic, item.to_json())
     wait_for(
         lambda: len(_entries_for(stack, work["disk"], first.slot)) >= 4,
@@ -191,9 +185,9 @@ def test_duplicate_ticks_and_messages_create_nothing_new(stack: LocalStack) -> N
         "the duplicate work message",
     )
 
-    per_disk = Counter(r["path"] for r in successful_inserts(stack))
+    per_disk = Counter(r["path"] for r in helpers.successful_inserts(stack))
     assert sum(per_disk.values()) == 2  # one insert per disk per slot, ever
-    assert len(managed(stack, "prod-app-1")) == 2
+    assert len(helpers.managed(stack, "prod-app-1")) == 2
     actions = [e["action"] for e in _entries_for(stack, work["disk"], first.slot)]
     assert actions.count("created") == 1 and actions.count("exists") == 3
 
@@ -207,46 +201,44 @@ def _entries_for(stack: LocalStack, disk: str, slot: str) -> list[dict[str, obje
     ]
 
 
-def test_transient_faults_are_retried_until_they_succeed(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
-    seed_daily_disks(stack, "prod-app-1/a-disk", "prod-app-1/b-disk", "prod-app-1/c-disk")
+def test_transient_faults_are_retried_until_they_succeed(
+    stack: LocalStack, admin: ComputeAdmin
+) -> None:
+    helpers.seed_daily_disks(stack, "prod-app-1/a-disk", "prod-app-1/b-disk", "prod-app-1/c-disk")
     # One failure of each transient kind, each hitting a different delivery.
-    admin.add_fault(api_method="compute.snapshots.insert", status=503, count=1)
+    admin.add_fault(api_method=INSERT, status=503, count=1)
+    admin.add_fault(api_method=INSERT, status=429, reason="rateLimitExceeded", count=1)
     admin.add_fault(
-        api_method="compute.snapshots.insert", status=429, reason="rateLimitExceeded", count=1
-    )
-    admin.add_fault(
-        api_method="compute.snapshots.insert",
+        api_method=INSERT,
         status=403,
         reason="RESOURCE_OPERATION_RATE_EXCEEDED",
         count=1,
     )
 
-    report = run_tick(stack, daily(fresh_day()))
+    report = helpers.run_fresh_day(stack)
 
     assert {e["action"] for e in report.outcomes.values()} == {"created"}
     assert len(report.outcomes) == 3 and report.dead_letters == []
     assert all(f["fired"] == 1 for f in admin.faults())
     # The rate limit is re-queued (a fresh attempt budget); the others are redelivered.
-    assert len(retries(stack, report.slot)) == 2
-    assert len(retries(stack, report.slot, "re-queued")) == 1
+    assert len(helpers.retries(stack, report.slot)) == 2
+    assert len(helpers.retries(stack, report.slot, "re-queued")) == 1
 
 
 def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
-    stack: LocalStack,
+    stack: LocalStack, admin: ComputeAdmin
 ) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
-    seed_daily_disks(stack, "prod-app-1/web-data", "prod-app-1/doomed", "prod-db-2/pg-data")
+    helpers.seed_daily_disks(stack, "prod-app-1/web-data", "prod-app-1/doomed", "prod-db-2/pg-data")
     admin.add_fault(
-        api_method="compute.snapshots.insert",
+        api_method=INSERT,
         path_regex="prod-db-2",
         status=403,
         reason="forbidden",
     )
     # The disk disappears between enumeration and snapshot: a logged "gone".
-    admin.add_fault(api_method="compute.snapshots.insert", body_regex="doomed", status=404)
-    at = fresh_day()
-    report = run_tick(stack, daily(at))
+    admin.add_fault(api_method=INSERT, body_regex="doomed", status=404)
+    at = helpers.fresh_day()
+    report = helpers.run_tick(stack, helpers.daily(at))
 
     assert report.by_action("created")[0]["disk"] == "web-data"
     assert [e["disk"] for e in report.by_action("gone")] == ["doomed"]
@@ -257,7 +249,7 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
     assert letter["attributes"]["function"] == "snapshot_disk"
     assert letter["attributes"]["attempts"] == "unknown"  # the emulator does not pass it
     # At once: one delivery, no retry.
-    inserts = [r for r in admin.requests() if r["api_method"] == "compute.snapshots.insert"]
+    inserts = [r for r in admin.requests() if r["api_method"] == INSERT]
     assert sum(1 for r in inserts if "prod-db-2" in r["path"]) == 1
     # Every published work message is accounted for.
     finals = {e["disk"] for e in report.outcomes.values()} | {letter["payload"]["disk"]}
@@ -265,9 +257,9 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
 
 
 def test_malformed_and_disallowed_messages_are_dead_lettered(stack: LocalStack) -> None:
-    day = fresh_day()
-    slot = day.strftime("%Y%m%d-%H%M")
-    outsider = daily_work("not-allowed-9", "d", "5", slot, keep=1)
+    day = helpers.fresh_day()
+    slot = format_slot(day)
+    outsider = helpers.daily_work("not-allowed-9", "d", "5", slot, keep=1)
     stack.publish(stack.config.work_topic, outsider.to_json())
     stack.publish(stack.config.work_topic, b'{"disk": "half a message"}', origin="test")
 
@@ -290,13 +282,12 @@ def test_malformed_and_disallowed_messages_are_dead_lettered(stack: LocalStack) 
     assert malformed["attributes"]["origin"] == "test"
 
 
-def test_bad_labels_are_skipped_and_reported(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
+def test_bad_labels_are_skipped_and_reported(stack: LocalStack, admin: ComputeAdmin) -> None:
     admin.seed_project("prod-app-1")
     admin.seed_disk("prod-app-1", "good", zone=ZONE, labels={"snapshot-daily": "7"})
     for name, value in {"zero": "0", "huge": "1001", "words": "seven", "neg": "-1"}.items():
         admin.seed_disk("prod-app-1", name, zone=ZONE, labels={"snapshot-daily": value})
-    report = run_tick(stack, daily(fresh_day()))
+    report = helpers.run_fresh_day(stack)
     assert report.summary["published"] == 1
     skipped = {s["disk"]: s["reason"] for s in report.summary["skipped"]}
     assert set(skipped) == {"zero", "huge", "words", "neg"}
@@ -304,13 +295,14 @@ def test_bad_labels_are_skipped_and_reported(stack: LocalStack) -> None:
     assert "not a whole number" in skipped["words"]
 
 
-def test_project_failures_do_not_stop_the_others(stack: LocalStack) -> None:
-    admin = stack.compute.admin  # type: ignore[union-attr]
+def test_project_failures_do_not_stop_the_others(stack: LocalStack, admin: ComputeAdmin) -> None:
     admin.seed_project("prod-app-1")
     admin.seed_project("prod-db-2", accessible=False)  # the functions may not use it
-    seed_daily_disks(stack, "prod-app-1/web-data")
-    at = fresh_day()
-    report = run_tick(stack, daily(at, projects=("prod-app-1", "prod-db-2", "stranger-1")))
+    helpers.seed_daily_disks(stack, "prod-app-1/web-data")
+    at = helpers.fresh_day()
+    report = helpers.run_tick(
+        stack, helpers.daily(at, projects=("prod-app-1", "prod-db-2", "stranger-1"))
+    )
     assert report.summary["published"] == 1
     failed = {f["project"]: f for f in report.summary["failed_projects"]}
     assert set(failed) == {"prod-db-2", "stranger-1"}
@@ -330,42 +322,35 @@ def test_project_failures_do_not_stop_the_others(stack: LocalStack) -> None:
     assert replay["prod-db-2"]["time"].startswith(at.date().isoformat())  # pinned to the slot
 
 
-def test_vault_project_and_last_attempt_dead_letter(stack: LocalStack) -> None:
+def test_vault_project_and_last_attempt_dead_letter(stack: LocalStack, admin: ComputeAdmin) -> None:
     """A binary CloudEvent (as Eventarc sends) carries deliveryAttempt: on the last
     attempt a transient error is dead-lettered by the function with the last error."""
-    admin = stack.compute.admin  # type: ignore[union-attr]
-    [disk] = seed_daily_disks(stack, "prod-app-1/web-data")
-    admin.add_fault(api_method="compute.snapshots.insert", status=503)
-    slot = fresh_day().strftime("%Y%m%d-%H%M")
-    item = daily_work("prod-app-1", "web-data", disk["id"], slot, keep=2)
-    response = post_as_eventarc(stack, item, attempt=stack.max_delivery_attempts)
+    [disk] = helpers.seed_daily_disks(stack, "prod-app-1/web-data")
+    admin.add_fault(api_method=INSERT, status=503)
+    slot = format_slot(helpers.fresh_day())
+    item = helpers.daily_work("prod-app-1", "web-data", disk["id"], slot, keep=2)
+    response = helpers.post_as_eventarc(stack, item, attempt=stack.max_delivery_attempts)
     assert response.status_code == 200  # acked: the dead letter holds it now
-    letters = wait_for(
-        lambda: [d for d in stack.dead_letters() if d["payload"].get("slot") == slot],
-        30,
-        "the dead letter",
-    )
-    [letter] = letters
+    [letter] = helpers.slot_dead_letters(stack, slot)
     assert letter["attributes"]["attempts"] == str(stack.max_delivery_attempts)
     assert "503" in letter["attributes"]["error"]
 
 
 def test_transient_errors_past_max_attempts_are_dead_lettered_by_pubsub(
-    stack: LocalStack,
+    stack: LocalStack, admin: ComputeAdmin
 ) -> None:
     """Where the attempt number does not reach the function (the emulator's push), Pub/Sub
     itself dead-letters after max attempts, and the last error is in the function's log."""
-    admin = stack.compute.admin  # type: ignore[union-attr]
-    seed_daily_disks(stack, "prod-app-1/flaky")
-    admin.add_fault(api_method="compute.snapshots.insert", status=503)
-    report = run_tick(stack, daily(fresh_day()))
+    helpers.seed_daily_disks(stack, "prod-app-1/flaky")
+    admin.add_fault(api_method=INSERT, status=503)
+    report = helpers.run_fresh_day(stack)
 
     [letter] = report.dead_letters
     assert letter["payload"]["disk"] == "flaky"
     assert "error_class" not in letter["attributes"]  # forwarded by Pub/Sub, not by us
-    attempts = [r for r in admin.requests() if r["api_method"] == "compute.snapshots.insert"]
+    attempts = [r for r in admin.requests() if r["api_method"] == INSERT]
     assert len(attempts) >= stack.max_delivery_attempts
-    last = retries(stack, report.slot)[-1]
+    last = helpers.retries(stack, report.slot)[-1]
     assert "503" in last["message"] and last["message_id"]
 
 

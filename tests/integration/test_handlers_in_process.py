@@ -28,6 +28,7 @@ from snapkeeper import clients
 from snapkeeper.messages import Tick, WorkItem
 from snapkeeper.naming import SnapshotKey, snapshot_name
 from snapkeeper_local.compute import ComputeAdmin
+from tests.support_snapshots import seed_managed_snapshot
 
 ROOT = Path(__file__).parents[2]
 ENVELOPES = ROOT / "tests" / "data" / "envelopes"
@@ -137,42 +138,99 @@ def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
 
 
+DAILY = {"snapshot-daily": "2"}
+DAILY_TICK = Tick("daily", "0 3 * * *", "Etc/UTC")
+
+
+@dataclass(frozen=True)
+class Harness:
+    """Both functions in process, the fake Compute Engine behind them, and what they
+    publish and log: what each test here delivers through and looks at."""
+
+    compute: ComputeAdmin
+    published: RecordingPublisher
+    snapshot_fn: FlaskClient
+    enumerator_fn: FlaskClient
+    capsys: pytest.CaptureFixture[str]
+
+    def disk(self, name: str = "web-data", labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """A disk of PROJECT in ZONE, labelled for the daily schedule unless told otherwise."""
+        return self.compute.seed_disk(
+            PROJECT, name, zone=ZONE, labels=DAILY if labels is None else labels
+        )
+
+    def failing_insert(self, count: int | None = 1, **fault: Any) -> None:
+        """The next `count` snapshots.insert calls (all of them, given None) meet `fault`."""
+        self.compute.add_fault(api_method="compute.snapshots.insert", count=count, **fault)
+
+    def snapshot(
+        self, payload: bytes, attempt: int | None = None, shape: str = "eventarc-binary"
+    ) -> int:
+        """Deliver `payload` to the snapshot function; the HTTP status it answers."""
+        return deliver(self.snapshot_fn, envelope(shape, payload, attempt))
+
+    def tick(self, payload: bytes | None = None, attempt: int | None = None) -> int:
+        """Deliver a tick (the daily one unless told) to the enumerator; its HTTP status."""
+        data = DAILY_TICK.to_json() if payload is None else payload
+        return deliver(self.enumerator_fn, envelope("eventarc-binary", data, attempt))
+
+    def dead_letters(self) -> list[Published]:
+        return self.published.on(DEAD_LETTER_TOPIC)
+
+    def work_messages(self) -> list[Published]:
+        return self.published.on(WORK_TOPIC)
+
+    def logs(self) -> list[dict[str, Any]]:
+        """The JSON log lines since the last read."""
+        return log_lines(self.capsys)
+
+    def actions(self) -> list[dict[str, Any]]:
+        """The log lines (since the last read) that say what was done with a message."""
+        return [e for e in self.logs() if e.get("action")]
+
+    def logged(self, start: str) -> list[dict[str, Any]]:
+        """The log lines (since the last read) whose message starts with `start`."""
+        return [e for e in self.logs() if e["message"].startswith(start)]
+
+
+@pytest.fixture
+def harness(
+    env: ComputeAdmin,
+    published: RecordingPublisher,
+    snapshot_fn: FlaskClient,
+    enumerator_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> Harness:
+    return Harness(env, published, snapshot_fn, enumerator_fn, capsys)
+
+
 @pytest.mark.parametrize("shape", ["eventarc-binary", "structured-cloudevent", "emulator-push"])
 def test_done_a_snapshot_made_ready_through_each_envelope_shape(
-    shape: str,
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
+    shape: str, harness: Harness
 ) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    disk = harness.disk()
 
-    assert deliver(snapshot_fn, envelope(shape, work(disk))) == 200
+    assert harness.snapshot(work(disk), shape=shape) == 200
 
-    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    [line] = harness.actions()
     assert (line["action"], line["snapshot_status"]) == ("created", "READY")
     assert (line["project"], line["zone"], line["disk"]) == (PROJECT, ZONE, "web-data")
-    assert [s["status"] for s in env.snapshots()] == ["READY"]
-    assert published.messages == []
+    assert [s["status"] for s in harness.compute.snapshots()] == ["READY"]
+    assert harness.published.messages == []
     # A redelivery is done as well, and makes nothing new.
-    assert deliver(snapshot_fn, envelope(shape, work(disk))) == 200
-    assert [e["action"] for e in log_lines(capsys) if e.get("action")] == ["exists"]
-    assert len(env.snapshots()) == 1
+    assert harness.snapshot(work(disk), shape=shape) == 200
+    assert [e["action"] for e in harness.actions()] == ["exists"]
+    assert len(harness.compute.snapshots()) == 1
 
 
-def test_gone_a_deleted_disk_is_acknowledged_and_logged(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_gone_a_deleted_disk_is_acknowledged_and_logged(harness: Harness) -> None:
     vanished = {"name": "vanished", "id": "123456"}
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(vanished))) == 200
+    assert harness.snapshot(work(vanished)) == 200
 
-    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    [line] = harness.actions()
     assert line["action"] == "gone" and line["severity"] == "INFO"
-    assert published.messages == []
+    assert harness.published.messages == []
 
 
 @pytest.mark.parametrize(
@@ -184,19 +242,15 @@ def test_gone_a_deleted_disk_is_acknowledged_and_logged(
     ],
 )
 def test_transient_errors_ask_for_redelivery_and_publish_nothing(
-    fault: dict[str, Any],
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
+    fault: dict[str, Any], harness: Harness
 ) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.add_fault(api_method="compute.snapshots.insert", count=1, **fault)
+    disk = harness.disk()
+    harness.failing_insert(**fault)
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 500
+    assert harness.snapshot(work(disk), attempt=1) == 500
 
-    assert published.messages == []
-    [retry] = [e for e in log_lines(capsys) if e["message"].startswith("will retry")]
+    assert harness.published.messages == []
+    [retry] = harness.logged("will retry")
     assert retry["severity"] == "WARNING" and retry["disk"] == "web-data"
 
 
@@ -214,62 +268,51 @@ RATE_LIMITS = [
 
 @pytest.mark.parametrize("fault", RATE_LIMITS)
 def test_a_rate_limited_write_is_requeued_with_a_fresh_attempt_budget(
-    fault: dict[str, Any],
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
+    fault: dict[str, Any], harness: Harness
 ) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.add_fault(api_method="compute.snapshots.insert", count=1, **fault)
+    disk = harness.disk()
+    harness.failing_insert(**fault)
 
     # Even on the last attempt: the quota is not the message's fault.
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=5)) == 200
+    assert harness.snapshot(work(disk), attempt=5) == 200
 
-    assert published.on(DEAD_LETTER_TOPIC) == []
-    [again] = published.on(WORK_TOPIC)
+    assert harness.dead_letters() == []
+    [again] = harness.work_messages()
     assert again.data == work(disk)
     assert again.attributes["requeues"] == "1" and again.attributes["not_before"]
-    [line] = [e for e in log_lines(capsys) if e["message"].startswith("re-queued")]
+    [line] = harness.logged("re-queued")
     assert line["severity"] == "INFO" and line["disk"] == "web-data"
     # The re-queued message, delivered afresh, makes the snapshot.
     request = envelope("eventarc-binary", again.data, attempt=1)
     request["body"]["message"]["attributes"] = again.attributes
-    assert deliver(snapshot_fn, request) == 200
-    assert [s["status"] for s in env.snapshots()] == ["READY"]
+    assert deliver(harness.snapshot_fn, request) == 200
+    assert [s["status"] for s in harness.compute.snapshots()] == ["READY"]
 
 
 def test_work_requeued_too_often_is_dead_lettered_saying_so(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    monkeypatch: pytest.MonkeyPatch,
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_REQUEUES", "3")
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.add_fault(api_method="compute.snapshots.insert", count=1, **RATE_LIMITS[0])
+    disk = harness.disk()
+    harness.failing_insert(**RATE_LIMITS[0])
     request = envelope("eventarc-binary", work(disk), attempt=1)
     request["body"]["message"]["attributes"] = {"requeues": "3"}
 
-    assert deliver(snapshot_fn, request) == 200
+    assert deliver(harness.snapshot_fn, request) == 200
 
-    assert published.on(WORK_TOPIC) == []
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert harness.work_messages() == []
+    [letter] = harness.dead_letters()
     assert letter.attributes["error_class"] == "RateLimited"
     assert "after 3 re-queues (MAX_REQUEUES)" in letter.attributes["error"]
 
 
-def test_last_attempt_a_transient_error_is_dead_lettered_with_it(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.add_fault(api_method="compute.snapshots.insert", status=503)
+def test_last_attempt_a_transient_error_is_dead_lettered_with_it(harness: Harness) -> None:
+    disk = harness.disk()
+    harness.failing_insert(count=None, status=503)
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=5)) == 200
+    assert harness.snapshot(work(disk), attempt=5) == 200
 
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = harness.dead_letters()
     assert letter.attributes["attempts"] == "5" and "503" in letter.attributes["error"]
     assert letter.body["disk_id"] == disk["id"]  # the original payload
 
@@ -284,28 +327,26 @@ def test_last_attempt_a_transient_error_is_dead_lettered_with_it(
     ],
 )
 def test_permanent_errors_are_dead_lettered_at_once(
-    setup: str,
-    error_class: str,
-    says: str,
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
+    setup: str, error_class: str, says: str, harness: Harness
 ) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+    compute = harness.compute
+    disk = harness.disk()
     payload = work(disk)
     if setup == "forbidden":
-        env.add_fault(api_method="compute.snapshots.insert", status=403, reason="forbidden")
+        harness.failing_insert(count=None, status=403, reason="forbidden")
     elif setup == "quota":
-        env.add_fault(kind="fail_snapshot", reason="QUOTA_EXCEEDED", message="Quota 'SNAPSHOTS'")
+        compute.add_fault(
+            kind="fail_snapshot", reason="QUOTA_EXCEEDED", message="Quota 'SNAPSHOTS'"
+        )
     elif setup == "outsider":
         payload = work(disk, project="not-allowed-9")
     else:  # a stranger's snapshot under the name this disk's slot gets
         key = SnapshotKey(PROJECT, ZONE, disk["id"], "web-data", "daily", SLOT)
-        env.seed_snapshot(PROJECT, snapshot_name(key), source_disk=disk["selfLink"])
+        compute.seed_snapshot(PROJECT, snapshot_name(key), source_disk=disk["selfLink"])
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", payload, attempt=1)) == 200
+    assert harness.snapshot(payload, attempt=1) == 200
 
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = harness.dead_letters()
     assert letter.attributes["error_class"] == error_class
     assert says in letter.attributes["error"]
     assert letter.attributes["function"] == "snapshot_disk"
@@ -322,11 +363,7 @@ def test_permanent_errors_are_dead_lettered_at_once(
     ],
 )
 def test_malformed_messages_are_dead_lettered_with_the_reason(
-    golden: str,
-    says: str,
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
+    golden: str, says: str, harness: Harness
 ) -> None:
     document = json.loads((ENVELOPES / f"{golden}.json").read_text())
     if "payload" in document:
@@ -334,81 +371,63 @@ def test_malformed_messages_are_dead_lettered_with_the_reason(
     else:
         request = envelope(golden)
 
-    assert deliver(snapshot_fn, request) == 200
+    assert deliver(harness.snapshot_fn, request) == 200
 
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = harness.dead_letters()
     assert letter.attributes["error_class"] == "InvalidMessage"
     assert says in letter.attributes["error"]
-    assert env.counts() == {}  # nothing reached Compute
+    assert harness.compute.counts() == {}  # nothing reached Compute
 
 
-def test_a_tick_publishes_one_work_message_per_labelled_disk(
-    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
-) -> None:
-    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.seed_disk(PROJECT, "scratch", zone=ZONE)
-    env.seed_project("prod-db-2", accessible=False)
-    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
+def test_a_tick_publishes_one_work_message_per_labelled_disk(harness: Harness) -> None:
+    harness.disk()
+    harness.disk("scratch", labels={})
+    harness.compute.seed_project("prod-db-2", accessible=False)
 
-    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+    assert harness.tick() == 200
 
-    [item] = published.on(WORK_TOPIC)
+    [item] = harness.work_messages()
     assert (item.body["disk"], item.body["slot"]) == ("web-data", SLOT)
     # The project it may not read: a dead letter of a tick for that project alone.
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = harness.dead_letters()
     assert letter.body["projects"] == ["prod-db-2"] and letter.body["time"]
     assert "403" in letter.attributes["error"]
 
 
 def test_an_unreachable_zone_is_retried_as_a_tick_for_that_project_alone(
-    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
+    harness: Harness,
 ) -> None:
-    env.seed_project("prod-db-2")
-    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.add_fault(kind="unreachable", scope=f"zones/{ZONE}", path_regex=PROJECT)
-    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
+    compute = harness.compute
+    compute.seed_project("prod-db-2")
+    harness.disk()
+    compute.seed_disk("prod-db-2", "pg-data", zone=ZONE, labels=DAILY)
+    compute.add_fault(kind="unreachable", scope=f"zones/{ZONE}", path_regex=PROJECT)
 
-    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+    assert harness.tick() == 200
 
-    assert [m.body["disk"] for m in published.on(WORK_TOPIC)] == ["pg-data"]
-    [retry] = published.on(TICK_TOPIC)
+    assert [m.body["disk"] for m in harness.work_messages()] == ["pg-data"]
+    [retry] = harness.published.on(TICK_TOPIC)
     assert retry.body["projects"] == [PROJECT] and retry.body["time"].startswith("2027-03-01")
-    assert published.on(DEAD_LETTER_TOPIC) == []
+    assert harness.dead_letters() == []
 
     # That retry tick, while the zone stays unreachable: redelivered, then dead-lettered.
-    request = envelope("eventarc-binary", retry.data, attempt=1)
-    assert deliver(enumerator_fn, request) == 500
-    assert deliver(enumerator_fn, envelope("eventarc-binary", retry.data, attempt=5)) == 200
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    assert harness.tick(retry.data, attempt=1) == 500
+    assert harness.tick(retry.data, attempt=5) == 200
+    [letter] = harness.dead_letters()
     assert letter.body == retry.body and f"unreachable: zones/{ZONE}" in letter.attributes["error"]
 
 
 def test_a_brake_on_pruning_is_logged_at_warning_with_what_it_holds_back(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
+    harness: Harness,
 ) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    disk = harness.disk(labels={"snapshot-daily": "1"})
     for day in range(1, 7):  # N was 6; the label says 1 now
-        slot = f"202702{day:02d}-0300"
-        env.seed_snapshot(
-            PROJECT,
-            f"old-{day}",
-            source_disk=disk["selfLink"],
-            creation_timestamp=f"2027-02-{day:02d}T03:00:00Z",
-            labels={
-                "managed-by": "snapkeeper",
-                "snapkeeper-disk-id": disk["id"],
-                "snapkeeper-schedule": "daily",
-                "snapkeeper-slot": slot,
-            },
-        )
+        taken = datetime(2027, 2, day, 3, 0, tzinfo=UTC)
+        seed_managed_snapshot(harness.compute, PROJECT, f"old-{day}", disk, taken)
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk, keep=6))) == 200
+    assert harness.snapshot(work(disk, keep=6)) == 200
 
-    lines = log_lines(capsys)
+    lines = harness.logs()
     [brake] = [e for e in lines if e["message"].startswith("pruning held back")]
     assert brake["severity"] == "WARNING" and "MAX_DELETES_PER_RUN" in brake["message"]
     assert sorted(brake["held_back"]) == ["old-4", "old-5", "old-6"]
@@ -418,89 +437,63 @@ def test_a_brake_on_pruning_is_logged_at_warning_with_what_it_holds_back(
     assert (done["wanted"], done["held"], done["held_back"]) == (1, 4, 3)
 
 
-def test_a_disk_that_left_the_schedule_is_acknowledged_and_says_why(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"env": "prod"})
+def test_a_disk_that_left_the_schedule_is_acknowledged_and_says_why(harness: Harness) -> None:
+    disk = harness.disk(labels={"env": "prod"})
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk))) == 200
+    assert harness.snapshot(work(disk)) == 200
 
-    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    [line] = harness.actions()
     assert line["action"] == "skipped" and line["severity"] == "INFO"
     assert "no longer carries snapshot-daily" in line["reason"]
-    assert "snapshot_status" not in line and env.snapshots() == []
-    assert published.messages == []
+    assert "snapshot_status" not in line and harness.compute.snapshots() == []
+    assert harness.published.messages == []
 
 
-def test_a_ticks_options_travel_with_each_work_message(
-    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
-) -> None:
-    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-monthly": "2"})
+def test_a_ticks_options_travel_with_each_work_message(harness: Harness) -> None:
+    harness.disk(labels={"snapshot-monthly": "2"})
     tick = b'{"schedule": "monthly", "cron": "0 3 1 * *", "time_zone": "Etc/UTC", '
     tick += b'"options": {"type": "ARCHIVE", "max-age": "400d"}}'
 
-    assert deliver(enumerator_fn, envelope("eventarc-binary", tick)) == 200
+    assert harness.tick(tick) == 200
 
-    [item] = published.on(WORK_TOPIC)
+    [item] = harness.work_messages()
     assert item.body["options"] == {"type": "ARCHIVE", "max-age": "400d"}
 
 
-def test_a_tick_with_an_unknown_option_is_dead_lettered_at_once(
-    env: ComputeAdmin, published: RecordingPublisher, enumerator_fn: FlaskClient
-) -> None:
-    env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
+def test_a_tick_with_an_unknown_option_is_dead_lettered_at_once(harness: Harness) -> None:
+    harness.disk()
     tick = b'{"schedule": "daily", "options": {"keep-forever": "true"}}'
 
-    assert deliver(enumerator_fn, envelope("eventarc-binary", tick, attempt=1)) == 200
+    assert harness.tick(tick, attempt=1) == 200
 
-    [letter] = published.on(DEAD_LETTER_TOPIC)
+    [letter] = harness.dead_letters()
     assert letter.attributes["error_class"] == "OptionError"
     assert "unknown option 'keep-forever'" in letter.attributes["error"]
-    assert published.on(WORK_TOPIC) == [] and env.counts() == {}
+    assert harness.work_messages() == [] and harness.compute.counts() == {}
 
 
 def test_a_deleted_disks_orphans_go_through_their_own_message(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    enumerator_fn: FlaskClient,
-    snapshot_fn: FlaskClient,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ORPHAN_POLICY", "max-age:30d")
-    gone = env.seed_disk(PROJECT, "gone-data", zone=ZONE, labels={"snapshot-daily": "9"})
+    gone = harness.disk("gone-data", labels={"snapshot-daily": "9"})
     tick_time = datetime.strptime(SLOT, "%Y%m%d-%H%M").replace(tzinfo=UTC)
     for day in (10, 40, 50):
         taken = tick_time - timedelta(days=day)
-        env.seed_snapshot(
-            PROJECT,
-            f"gone-data-{day}",
-            source_disk=gone["selfLink"],
-            creation_timestamp=taken,
-            labels={
-                "managed-by": "snapkeeper",
-                "snapkeeper-disk-id": gone["id"],
-                "snapkeeper-schedule": "daily",
-                "snapkeeper-slot": taken.strftime("%Y%m%d-%H%M"),
-            },
-        )
-    client = clients.compute(env.host).disks
+        seed_managed_snapshot(harness.compute, PROJECT, f"gone-data-{day}", gone, taken)
+    client = clients.compute(harness.compute.host).disks
     client.delete(project=PROJECT, zone=ZONE, disk="gone-data").result(timeout=10)
-    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
 
-    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
+    assert harness.tick() == 200
 
-    [orphan] = published.on(WORK_TOPIC)
+    [orphan] = harness.work_messages()
     assert orphan.attributes["kind"] == orphan.body["kind"] == "orphans"
     assert (orphan.body["disk"], orphan.body["disk_id"]) == ("gone-data", gone["id"])
-    assert deliver(snapshot_fn, envelope("eventarc-binary", orphan.data)) == 200
-    [line] = [e for e in log_lines(capsys) if e.get("action")]
+    assert harness.snapshot(orphan.data) == 200
+    [line] = harness.actions()
     assert line["action"] == "orphans" and line["kind"] == "orphans"
     assert sorted(line["deleted"]) == ["gone-data-40", "gone-data-50"]
-    assert [s["name"] for s in env.snapshots()] == ["gone-data-10"]
+    assert [s["name"] for s in harness.compute.snapshots()] == ["gone-data-10"]
 
 
 # -- a tick far above the project's write quota -------------------------------------------
@@ -517,17 +510,17 @@ MAX_ROUNDS = 400
 
 
 @pytest.fixture
-def quota_env(env: ComputeAdmin, monkeypatch: pytest.MonkeyPatch) -> ComputeAdmin:
-    env.configure(time_scale=TIME_SCALE)
-    env.set_quotas(PROJECT, writes_per_minute=WRITES_PER_MINUTE)
+def over_quota(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    harness.compute.configure(time_scale=TIME_SCALE)
+    harness.compute.set_quotas(PROJECT, writes_per_minute=WRITES_PER_MINUTE)
     # The function's settings are in real time: the quota as the scaled clock spends it.
     monkeypatch.setenv("COMPUTE_WRITE_QUOTA_PER_MINUTE", str(int(WRITES_PER_MINUTE * TIME_SCALE)))
     monkeypatch.setenv("TARGET_PROJECTS", PROJECT)
     monkeypatch.setenv("PACE_MAX_WAIT_SECONDS", "1")
     monkeypatch.setenv("MAX_DELIVERY_ATTEMPTS", "5")
     for i in range(DISKS):
-        env.seed_disk(PROJECT, f"disk-{i:02d}", zone=ZONE, labels={"snapshot-daily": "2"})
-    return env
+        harness.disk(f"disk-{i:02d}")
+    return harness
 
 
 def _delivery(data: bytes, attributes: dict[str, str], attempt: int) -> dict[str, object]:
@@ -537,14 +530,11 @@ def _delivery(data: bytes, attributes: dict[str, str], attempt: int) -> dict[str
 
 
 def test_a_tick_above_the_write_quota_snapshots_every_disk_without_a_dead_letter(
-    quota_env: ComputeAdmin,
-    published: RecordingPublisher,
-    enumerator_fn: FlaskClient,
-    snapshot_fn: FlaskClient,
+    over_quota: Harness,
 ) -> None:
-    tick = Tick("daily", "0 3 * * *", "Etc/UTC")
-    assert deliver(enumerator_fn, envelope("eventarc-binary", tick.to_json())) == 200
-    pending = deque((m.data, m.attributes, 1) for m in published.on(WORK_TOPIC))
+    published = over_quota.published
+    assert over_quota.tick() == 200
+    pending = deque((m.data, m.attributes, 1) for m in over_quota.work_messages())
     assert len(pending) == DISKS
     read = len(published.messages)
     requeued = 0
@@ -553,7 +543,7 @@ def test_a_tick_above_the_write_quota_snapshots_every_disk_without_a_dead_letter
             if not pending:
                 break
             batch = [pending.popleft() for _ in range(min(THREADS, len(pending)))]
-            statuses = pool.map(lambda m: deliver(snapshot_fn, _delivery(*m)), batch)
+            statuses = pool.map(lambda m: deliver(over_quota.snapshot_fn, _delivery(*m)), batch)
             for (data, attributes, attempt), status in zip(batch, statuses, strict=True):
                 if status != 200:  # Pub/Sub's redelivery, one attempt on
                     pending.append((data, attributes, attempt + 1))
@@ -564,54 +554,50 @@ def test_a_tick_above_the_write_quota_snapshots_every_disk_without_a_dead_letter
             read = len(published.messages)
     assert not pending
 
-    assert published.on(DEAD_LETTER_TOPIC) == []
-    snapshots = quota_env.snapshots()
+    assert over_quota.dead_letters() == []
+    snapshots = over_quota.compute.snapshots()
     assert sorted(s["sourceDisk"].rsplit("/", 1)[-1] for s in snapshots) == [
         f"disk-{i:02d}" for i in range(DISKS)
     ]
     assert {s["status"] for s in snapshots} == {"READY"}
     # The quota did refuse writes (or the pacer kept them back): pacing was exercised.
-    assert quota_env.quotas()["refused"].get("global_write", 0) + requeued > 0
+    assert over_quota.compute.quotas()["refused"].get("global_write", 0) + requeued > 0
 
 
 def test_the_quota_guard_refuses_new_snapshots_in_a_nearly_full_project(
-    env: ComputeAdmin,
-    published: RecordingPublisher,
-    snapshot_fn: FlaskClient,
-    capsys: pytest.CaptureFixture[str],
+    harness: Harness,
 ) -> None:
-    first = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    second = env.seed_disk(PROJECT, "logs", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.set_quotas(PROJECT, snapshots=10)
+    compute = harness.compute
+    first = harness.disk()
+    second = harness.disk("logs")
+    compute.set_quotas(PROJECT, snapshots=10)
     for i in range(9):  # 90%: the default threshold
-        env.seed_snapshot(PROJECT, f"other-{i}", source_disk=first["selfLink"])
+        compute.seed_snapshot(PROJECT, f"other-{i}", source_disk=first["selfLink"])
 
     for disk in (first, second):
-        assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 200
+        assert harness.snapshot(work(disk), attempt=1) == 200
 
-    letters = published.on(DEAD_LETTER_TOPIC)
+    letters = harness.dead_letters()
     assert [letter.body["disk"] for letter in letters] == ["web-data", "logs"]
     for letter in letters:
         assert letter.attributes["error_class"] == "QuotaExhausted"
         assert "holds 9 snapshots of its SNAPSHOTS quota of 10" in letter.attributes["error"]
-    errors = [e for e in log_lines(capsys) if e["severity"] == "ERROR"]
+    errors = [e for e in harness.logs() if e["severity"] == "ERROR"]
     assert [e["error_class"] for e in errors] == ["QuotaExhausted", "QuotaExhausted"]
-    assert env.counts()["compute.projects.get"] == 1  # once per tick and project
-    assert "compute.snapshots.insert" not in env.counts()
+    assert compute.counts()["compute.projects.get"] == 1  # once per tick and project
+    assert "compute.snapshots.insert" not in compute.counts()
 
 
-def test_below_the_guard_threshold_snapshots_are_taken(
-    env: ComputeAdmin, published: RecordingPublisher, snapshot_fn: FlaskClient
-) -> None:
-    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
-    env.set_quotas(PROJECT, snapshots=10)
+def test_below_the_guard_threshold_snapshots_are_taken(harness: Harness) -> None:
+    disk = harness.disk()
+    harness.compute.set_quotas(PROJECT, snapshots=10)
     for i in range(8):
-        env.seed_snapshot(PROJECT, f"other-{i}", source_disk=disk["selfLink"])
+        harness.compute.seed_snapshot(PROJECT, f"other-{i}", source_disk=disk["selfLink"])
 
-    assert deliver(snapshot_fn, envelope("eventarc-binary", work(disk), attempt=1)) == 200
+    assert harness.snapshot(work(disk), attempt=1) == 200
 
-    assert published.messages == []
-    assert len(env.snapshots()) == 9
+    assert harness.published.messages == []
+    assert len(harness.compute.snapshots()) == 9
 
 
 # -- a fresh first delivery: the enumerator's labels, the insert first -------------------

@@ -63,7 +63,7 @@ def seed_generations(
 
 
 def delete_disk(config: Config, name: str) -> None:
-    client = clients.compute(config.compute_emulator_host).disks
+    client = clients.compute(config.endpoints.compute).disks
     client.delete(project=PROJECT, zone=ZONE, disk=name).result(timeout=10)
 
 

@@ -64,7 +64,7 @@ def test_holds_exactly_n_after_each_run(
 ) -> None:
     gateway = ComputeGateway.for_config(config)
     fake_compute.configure(rate_limit_seconds=0)
-    relabel_disk(config.compute_emulator_host, PROJECT, ZONE, disk["name"], {"snapshot-daily": "3"})
+    relabel_disk(config.endpoints.compute, PROJECT, ZONE, disk["name"], {"snapshot-daily": "3"})
     for day in range(5):
         result = take_snapshot(work(disk, day, keep=3), config, gateway)
         assert result.held == min(day + 1, 3)

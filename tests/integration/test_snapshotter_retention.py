@@ -257,7 +257,7 @@ def test_a_disk_that_left_the_schedule_is_neither_snapshotted_nor_pruned(
     disk = seed_disk(fake, keep="1")
     seed_history(fake, disk, [1, 2, 3])
     config = settings(fake)
-    relabel_disk(config.compute_emulator_host, PROJECT, ZONE, disk["name"], labels)
+    relabel_disk(config.endpoints.compute, PROJECT, ZONE, disk["name"], labels)
 
     result = run(item(disk), config)
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from snapkeeper.config import Config
+from snapkeeper.config import Config, Drills
 from snapkeeper.errors import ConfigError
 
 BASE = {"GOOGLE_CLOUD_PROJECT": "snapkeeper-host", "TARGET_PROJECTS": "prod-a1, prod-b2,,"}
@@ -39,7 +39,7 @@ def test_overrides() -> None:
         7,
     )
     assert config.orphan_policy.max_age == timedelta(days=90)
-    assert config.compute_emulator_host == "127.0.0.1:1"
+    assert config.endpoints.compute == "127.0.0.1:1"
 
 
 @pytest.mark.parametrize(
@@ -107,12 +107,8 @@ def test_drill_settings_go_together() -> None:
     config = Config.from_env(
         BASE | {"SCRATCH_PROJECT": "drill-scratch", "SCRATCH_ZONE": "us-central1-b"}
     )
-    assert (config.scratch_project, config.scratch_zone, config.drill_sample) == (
-        "drill-scratch",
-        "us-central1-b",
-        1,
-    )
-    assert Config.from_env(BASE).scratch_project is None
+    assert config.drills == Drills("drill-scratch", "us-central1-b", sample=1)
+    assert Config.from_env(BASE).drills.scratch_project is None
     with pytest.raises(ConfigError, match="SCRATCH_PROJECT and SCRATCH_ZONE"):
         Config.from_env(BASE | {"SCRATCH_PROJECT": "drill-scratch"})
     with pytest.raises(ConfigError, match="SCRATCH_ZONE"):

@@ -22,8 +22,17 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return list(value)
+    return value
+
+
 def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {_camel(key): value for key, value in values.items() if value is not None}
+    """The fields that are set, in the admin API's camelCase JSON."""
+    return {_camel(key): _json_value(value) for key, value in values.items() if value is not None}
 
 
 class ComputeAdmin:
@@ -38,6 +47,12 @@ class ComputeAdmin:
     def host(self) -> str:
         """host:port, the value of COMPUTE_EMULATOR_HOST."""
         return urlsplit(self.base_url).netloc
+
+    def _seed(self, kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """One resource of `kind` (projects, disks, ...) from its fields (snake_case, None
+        for unset); its API JSON."""
+        result: list[dict[str, Any]] = self._call("POST", kind, _drop_none(fields))
+        return result[0]
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         response = self._session.request(
@@ -64,14 +79,12 @@ class ComputeAdmin:
         of those IAM permissions (see the fake's PERMISSIONS table; snapshots.insert also
         needs compute.disks.createSnapshot in the source disk's project), e.g.
         ["compute.globalOperations.get"]."""
-        body = {"name": name, "accessible": accessible}
         if isinstance(denied_permissions, str):
             raise TypeError("denied_permissions takes a list of permissions")
-        denied = list(denied_permissions)
-        if denied:
-            body["deniedPermissions"] = denied
-        result: list[dict[str, Any]] = self._call("POST", "projects", body)
-        return result[0]
+        denied = list(denied_permissions) or None
+        return self._seed(
+            "projects", {"name": name, "accessible": accessible, "denied_permissions": denied}
+        )
 
     def seed_disk(
         self,
@@ -87,20 +100,20 @@ class ComputeAdmin:
         replica_zones: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """A zonal (`zone=`) or regional (`region=`) disk; returns its API JSON."""
-        spec = _drop_none(
+        return self._seed(
+            "disks",
             {
                 "project": project,
                 "name": name,
                 "zone": zone,
                 "region": region,
                 "size_gb": size_gb,
-                "labels": dict(labels) if labels is not None else None,
+                "labels": labels,
                 "id": id,
                 "type": type,
-                "replica_zones": list(replica_zones) if replica_zones else None,
-            }
+                "replica_zones": replica_zones,
+            },
         )
-        return self.seed_disks([spec])[0]
 
     def seed_disks(self, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Many disks in one call; each spec in the API's camelCase:
@@ -121,18 +134,17 @@ class ComputeAdmin:
     ) -> dict[str, Any]:
         """An instance with attached disks: names of zonal disks in its zone (created when
         missing; the first is the boot disk) or paths like `regions/r/disks/d`."""
-        spec = _drop_none(
+        return self._seed(
+            "instances",
             {
                 "project": project,
                 "name": name,
                 "zone": zone,
-                "labels": dict(labels) if labels is not None else None,
-                "disks": list(disks),
+                "labels": labels,
+                "disks": disks,
                 "id": id,
-            }
+            },
         )
-        result: list[dict[str, Any]] = self._call("POST", "instances", [spec])
-        return result[0]
 
     def seed_snapshot(
         self,
@@ -156,24 +168,23 @@ class ComputeAdmin:
             if creation_timestamp.tzinfo is None:
                 raise ValueError("creation_timestamp needs a time zone")
             creation_timestamp = creation_timestamp.isoformat()
-        spec = _drop_none(
+        return self._seed(
+            "snapshots",
             {
                 "project": project,
                 "name": name,
                 "source_disk": source_disk,
                 "status": status,
-                "labels": dict(labels) if labels is not None else None,
+                "labels": labels,
                 "creation_timestamp": creation_timestamp,
                 "disk_size_gb": disk_size_gb,
-                "storage_locations": list(storage_locations) if storage_locations else None,
+                "storage_locations": storage_locations,
                 "source_disk_id": source_disk_id,
                 "id": id,
                 "snapshot_type": snapshot_type,
                 "chain_name": chain_name,
-            }
+            },
         )
-        result: list[dict[str, Any]] = self._call("POST", "snapshots", [spec])
-        return result[0]
 
     def seed_snapshots(self, specs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Many snapshots in one call: specs in the admin API's JSON shape (camelCase)."""

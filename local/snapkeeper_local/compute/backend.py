@@ -68,6 +68,7 @@ __all__ = [
 
 SNAPSHOT_STATUSES = ("CREATING", "UPLOADING", "READY", "FAILED", "DELETING")
 _Target = TypeVar("_Target", Disk, Snapshot)
+_R = TypeVar("_R", Disk, Instance)  # a resource an aggregatedList lists
 
 
 class Backend:
@@ -405,17 +406,33 @@ class Backend:
     ) -> dict[str, Any]:
         """Disks of every scope; those of the `unreachable` scopes are left out."""
         with self._lock:
-            self._project(project, "compute.disks.aggregatedList")
+            disks = ((d.scope, d) for key, d in self.state.disks.items() if key[0] == project)
+            return self._aggregated(
+                project, "disks", self._all_scopes(), disks, self._disk_json, query, unreachable
+            )
+
+    def _aggregated(
+        self,
+        project: str,
+        collection: str,
+        scopes: Sequence[str],
+        scoped: Iterable[tuple[str, _R]],
+        to_json: Callable[[_R], dict[str, Any]],
+        query: Mapping[str, str],
+        unreachable: Sequence[str],
+    ) -> dict[str, Any]:
+        """`collection`.aggregatedList of a project's (scope, resource) pairs, read only
+        once the caller may (`scoped` is lazy); the `unreachable` scopes left out."""
+        with self._lock:
+            self._project(project, f"compute.{collection}.aggregatedList")
             entries = [
-                (disk.scope, self._disk_json(disk))
-                for key, disk in self.state.disks.items()
-                if key[0] == project and disk.scope not in unreachable
+                (scope, to_json(resource)) for scope, resource in scoped if scope not in unreachable
             ]
             return listing.aggregated_response(
-                "compute#diskAggregatedList",
-                f"projects/{project}/aggregated/disks",
-                "disks",
-                self._all_scopes(),
+                f"compute#{collection.removesuffix('s')}AggregatedList",
+                f"projects/{project}/aggregated/{collection}",
+                collection,
+                scopes,
                 listing.page(entries, query),
                 unreachable,
             )
@@ -426,15 +443,13 @@ class Backend:
         with self._lock:
             self._project(project, api_method)
             self._check_scope(scope)
-            entries = [
-                (scope, self._disk_json(disk))
-                for key, disk in self.state.disks.items()
-                if key[:2] == (project, scope)
-            ]
-            return listing.list_response(
+            disks = (d for key, d in self.state.disks.items() if key[:2] == (project, scope))
+            return listing.scope_response(
                 "compute#diskList",
                 f"projects/{project}/{scope}/disks",
-                listing.page(entries, query),
+                scope,
+                map(self._disk_json, disks),
+                query,
             )
 
     def get_disk(self, project: str, scope: str, name: str, api_method: str) -> dict[str, Any]:
@@ -485,34 +500,27 @@ class Backend:
     ) -> dict[str, Any]:
         """Instances of every zone; those of the `unreachable` scopes are left out."""
         with self._lock:
-            self._project(project, "compute.instances.aggregatedList")
-            entries = [
-                (f"zones/{inst.zone}", self._instance_json(inst))
-                for key, inst in self.state.instances.items()
-                if key[0] == project and f"zones/{inst.zone}" not in unreachable
-            ]
-            return listing.aggregated_response(
-                "compute#instanceAggregatedList",
-                f"projects/{project}/aggregated/instances",
-                "instances",
-                [f"zones/{z}" for z in self._zones()],
-                listing.page(entries, query),
-                unreachable,
+            instances = (
+                (f"zones/{i.zone}", i)
+                for key, i in self.state.instances.items()
+                if key[0] == project
+            )
+            zones = [f"zones/{z}" for z in self._zones()]
+            return self._aggregated(
+                project, "instances", zones, instances, self._instance_json, query, unreachable
             )
 
     def list_instances(self, project: str, zone: str, query: Mapping[str, str]) -> dict[str, Any]:
         with self._lock:
             self._project(project, "compute.instances.list")
             self._check_zone(zone)
-            entries = [
-                (f"zones/{zone}", self._instance_json(inst))
-                for key, inst in self.state.instances.items()
-                if key[:2] == (project, zone)
-            ]
-            return listing.list_response(
+            instances = (i for key, i in self.state.instances.items() if key[:2] == (project, zone))
+            return listing.scope_response(
                 "compute#instanceList",
                 f"projects/{project}/zones/{zone}/instances",
-                listing.page(entries, query),
+                f"zones/{zone}",
+                map(self._instance_json, instances),
+                query,
             )
 
     def get_instance(self, project: str, zone: str, name: str) -> dict[str, Any]:
@@ -529,15 +537,17 @@ class Backend:
         with self._lock:
             self._project(project, "compute.snapshots.list")
             required = required_labels(query.get("filter")).items()
-            entries = [
-                ("global", self._snapshot_json(snap))
+            snapshots = (
+                snap
                 for key, snap in self.state.snapshots.items()
                 if key[0] == project and all(snap.labels.get(k) == v for k, v in required)
-            ]
-            return listing.list_response(
+            )
+            return listing.scope_response(
                 "compute#snapshotList",
                 f"projects/{project}/global/snapshots",
-                listing.page(entries, query),
+                "global",
+                map(self._snapshot_json, snapshots),
+                query,
             )
 
     def get_snapshot(self, project: str, name: str) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class ComputeError(Exception):
     reason: str = "backendError"
     domain: str = "global"
     error_info: str | None = None
+    # Who the ErrorInfo says decided: Compute itself, or Google's quota system.
+    error_info_domain: ClassVar[str] = ERROR_INFO_DOMAIN
     # How `resource(path)` words this error, for the classes raised about one resource.
     resource_message: ClassVar[str] = "An error on the resource '{path}'"
 
@@ -60,7 +62,7 @@ class ComputeError(Exception):
             {
                 "@type": ERROR_INFO_TYPE,
                 "reason": self.error_info,
-                "domain": ERROR_INFO_DOMAIN,
+                "domain": self.error_info_domain,
                 "metadata": {"service": ERROR_INFO_DOMAIN, **self.metadata},
             }
         ]
@@ -159,16 +161,7 @@ class RateLimitExceeded(ComputeError):
     reason = "rateLimitExceeded"
     domain = "usageLimits"
     error_info = "RATE_LIMIT_EXCEEDED"
-
-    def details(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "@type": ERROR_INFO_TYPE,
-                "reason": self.error_info,
-                "domain": "googleapis.com",
-                "metadata": {"service": ERROR_INFO_DOMAIN, **self.metadata},
-            }
-        ]
+    error_info_domain = "googleapis.com"
 
 
 class ConcurrentOperationsExceeded(ComputeError):

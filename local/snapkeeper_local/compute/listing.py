@@ -84,6 +84,13 @@ def list_response(kind: str, path: str, found: paging.Page[Entry]) -> dict[str, 
     return body
 
 
+def scope_response(
+    kind: str, path: str, scope: str, items: Iterable[dict[str, Any]], query: Mapping[str, str]
+) -> dict[str, Any]:
+    """The list answer of one scope's resources (their JSON): filtered, ordered, paged."""
+    return list_response(kind, path, page(((scope, item) for item in items), query))
+
+
 def aggregated_response(
     kind: str,
     path: str,

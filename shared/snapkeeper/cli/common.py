@@ -27,6 +27,9 @@ from snapkeeper.errors import ApiError, ComputeError, SnapkeeperError, Transient
 from snapkeeper.hierarchy import Scope
 from snapkeeper.options import ScheduleOptions
 
+# The values of a repeatable option (multiple=True), in the order given.
+Repeated = tuple[str, ...]
+
 
 class ExitCode(enum.IntEnum):
     """The CLI's exit codes (the README's table is tested against this)."""
@@ -269,7 +272,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def target_projects(app: App, projects: tuple[str, ...]) -> list[str]:
+def target_projects(app: App, projects: Repeated) -> list[str]:
     """The projects a read-only command looks at: those given, else the allow-list."""
     chosen = sorted(set(projects)) or Scope(app.config).projects()
     if not chosen:

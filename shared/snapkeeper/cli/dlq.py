@@ -18,7 +18,7 @@ import click
 from google.api_core import exceptions as gexc
 
 from snapkeeper import clients
-from snapkeeper.cli.common import App, ExitCode, json_option, pass_app, print_json, table
+from snapkeeper.cli.common import App, ExitCode, Repeated, json_option, pass_app, print_json, table
 from snapkeeper.config import Config
 from snapkeeper.deadletter import DeadLetter, replay_topic
 
@@ -46,14 +46,14 @@ class Held:
 
     def ack(self, message_ids: Iterable[str]) -> None:
         ids = [self.ack_ids.pop(m) for m in message_ids if m in self.ack_ids]
-        subscriber = clients.subscriber(self.config.pubsub_emulator_host)
+        subscriber = clients.subscriber(self.config.endpoints.pubsub)
         for chunk in _chunks(ids):
             subscriber.acknowledge(subscription=self.subscription, ack_ids=chunk, timeout=TIMEOUT)
 
     def release(self) -> None:
         ids = list(self.ack_ids.values())
         self.ack_ids.clear()
-        subscriber = clients.subscriber(self.config.pubsub_emulator_host)
+        subscriber = clients.subscriber(self.config.endpoints.pubsub)
         for chunk in _chunks(ids):
             subscriber.modify_ack_deadline(
                 subscription=self.subscription,
@@ -73,7 +73,7 @@ def held_letters(config: Config, limit: int = DEFAULT_LIMIT) -> Iterator[Held]:
     """Pull up to `limit` dead letters and hold them; release the unacked ones on exit,
     whatever happens."""
     held = Held(config)
-    subscriber = clients.subscriber(config.pubsub_emulator_host)
+    subscriber = clients.subscriber(config.endpoints.pubsub)
     try:
         while len(held.letters) < limit:
             try:
@@ -133,7 +133,7 @@ def _describe(letter: DeadLetter, config: Config, *, full: bool = False) -> dict
 
 def _select(
     held: Held,
-    message_ids: tuple[str, ...],
+    message_ids: Repeated,
     everything: bool,
     project: str | None,
     error_class: str | None,
@@ -264,7 +264,7 @@ def show(app: App, message_id: str, as_json: bool) -> None:
 @pass_app
 def replay(
     app: App,
-    message_ids: tuple[str, ...],
+    message_ids: Repeated,
     everything: bool,
     project: str | None,
     error_class: str | None,
@@ -280,7 +280,7 @@ def replay(
       snapkeeper dlq replay --all --project prod-db-2
     """
     config = app.config
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     replayed: dict[str, str] = {}
     failed: dict[str, str] = {}
     with held_letters(config) as held:
@@ -317,7 +317,7 @@ def replay(
 @pass_app
 def purge(
     app: App,
-    message_ids: tuple[str, ...],
+    message_ids: Repeated,
     everything: bool,
     project: str | None,
     error_class: str | None,

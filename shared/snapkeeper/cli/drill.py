@@ -11,6 +11,7 @@ from snapkeeper import drill as drilling
 from snapkeeper.cli.common import (
     App,
     ExitCode,
+    Repeated,
     json_option,
     now,
     pass_app,
@@ -46,9 +47,7 @@ class Row:
 @timeout_option(600.0, "each scratch disk to be READY")
 @json_option
 @pass_app
-def drill(
-    app: App, projects: tuple[str, ...], sample: int | None, timeout: float, as_json: bool
-) -> None:
+def drill(app: App, projects: Repeated, sample: int | None, timeout: float, as_json: bool) -> None:
     """Run a restore drill now: pick disks as the scheduled drill does, restore each
     one's newest READY managed snapshot to a scratch disk in SCRATCH_PROJECT and
     SCRATCH_ZONE, time it until READY, delete the scratch disk and label the snapshot

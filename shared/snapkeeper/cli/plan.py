@@ -11,19 +11,8 @@ from typing import Any
 import click
 
 from snapkeeper import clients, coverage, labels, orphans, schedules, slots
-from snapkeeper.cli.common import (
-    TIME,
-    App,
-    Notes,
-    json_option,
-    now,
-    orphan_table,
-    pass_app,
-    print_json,
-    projects_option,
-    size,
-    table,
-)
+from snapkeeper.cli import common
+from snapkeeper.cli.common import App, Repeated, json_option, pass_app, projects_option
 from snapkeeper.compute import Snapshot
 from snapkeeper.enumerator import ProjectFailure, SkippedDisk, plan_tick, tick_projects
 from snapkeeper.hierarchy import Scope
@@ -97,7 +86,7 @@ class SchedulePlan:
     disk_ids: set[str] = field(default_factory=set, metadata={"json": False})
 
 
-def _tick(app: App, schedule: str, at: datetime | None, projects: tuple[str, ...]) -> Tick:
+def _tick(app: App, schedule: str, at: datetime | None, projects: Repeated) -> Tick:
     """The tick the schedule's job would send (its cron, time zone and options), or a
     manual one when the schedule has no job."""
     labels.validate_schedule_name(schedule)
@@ -209,15 +198,11 @@ def dry_run(
     help="Schedule to plan (repeatable; default: every schedule with a Scheduler job).",
 )  # fmt: skip
 @projects_option
-@click.option("--at", type=TIME, help="Plan the tick of this time (default: now).")
+@click.option("--at", type=common.TIME, help="Plan the tick of this time (default: now).")
 @json_option
 @pass_app
 def plan(
-    app: App,
-    schedule_names: tuple[str, ...],
-    projects: tuple[str, ...],
-    at: datetime | None,
-    as_json: bool,
+    app: App, schedule_names: Repeated, projects: Repeated, at: datetime | None, as_json: bool
 ) -> None:
     """Dry run of a tick: per disk the snapshot that would be created and those that
     would be pruned, and every skipped disk with its reason. Writes nothing.
@@ -231,7 +216,7 @@ def plan(
     names = list(schedule_names) or [job.schedule for job in schedules.list_jobs(app.config)]
     if not names:
         raise click.UsageError("no Cloud Scheduler jobs yet: give --schedule")
-    at = at or now()
+    at = at or common.now()
     ticks = [_tick(app, name, at, projects) for name in names]
     scope = Scope(app.config)  # folders resolved once for every schedule planned
     covered = {p for t in ticks for p in tick_projects(t, app.config, scope)[0]}
@@ -245,7 +230,7 @@ def plan(
             if found:
                 unplanned.append(found)
     if as_json:
-        print_json({"at": at, "schedules": plans, "left_behind": unplanned})
+        common.print_json({"at": at, "schedules": plans, "left_behind": unplanned})
         return
     for planned in plans:
         _render(app, planned)
@@ -256,7 +241,7 @@ def plan(
 def _render(app: App, planned: SchedulePlan) -> None:
     cadence = f"{planned.cron} ({planned.time_zone})" if planned.cron else "manual"
     title = f"{planned.schedule}: slot {planned.slot}, cron {cadence}"
-    grid = table(title, "project", "location", "disk", "keep", "snapshot", "prune")
+    grid = common.table(title, "project", "location", "disk", "keep", "snapshot", "prune")
     for action in planned.disks:
         name = f"{action.snapshot} (exists)" if action.exists else action.snapshot
         prune = "\n".join(action.prune) or "-"
@@ -265,8 +250,10 @@ def _render(app: App, planned: SchedulePlan) -> None:
         grid.add_row(action.project, action.location, action.disk, str(action.keep), name, prune)
     app.out.print(grid)
     if planned.skipped or planned.failed_projects:
-        skipped = table(f"{planned.schedule}: skipped", "project", "location", "disk", "reason")
-        notes = Notes(app.out)
+        skipped = common.table(
+            f"{planned.schedule}: skipped", "project", "location", "disk", "reason"
+        )
+        notes = common.Notes(app.out)
         for skip in planned.skipped:
             skipped.add_row(skip.project, skip.location, skip.disk, notes.cell(skip.reason))
         for failure in planned.failed_projects:
@@ -279,8 +266,8 @@ def _render(app: App, planned: SchedulePlan) -> None:
         app.out.print(
             f"[yellow]{planned.schedule}: drift[/]: "
             f"{sum(d.beyond_n + d.past_max_age for d in drifting)} snapshots "
-            f"({size(sum(d.storage_bytes for d in drifting))}) of {len(drifting)} disks will "
-            f"be deleted: {sum(d.beyond_n for d in drifting)} beyond N, "
+            f"({common.size(sum(d.storage_bytes for d in drifting))}) of {len(drifting)} disks "
+            f"will be deleted: {sum(d.beyond_n for d in drifting)} beyond N, "
             f"{sum(d.past_max_age for d in drifting)} past max-age; this tick deletes "
             f"{sum(d.now for d in drifting)}, the brake (MAX_DELETES_PER_RUN) holds back "
             f"{sum(d.held_back for d in drifting)} for later ticks"
@@ -288,7 +275,7 @@ def _render(app: App, planned: SchedulePlan) -> None:
     if planned.orphans:
         fate = [_fate(o) for o in planned.orphans]
         summaries = [o.orphans for o in planned.orphans]
-        app.out.print(orphan_table(f"{planned.schedule}: orphans", summaries, fate))
+        app.out.print(common.orphan_table(f"{planned.schedule}: orphans", summaries, fate))
     for stranded in planned.left_behind:
         _render_left_behind(app, stranded)
     creates = sum(1 for a in planned.disks if not a.exists)
@@ -303,7 +290,9 @@ def _render(app: App, planned: SchedulePlan) -> None:
 
 @click.command()
 @click.argument("schedule_name", metavar="SCHEDULE")
-@click.option("--at", type=TIME, help="The tick's time: catch up a slot missed in an outage.")
+@click.option(
+    "--at", type=common.TIME, help="The tick's time: catch up a slot missed in an outage."
+)
 @projects_option
 @click.option(
     "--manual", is_flag=True,
@@ -315,7 +304,7 @@ def tick(
     app: App,
     schedule_name: str,
     at: datetime | None,
-    projects: tuple[str, ...],
+    projects: Repeated,
     manual: bool,
     as_json: bool,
 ) -> None:
@@ -339,13 +328,13 @@ def tick(
     refused = tick_projects(message, config)[1]
     if refused:
         raise click.UsageError("; ".join(f.error for f in refused))
-    publisher = clients.publisher(config.pubsub_emulator_host)
+    publisher = clients.publisher(config.endpoints.pubsub)
     future = publisher.publish(config.topic_path(config.tick_topic), message.to_json())
     message_id = str(future.result(timeout=PUBLISH_TIMEOUT))
     result: dict[str, Any] = {"message_id": message_id, "topic": config.tick_topic}
     result["tick"] = json.loads(message.to_json())
     if as_json:
-        print_json(result)
+        common.print_json(result)
     else:
         app.out.print(f"published tick {message.to_json().decode()} as message {message_id}")
 
@@ -353,13 +342,13 @@ def tick(
 def _fate(action: OrphanAction) -> str:
     if not action.delete:
         return f"{action.policy}: kept"
-    text = f"{action.policy}: deletes {len(action.delete)} ({size(action.delete_bytes)})"
+    text = f"{action.policy}: deletes {len(action.delete)} ({common.size(action.delete_bytes)})"
     return text + (f", +{len(action.held_back)} held back" if action.held_back else "")
 
 
 def _render_left_behind(app: App, stranded: LeftBehind) -> None:
     app.out.print(
         f"[yellow]{stranded.schedule}: left behind[/]: {stranded.snapshots} snapshots "
-        f"({size(stranded.storage_bytes)}) of {stranded.disks} disks are never pruned: "
+        f"({common.size(stranded.storage_bytes)}) of {stranded.disks} disks are never pruned: "
         f"{stranded.reason}"
     )

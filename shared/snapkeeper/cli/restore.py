@@ -43,17 +43,8 @@ def restore(
     """
     if (at is None) == (snapshot is None):
         raise click.UsageError("give exactly one of --at and --snapshot")
-    done = restoring.restore(
-        app.config,
-        app.gateway,
-        project=project,
-        disk=disk,
-        new_disk=new_disk,
-        at=at,
-        snapshot=snapshot,
-        zone=zone,
-        timeout=timeout,
-    )
+    request = restoring.Request(project, disk, new_disk, at, snapshot, zone)
+    done = restoring.restore(app.config, app.gateway, request, timeout)
     if as_json:
         print_json(done)
     else:

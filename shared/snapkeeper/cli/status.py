@@ -10,24 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from snapkeeper import costs, coverage, inventory, schedules, slots
-from snapkeeper.cli.common import (
-    DURATION,
-    TIME,
-    App,
-    ExitCode,
-    Notes,
-    json_option,
-    now,
-    orphan_table,
-    pass_app,
-    print_json,
-    projects_option,
-    size,
-    span,
-    table,
-    target_projects,
-    when,
-)
+from snapkeeper.cli import common
+from snapkeeper.cli.common import App, ExitCode, Repeated, json_option, pass_app, projects_option
 from snapkeeper.config import Config
 from snapkeeper.errors import ConfigError, SnapkeeperError
 
@@ -42,7 +26,7 @@ STATE_STYLE = {
 
 
 def timings(
-    app: App, schedule_names: tuple[str, ...], cron: str | None, time_zone: str | None
+    app: App, schedule_names: Repeated, cron: str | None, time_zone: str | None
 ) -> dict[str, coverage.Timing | None]:
     """Each schedule's cadence: from its Scheduler job, or --cron for the one given."""
     found: dict[str, coverage.Timing | None] = {
@@ -65,10 +49,12 @@ def timings(
 @click.option("--cron", help="The schedule's cron, instead of its Scheduler job's.")
 @click.option("--time-zone", help="Time zone of --cron (default Etc/UTC).")
 @click.option(
-    "--grace", type=DURATION, default="1h", show_default=True,
+    "--grace", type=common.DURATION, default="1h", show_default=True,
     help="How long after its slot a snapshot may take before the disk counts as stale.",
 )  # fmt: skip
-@click.option("--now", "at", type=TIME, help="Judge coverage as of this time (default: now).")
+@click.option(
+    "--now", "at", type=common.TIME, help="Judge coverage as of this time (default: now)."
+)
 @click.option("--problems", is_flag=True, help="Only list disks that need attention.")
 @click.option(
     "--cost",
@@ -94,8 +80,8 @@ def timings(
 @pass_app
 def status(
     app: App,
-    schedule_names: tuple[str, ...],
-    projects: tuple[str, ...],
+    schedule_names: Repeated,
+    projects: Repeated,
     cron: str | None,
     time_zone: str | None,
     grace: timedelta,
@@ -152,13 +138,13 @@ def status(
     if project_filter:
         raise click.UsageError("--filter goes with --org or --folder")
     config = app.config
-    chosen = target_projects(app, projects)
+    chosen = common.target_projects(app, projects)
     try:
         price_table = costs.parse_prices(prices) if prices else costs.Prices()
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--prices") from None
     cadence = {} if cost else timings(app, schedule_names, cron, time_zone)
-    at = at or now()
+    at = at or common.now()
     with Progress(
         TextColumn("listing disks and snapshots"),
         BarColumn(),
@@ -182,7 +168,7 @@ def status(
     rows = _assess(found, cadence, at, grace, schedule_names, config)
     shown = [row for row in rows if row.problem] if problems else rows
     if as_json:
-        print_json(
+        common.print_json(
             {
                 "now": at,
                 "grace_seconds": grace.total_seconds(),
@@ -197,10 +183,12 @@ def status(
         _render(app, shown, found.failures, len(rows))
         if orphans:
             fate = [str(config.orphan_policy)] * len(orphans)
-            app.out.print(orphan_table("snapshots of deleted disks (orphans)", orphans, fate))
+            app.out.print(
+                common.orphan_table("snapshots of deleted disks (orphans)", orphans, fate)
+            )
             app.out.print(
                 f"{len(orphans)} deleted disk schedules hold orphans "
-                f"({size(sum(o['storage_bytes'] for o in orphans))}); "
+                f"({common.size(sum(o['storage_bytes'] for o in orphans))}); "
                 f"ORPHAN_POLICY={config.orphan_policy}"
             )
     if any(row.problem for row in rows):
@@ -218,11 +206,11 @@ def _render(
 ) -> None:
     """The coverage table; without `generations` (the organization's view, which reads
     only fresh snapshots) the held/wanted column shows the wanted N alone."""
-    grid = table(
+    grid = common.table(
         None, "state", "project", "location", "disk", "schedule", "newest READY", "age",
         "period", "held/wanted", "drilled", "note",
     )  # fmt: skip
-    notes = Notes(app.out)
+    notes = common.Notes(app.out)
     for row in rows:
         wanted = str(row.wanted) if row.wanted is not None else "-"
         held = f"{row.held}/{wanted}" + (f" +{row.pinned} pinned" if row.pinned else "")
@@ -230,8 +218,8 @@ def _render(
         style = STATE_STYLE[row.state]
         grid.add_row(
             f"[{style}]{row.state}[/]", row.project, row.location, row.disk, row.schedule,
-            f"{row.newest}\n{when(row.newest_taken)}" if row.newest else "-",
-            span(row.age), span(row.period), held, _drilled(row.last_drilled),
+            f"{row.newest}\n{common.when(row.newest_taken)}" if row.newest else "-",
+            common.span(row.age), common.span(row.period), held, _drilled(row.last_drilled),
             notes.cell(row.reason),
         )  # fmt: skip
     app.out.print(grid)
@@ -257,7 +245,7 @@ def _cost(
     where = coverage.snapshot_projects(projects, app.config)
     report = costs.report(found.all_snapshots(), found.disk_ids, where, app.gateway, prices)
     if as_json:
-        print_json(
+        common.print_json(
             {
                 "prices": {
                     "standard_usd_per_gib_month": prices.standard,
@@ -301,7 +289,7 @@ def _cost_rows(grid: Table, rows: list[costs.DiskCost]) -> None:
     for row in rows:
         disk = f"{row.disk} (gone)" if row.orphan else row.disk
         grid.add_row(
-            row.project, row.schedule, disk, str(row.snapshots), size(row.storage_bytes),
+            row.project, row.schedule, disk, str(row.snapshots), common.size(row.storage_bytes),
             f"${row.standard_cost:,.2f}", f"${row.archive_cost:,.2f}", f"${row.monthly:,.2f}",
         )  # fmt: skip
 
@@ -311,16 +299,16 @@ def _render_cost(
 ) -> None:
     prices = report.prices
     columns = ("project", "schedule", "disk", "snapshots", "size", "standard", "archive", "month")
-    grid = table("estimated monthly cost per project, schedule and disk", *columns)
+    grid = common.table("estimated monthly cost per project, schedule and disk", *columns)
     _cost_rows(grid, report.rows)
     app.out.print(grid)
-    top = table(f"top {len(report.top_disks)} disks by cost (every schedule)", *columns)
+    top = common.table(f"top {len(report.top_disks)} disks by cost (every schedule)", *columns)
     _cost_rows(top, report.top_disks)
     app.out.print(top)
-    per_project = table("per project (every disk and schedule)", *columns)
+    per_project = common.table("per project (every disk and schedule)", *columns)
     _cost_rows(per_project, report.projects)
     app.out.print(per_project)
-    quotas = table("SNAPSHOTS quota", "project", "used", "limit", "share")
+    quotas = common.table("SNAPSHOTS quota", "project", "used", "limit", "share")
     for quota in report.quotas:
         if quota.usage is None or quota.limit is None:
             quotas.add_row(quota.project, "-", "-", f"[red]not read:[/] {quota.error}")
@@ -334,7 +322,7 @@ def _render_cost(
     for failure in failures:
         app.out.print(f"[red]project {failure.project} not read:[/] {failure.error}")
     app.out.print(
-        f"{len(report.rows)} disk schedules, {size(report.storage_bytes)}, about "
+        f"{len(report.rows)} disk schedules, {common.size(report.storage_bytes)}, about "
         f"${report.monthly:,.2f} a month at standard ${prices.standard}/GiB-month and "
         f"archive ${prices.archive}/GiB-month (prices of {prices.as_of})"
     )
@@ -345,7 +333,7 @@ def _assess(
     cadence: dict[str, coverage.Timing | None],
     at: datetime,
     grace: timedelta,
-    schedule_names: tuple[str, ...],
+    schedule_names: Repeated,
     config: Config,
 ) -> list[coverage.Coverage]:
     """Each disk and schedule judged against its cadence, as of `at`."""
@@ -371,7 +359,7 @@ def org_status(
     organization: str | None,
     folder: str | None,
     project_filter: str | None,
-    schedule_names: tuple[str, ...],
+    schedule_names: Repeated,
     cron: str | None,
     time_zone: str | None,
     grace: timedelta,
@@ -388,15 +376,15 @@ def org_status(
         raise click.UsageError(str(exc)) from None
     config = app.config
     cadence = timings(app, schedule_names, cron, time_zone)
-    at = at or now()
+    at = at or common.now()
     since = inventory.oldest_due(cadence, at, grace)
-    search = inventory.Inventory(config.asset_emulator_host)
-    found = inventory.survey(scope, config, search, project_filter=project_filter, since=since)
+    search = inventory.Inventory(config.endpoints.asset)
+    found = search.survey(scope, config, project_filter=project_filter, since=since)
     rows = _assess(found.survey, cadence, at, grace, schedule_names, config)
     if since is not None:  # older snapshots were not read: "never" means "not since"
         rows = [
             dataclasses.replace(
-                row, state=coverage.STALE, reason=f"no READY snapshot since {when(since)}"
+                row, state=coverage.STALE, reason=f"no READY snapshot since {common.when(since)}"
             )
             if row.state == coverage.NEVER
             else row
@@ -405,7 +393,7 @@ def org_status(
     shown = [row for row in rows if row.problem] if problems else rows
     attention = sum(1 for row in rows if row.problem) + len(found.unprotected)
     if as_json:
-        print_json(
+        common.print_json(
             {
                 "scope": scope,
                 "filter": project_filter,
@@ -422,7 +410,7 @@ def org_status(
         )
     else:
         _render(app, shown, [], len(rows), generations=False)
-        grid = table("unprotected: no schedule label", "project", "location", "disk")
+        grid = common.table("unprotected: no schedule label", "project", "location", "disk")
         for disk in found.unprotected:
             grid.add_row(disk.project, disk.location, disk.name)
         app.out.print(grid)
