@@ -95,19 +95,18 @@ class Discovery:
 
 def discover(
     project: str,
-    schedule: str,
+    tick: Tick,
     slot: str,
     config: Config,
     gateway: ComputeGateway,
-    options: ScheduleOptions | None = None,
     *,
     find_orphans: bool = False,
 ) -> Discovery:
-    """One project's work items and skipped disks for a schedule, and with
+    """One project's work items and skipped disks for the tick's schedule, and with
     `find_orphans` its orphans: then the disk listing is not label-filtered (a disk
     is gone only if no page of the complete listing holds its id) and the schedule's
     managed snapshots are listed once (the vault's, or the project's)."""
-    options = options or ScheduleOptions()
+    schedule, options = tick.schedule, tick.options
     # Before the listings: the labels the work messages carry are at least this recent.
     read_at = datetime.now(UTC).isoformat()
     # A disk's snapshot-location label wins, then the schedule's, then the deployment's.
@@ -191,11 +190,10 @@ def plan_tick(
             project: pool.submit(
                 discover,
                 project,
-                tick.schedule,
+                tick,
                 slot,
                 config,
                 gateway,
-                tick.options,
                 find_orphans=find_orphans,
             )
             for project in projects
