@@ -177,9 +177,9 @@ def dry_run(
         step = plan_snapshot(work, existing, app.config)
         planned.disks.append(
             DiskAction(
-                project=work.project,
-                location=work.location,
-                disk=work.disk,
+                work.project,
+                work.location,
+                work.disk,
                 keep=step.wanted,
                 source=work.source,
                 snapshot=step.name,
