@@ -268,8 +268,7 @@ def take_snapshot(
         snapshot = _check_ours(work, config, gateway, target, name)  # a 409, not listed
     if snapshot is None or snapshot.status in IN_FLIGHT:
         snapshot = gateway.wait_for_snapshot(target, name, deadline)
-    _require_ready(snapshot, name, target)
-    assert snapshot is not None
+    snapshot = _require_ready(snapshot, name, target)
     existing = [s for s in existing if s.name != name] + [snapshot]  # as just read
     if action is Action.EXISTS:
         _require_ours(work, config, snapshot, target, name)
@@ -297,7 +296,7 @@ def _managed(
     return gateway.managed_snapshots(target, work.disk_id, work.schedule, config.deployment_id)
 
 
-def _require_ready(snapshot: Snapshot | None, name: str, target: str) -> None:
+def _require_ready(snapshot: Snapshot | None, name: str, target: str) -> Snapshot:
     """Done means READY: anything else raises (redelivery, or a dead letter at last)."""
     if snapshot is None:
         raise SnapshotFailed(f"snapshot {name} disappeared before it was READY")
@@ -311,6 +310,7 @@ def _require_ready(snapshot: Snapshot | None, name: str, target: str) -> None:
             f"snapshot {name} in {target} ended {snapshot.status}; "
             "the next delivery deletes it and takes it again"
         )
+    return snapshot
 
 
 def _replaced(work: WorkItem, snapshot: Snapshot) -> bool:
