@@ -614,18 +614,8 @@ def fresh(disk: dict[str, Any], keep: int = 2, read: timedelta = timedelta(secon
 def seed_managed(env: ComputeAdmin, disk: dict[str, Any], days: range) -> None:
     """Earlier READY snapshots of the disk's daily schedule, one per day of February."""
     for day in days:
-        env.seed_snapshot(
-            PROJECT,
-            f"{disk['name']}-old-{day}",
-            source_disk=disk["selfLink"],
-            creation_timestamp=f"2027-02-{day:02d}T03:00:00Z",
-            labels={
-                "managed-by": "snapkeeper",
-                "snapkeeper-disk-id": disk["id"],
-                "snapkeeper-schedule": "daily",
-                "snapkeeper-slot": f"202702{day:02d}-0300",
-            },
-        )
+        taken = datetime(2027, 2, day, 3, tzinfo=UTC)
+        seed_managed_snapshot(env, PROJECT, f"{disk['name']}-old-{day}", disk, taken)
 
 
 def non_polls(env: ComputeAdmin) -> dict[str, int]:
