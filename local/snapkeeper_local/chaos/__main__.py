@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import signal
 import sys
+import time
 from collections import Counter
 
 from rich.console import Console
@@ -55,9 +56,9 @@ def report(console: Console, settings: Settings, outcome: Outcome) -> int:
     total = Counter[str]()
     for day, stats in sorted(outcome.days.items()):
         total.update(stats.faults)
-        faults = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.faults.items()))
         table.add_row(
-            str(day + 1), str(stats.ticks), str(stats.created), str(stats.pruned), faults or "-",
+            str(day + 1), str(stats.ticks), str(stats.created), str(stats.pruned),
+            stats.faults_text(),
             str(stats.redeliveries), str(stats.dead_letters), str(stats.violations),
         )  # fmt: skip
     console.print(table)
@@ -89,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     settings = parse(argv)
     console.rule(f"[bold]snapkeeper chaos soak, seed {settings.seed}")
-    outcome = Soak(settings, lambda text: console.print(text, highlight=False)).run()
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False)
+        console.file.flush()  # a log file follows the run as it goes
+
+    outcome = Soak(settings, say).run()
+    say(f"wall time {time.monotonic() - started:.0f} s")
     return report(console, settings, outcome)
 
 

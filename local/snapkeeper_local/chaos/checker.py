@@ -33,9 +33,10 @@ class Shot:
     def pinned(self) -> bool:
         return self.labels.get(PIN) == "true"
 
-    def retained_in(self, series: tuple[str, str]) -> bool:
-        """A READY unpinned managed snapshot of `series`: one retention counts."""
-        return self.managed and not self.pinned and self.series == series and self.status == "READY"
+    @property
+    def retained(self) -> bool:
+        """A READY unpinned managed snapshot: one retention counts."""
+        return self.managed and not self.pinned and self.status == "READY"
 
     @property
     def series(self) -> tuple[str, str]:
@@ -110,12 +111,19 @@ class Checker:
     before: dict[str, Shot] = field(default_factory=dict)
     ever_ready: set[tuple[str, str, str]] = field(default_factory=set)
     orphans: set[str] = field(default_factory=set)  # disk ids deleted: keep their snapshots
+    # Per series, the READY unpinned snapshots there before and there now (set by check).
+    _retained: dict[tuple[str, str], tuple[dict[str, Shot], dict[str, Shot]]] = field(
+        default_factory=dict
+    )
 
     def baseline(self, shots: dict[str, Shot]) -> None:
         self.before = shots
         self._remember_ready(shots)
 
     def check(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        # A month holds thousands of snapshots: each series' READY ones are looked up, not
+        # searched for.
+        self._retained = retained_by_series(self.before.values(), shots.values())
         found: list[Violation] = []
         found += self._one_per_slot(shots)
         found += self._deletions(shots, round_)
@@ -160,20 +168,25 @@ class Checker:
                 found.append(Violation("keep a deleted disk's snapshots", ref))
             elif old.status == "READY" and old.series not in touched:
                 found.append(Violation("never delete another disk's or schedule's", ref))
-            elif old.status == "READY" and ref in self._keepers(shots, old.series, round_):
+            elif old.status == "READY" and ref in self._keepers(old.series, round_):
                 found.append(Violation("never delete one of the newest N READY", ref))
             elif (*old.series, old.slot) in slots_now:
                 found.append(Violation("never delete the slot's own snapshot", ref))
         return found
 
-    def _pool(self, shots: dict[str, Shot], series: tuple[str, str]) -> dict[str, Shot]:
+    def _pool(self, series: tuple[str, str]) -> dict[str, Shot]:
         """The READY unpinned snapshots of a series, there before or appeared since."""
-        return {s.ref: s for s in (*self.before.values(), *shots.values()) if s.retained_in(series)}
+        before, now = self._retained.get(series, ({}, {}))
+        return before | now
 
-    def _keepers(self, shots: dict[str, Shot], series: tuple[str, str], round_: Round) -> set[str]:
+    def _held(self, series: tuple[str, str]) -> dict[str, Shot]:
+        """The READY unpinned snapshots of a series there now."""
+        return self._retained.get(series, ({}, {}))[1]
+
+    def _keepers(self, series: tuple[str, str], round_: Round) -> set[str]:
         """The newest N READY of a series among what was there and what appeared."""
         keep = round_.keep_now.get(series, 0)
-        pool = self._pool(shots, series).values()
+        pool = self._pool(series).values()
         newest = sorted(pool, key=lambda s: (s.slot, s.name), reverse=True)
         return {s.ref for s in newest[:keep]}
 
@@ -190,12 +203,13 @@ class Checker:
         for series in touched:
             if series in lettered or series[0] in round_.gone:
                 continue
-            held = {s.ref for s in shots.values() if s.retained_in(series)}
-            own = {s.ref for s in shots.values() if (*s.series, s.slot) in slots_now}
-            wanted = self._keepers(shots, series, round_) | (own & held)
+            held_now = self._held(series)
+            held = set(held_now)
+            own = {ref for ref, s in held_now.items() if (*series, s.slot) in slots_now}
+            wanted = self._keepers(series, round_) | own
             # The brake: one run deletes at most MAX_DELETES_PER_RUN, the oldest first, so
             # a lowered N takes effect over several ticks (what it holds back is logged).
-            due = len(set(self._pool(shots, series)) - wanted)
+            due = len(set(self._pool(series)) - wanted)
             held_back = held - wanted
             if wanted - held or len(held_back) > max(0, due - MAX_DELETES_PER_RUN):
                 keep = round_.keep_now.get(series, 0)
@@ -214,6 +228,18 @@ class Checker:
             for ref, shot in shots.items()
             if ref not in self.before and shot.managed and shot.series[0] in round_.untouchable
         ]
+
+
+def retained_by_series(
+    before: Iterable[Shot], now: Iterable[Shot]
+) -> dict[tuple[str, str], tuple[dict[str, Shot], dict[str, Shot]]]:
+    """(disk id, schedule) -> (its READY unpinned snapshots in `before`, in `now`)."""
+    index: dict[tuple[str, str], tuple[dict[str, Shot], dict[str, Shot]]] = {}
+    for place, shots in enumerate((before, now)):
+        for shot in shots:
+            if shot.retained:
+                index.setdefault(shot.series, ({}, {}))[place][shot.ref] = shot
+    return index
 
 
 def unresolved(

@@ -49,6 +49,7 @@ from snapkeeper_local.chaos.fleet import (
     fire_times,
     mutate_labels,
 )
+from snapkeeper_local.chaos.worker import ACKED
 from snapkeeper_local.functions import REPO_ROOT
 from snapkeeper_local.processes import kill_group, stop_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
@@ -58,13 +59,18 @@ START = datetime(2027, 2, 1, tzinfo=UTC)
 WORK_SUBSCRIPTION = "snapkeeper-work-snapshot"  # what deploy.sh --local names it
 TAP_SUBSCRIPTION = "chaos-work-tap"
 SETTLE_TIMEOUT = 600.0
-ACKED = b"acked "  # a worker's line for each message it acknowledged
+SETTLE_POLL = 0.2  # seconds between looks at a settling tick
 WORK_ACK_DEADLINE = 20
 PATIENCE = 60.0  # seconds of settling before it says what it waits for
 RATE_LIMIT_SECONDS = 600  # one snapshot per disk per 10 minutes
 FINAL_REPLAY_ROUNDS = 12
 LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not coming back
-COMPUTE_TIMEOUT = 3  # seconds: a "timeout" fault holds a request past it
+COMPUTE_TIMEOUT = 1  # seconds: a "timeout" fault holds a request past it...
+HELD_FOR = 1.5  # ...for this long
+MIN_BACKOFF, MAX_BACKOFF = 0.1, 1  # seconds between deliveries of a message
+ACKED_LINE = ACKED.encode()
+RETRY_LINE = b'"will retry'  # the snapshot function's log line of a delivery to retry
+PATIENCE_EVERY = 10.0  # seconds between two "still waiting" lines
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,17 @@ class DayStats:
     redeliveries: int = 0
     dead_letters: int = 0
     violations: int = 0
+
+    def faults_text(self) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "-"
+
+    def line(self, day: int) -> str:
+        """The day in one line, printed as it ends (a month's run takes an hour)."""
+        return (
+            f"day {day + 1}: {self.ticks} ticks, {self.created} created, {self.pruned} pruned, "
+            f"{self.redeliveries} redeliveries, {self.dead_letters} dead letters, "
+            f"{self.violations} violations; faults: {self.faults_text()}"
+        )
 
 
 @dataclass
@@ -139,7 +156,7 @@ class Soak:
         self.copies: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.unacked: dict[str, float] = {}  # message id -> when the tap saw it
         self.log_offsets: dict[Path, int] = {}
-        self._redeliveries_seen = 0
+        self._retries_read = 0  # "will retry" lines read from the workers' logs
         self._worker_count = 0
         self.stack: LocalStack
 
@@ -211,11 +228,20 @@ class Soak:
             work = self._sub(WORK_SUBSCRIPTION)
             subscriber.modify_push_config(subscription=work, push_config={})
             # A killed worker's messages come back once their lease runs out; the live
-            # workers extend theirs, so a short deadline only speeds that up.
+            # workers extend theirs, so a short deadline only speeds that up. The retry
+            # policy keeps its shape (a backoff that grows, attempts counted, the dead
+            # letter at the last) on a shorter scale than deploy.sh --local's 1-5 s.
             subscriber.update_subscription(
                 request={
-                    "subscription": {"name": work, "ack_deadline_seconds": WORK_ACK_DEADLINE},
-                    "update_mask": {"paths": ["ack_deadline_seconds"]},
+                    "subscription": {
+                        "name": work,
+                        "ack_deadline_seconds": WORK_ACK_DEADLINE,
+                        "retry_policy": {
+                            "minimum_backoff": {"nanos": int(MIN_BACKOFF * 1e9)},
+                            "maximum_backoff": {"seconds": MAX_BACKOFF},
+                        },
+                    },
+                    "update_mask": {"paths": ["ack_deadline_seconds", "retry_policy"]},
                 }
             )
             subscriber.create_subscription(
@@ -252,7 +278,7 @@ class Soak:
         admin.add_fault(status=503, probability=half, seed=seed)
         admin.add_fault(status=429, reason="rateLimitExceeded", probability=half, seed=seed + 1)
         admin.add_fault(
-            kind="latency", latency_seconds=COMPUTE_TIMEOUT + 1,
+            kind="latency", latency_seconds=HELD_FOR,
             probability=rates.timeout, seed=seed + 2,
         )  # fmt: skip
         admin.add_fault(
@@ -321,6 +347,8 @@ class Soak:
     # -- one tick ----------------------------------------------------------------------------
 
     def _new_day(self, day: int) -> None:
+        if day - 1 in self.days:
+            self.say(self.days[day - 1].line(day - 1))
         self.days[day] = DayStats()
         if day == 0:
             return
@@ -421,9 +449,11 @@ class Soak:
         with _environment({"PUBSUB_EMULATOR_HOST": self.stack.emulator.host}):
             subscriber = SubscriberClient()
             while True:
+                # Without return_immediately an empty pull holds on for its whole timeout.
                 response = subscriber.pull(
-                    subscription=self._sub(TAP_SUBSCRIPTION), max_messages=1000, timeout=10
-                )
+                    subscription=self._sub(TAP_SUBSCRIPTION), max_messages=1000,
+                    return_immediately=True, timeout=10,
+                )  # fmt: skip
                 if not response.received_messages:
                     return drained
                 for received in response.received_messages:
@@ -459,16 +489,19 @@ class Soak:
             stats.faults["lost by the emulator, published again"] += len(lost)
 
     def _read_acks(self) -> None:
-        """Work message ids the workers have acknowledged (done, gone or dead-lettered)."""
+        """Work message ids the workers have acknowledged (done, gone or dead-lettered),
+        and how many deliveries asked for a retry; each log is read on from where the
+        last look ended (they grow to tens of megabytes over a month)."""
         for path in sorted(self.logs.glob("worker-*.log")):
             with path.open("rb") as log:
                 log.seek(self.log_offsets.get(path, 0))
                 text = log.read()
             complete = text[: text.rfind(b"\n") + 1]
             self.log_offsets[path] = self.log_offsets.get(path, 0) + len(complete)
+            self._retries_read += complete.count(RETRY_LINE)
             for line in complete.splitlines():
-                if line.startswith(ACKED):
-                    self.unacked.pop(line[len(ACKED) :].decode().strip(), None)
+                if line.startswith(ACKED_LINE):
+                    self.unacked.pop(line[len(ACKED_LINE) :].decode().strip(), None)
 
     def _settle_and_check(self, expected: list[Expected], stats: DayStats, gone: set[str]) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
@@ -479,17 +512,24 @@ class Soak:
         round_ = Round(expected, set(), set(), gone, untouchable)
         round_.keep_now = {(e.disk_id, e.schedule): e.keep for e in expected}
 
-        started = time.monotonic()
+        started = said = time.monotonic()
 
         def settled() -> bool:
+            nonlocal said
             self._drain_tap()
             self._read_acks()
             self._read_letters(round_)
-            waiting = unresolved(expected, read_shots(admin.snapshots()), round_, self.gone)
+            now = time.monotonic()
+            patience_out = now - started > PATIENCE and now - said > PATIENCE_EVERY
+            waiting: list[Expected] = []
+            # Listing every snapshot costs the fake most: only once the messages are done.
+            if not self.unacked or patience_out:
+                waiting = unresolved(expected, read_shots(admin.snapshots()), round_, self.gone)
             busy = bool(waiting or self.unacked)
             if busy:
                 self._recover_lost(stats)
-            if busy and time.monotonic() - started > PATIENCE:
+            if busy and patience_out:
+                said = now
                 names = ", ".join(f"{e.disk} {e.schedule}" for e in waiting[:5])
                 pending = [json.loads(self.copies[m][0]) for m in list(self.unacked)[:3]]
                 messages = ", ".join(f"{p['disk']} {p['schedule']} {p['slot']}" for p in pending)
@@ -500,7 +540,7 @@ class Soak:
             return not busy
 
         try:
-            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", interval=1.0)
+            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", SETTLE_POLL)
         except TimeoutError as exc:
             self.violations.append(Violation("every tick settles", str(exc)))
         shots = read_shots(admin.snapshots())
@@ -538,11 +578,9 @@ class Soak:
                     round_.project_letters.add((project, body["schedule"], slot))
 
     def _redeliveries(self) -> int:
-        total = 0
-        for path in self.logs.glob("worker-*.log"):
-            total += path.read_bytes().count(b'"will retry')
-        previous, self._redeliveries_seen = self._redeliveries_seen, total
-        return total - previous
+        self._read_acks()
+        counted, self._retries_read = self._retries_read, 0
+        return counted
 
     # -- the one-off faults ------------------------------------------------------------------
 

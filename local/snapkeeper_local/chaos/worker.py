@@ -31,6 +31,7 @@ from snapkeeper.handlers import handle_work
 
 EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 PULL_TIMEOUT = 10.0
+ACKED = "acked "  # the line a worker writes for each message it acknowledged
 
 
 def as_cloud_event(received: ReceivedMessage, subscription: str) -> CloudEvent:
@@ -93,7 +94,10 @@ class Worker:
         else:
             # Done, whatever becomes of the ack: a late ack (the lease ran out) only means
             # one more delivery, which finds the work done.
-            print(f"acked {received.message.message_id}", flush=True)  # read by the soak
+            # One write per line: print() writes the text and its newline apart, and the
+            # log lines of other threads land between them (the soak reads these lines).
+            sys.stdout.write(f"{ACKED}{received.message.message_id}\n")
+            sys.stdout.flush()
             try:
                 self.subscriber.acknowledge(
                     subscription=self.subscription, ack_ids=[received.ack_id]
