@@ -92,6 +92,9 @@ class Round:
     gone: set[str]  # disk ids deleted during the round
     untouchable: set[str]  # disk ids: excluded, bad labels, or in a project not allowed
     keep_now: dict[tuple[str, str], int] = field(default_factory=dict)  # series -> N
+    # Series -> deletes the write quota left to the series' next run (`prune_deferred`
+    # on a done line): that many more than N may stay until then.
+    deferred: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def touched(self) -> set[tuple[str, str]]:
@@ -211,7 +214,8 @@ class Checker:
             # a lowered N takes effect over several ticks (what it holds back is logged).
             due = len(set(self._pool(series)) - wanted)
             held_back = held - wanted
-            if wanted - held or len(held_back) > max(0, due - MAX_DELETES_PER_RUN):
+            allowed = max(0, due - MAX_DELETES_PER_RUN) + round_.deferred.get(series, 0)
+            if wanted - held or len(held_back) > allowed:
                 keep = round_.keep_now.get(series, 0)
                 extra, missing = sorted(held_back), sorted(wanted - held)
                 found.append(

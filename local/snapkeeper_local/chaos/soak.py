@@ -70,6 +70,7 @@ HELD_FOR = 1.5  # ...for this long
 MIN_BACKOFF, MAX_BACKOFF = 0.1, 1  # seconds between deliveries of a message
 ACKED_LINE = ACKED.encode()
 RETRY_LINE = b'"will retry'  # the snapshot function's log line of a delivery to retry
+DEFERRED_FIELD = b"prune_deferred"  # a done line's deletes left to the next run
 PATIENCE_EVERY = 10.0  # seconds between two "still waiting" lines
 
 
@@ -157,6 +158,7 @@ class Soak:
         self.unacked: dict[str, float] = {}  # message id -> when the tap saw it
         self.log_offsets: dict[Path, int] = {}
         self._retries_read = 0  # "will retry" lines read from the workers' logs
+        self._deferred: dict[tuple[str, str], int] = {}  # read from done lines, per series
         self._worker_count = 0
         self.stack: LocalStack
 
@@ -502,6 +504,11 @@ class Soak:
             for line in complete.splitlines():
                 if line.startswith(ACKED_LINE):
                     self.unacked.pop(line[len(ACKED_LINE) :].decode().strip(), None)
+                elif DEFERRED_FIELD in line:
+                    done = json.loads(line)
+                    series = (str(done["disk_id"]), done["schedule"])
+                    count = int(done[DEFERRED_FIELD.decode()])
+                    self._deferred[series] = max(self._deferred.get(series, 0), count)
 
     def _settle_and_check(self, expected: list[Expected], stats: DayStats, gone: set[str]) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
@@ -545,6 +552,7 @@ class Soak:
             self.violations.append(Violation("every tick settles", str(exc)))
         shots = read_shots(admin.snapshots())
         before = self.checker.before
+        round_.deferred, self._deferred = self._deferred, {}
         found = self.checker.check(shots, round_)
         stats.created += sum(1 for r, s in shots.items() if r not in before and s.managed)
         stats.pruned += sum(1 for r, s in before.items() if r not in shots and s.managed)

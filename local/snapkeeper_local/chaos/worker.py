@@ -57,6 +57,13 @@ def as_cloud_event(received: ReceivedMessage, subscription: str) -> CloudEvent:
     return CloudEvent(attributes, data)
 
 
+def say_acked(message_id: str) -> None:
+    """The line the soak reads, in one write: print() writes the text and its newline
+    apart, and the log lines of other threads land between them."""
+    sys.stdout.write(f"{ACKED}{message_id}\n")
+    sys.stdout.flush()
+
+
 class Worker:
     def __init__(self, subscription: str, concurrency: int) -> None:
         self.subscription = subscription
@@ -94,16 +101,14 @@ class Worker:
         else:
             # Done, whatever becomes of the ack: a late ack (the lease ran out) only means
             # one more delivery, which finds the work done.
-            # One write per line: print() writes the text and its newline apart, and the
-            # log lines of other threads land between them (the soak reads these lines).
-            sys.stdout.write(f"{ACKED}{received.message.message_id}\n")
-            sys.stdout.flush()
+            say_acked(received.message.message_id)
             try:
                 self.subscriber.acknowledge(
                     subscription=self.subscription, ack_ids=[received.ack_id]
                 )
             except gexc.GoogleAPICallError as exc:
-                print(f"ack of {received.message.message_id} failed: {exc}", flush=True)
+                sys.stdout.write(f"ack of {received.message.message_id} failed: {exc}\n")
+                sys.stdout.flush()
         finally:
             self.slots.release()
 
