@@ -112,6 +112,50 @@ def test_a_delete_the_write_quota_deferred_may_stay_until_the_series_next_run() 
     ]
 
 
+def orphan_checker(*shots: Shot) -> Checker:
+    checker = Checker(orphans={GONE}, orphan_policy="keep-newest")
+    checker.baseline(by_ref(*shots))
+    return checker
+
+
+GONE = "303"
+
+
+def orphan_round(ticked: str | None) -> Round:
+    """A round in which no live disk was due; `ticked`: the schedule a tick enumerated."""
+    return Round([], set(), set(), set(), set(), orphan_schedule=ticked)
+
+
+def test_a_deleted_disks_snapshots_are_pruned_to_the_n_its_newest_recorded() -> None:
+    held = [shot(GONE, s, **{"snapkeeper-keep": "2"}) for s in SLOTS[:4]]
+    after = by_ref(*held[2:])
+
+    assert orphan_checker(*held).check(after, orphan_round("daily")) == []
+
+
+def test_a_deleted_disk_left_above_n_after_its_schedules_tick_is_a_violation() -> None:
+    held = [shot(GONE, s, **{"snapkeeper-keep": "2"}) for s in SLOTS[:4]]
+
+    assert rules(orphan_checker(*held).check(by_ref(*held), orphan_round("daily"))) == [
+        "a deleted disk's snapshots pruned to N"
+    ]
+    # A replay enumerates nothing, and another schedule's tick prunes other orphans.
+    assert orphan_checker(*held).check(by_ref(*held), orphan_round(None)) == []
+    assert orphan_checker(*held).check(by_ref(*held), orphan_round("hourly")) == []
+
+
+def test_a_deleted_disk_never_loses_one_of_its_newest_n() -> None:
+    held = [shot(GONE, s, **{"snapkeeper-keep": "2"}) for s in SLOTS[:4]]
+    after = by_ref(held[0], held[1], held[2])  # the newest went
+
+    assert rules(orphan_checker(*held).check(after, orphan_round(None))) == [
+        "a deleted disk keeps its newest N"
+    ]
+    keep_all = checker_with(*held)
+    keep_all.orphans = {GONE}
+    assert rules(keep_all.check(after, orphan_round(None))) == ["keep a deleted disk's snapshots"]
+
+
 class Writes(io.StringIO):
     def __init__(self) -> None:
         super().__init__()

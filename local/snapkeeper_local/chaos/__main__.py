@@ -33,6 +33,9 @@ def parse(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--hourly", type=float, default=defaults.hourly,
                         help="fraction of disks with an hourly schedule")  # fmt: skip
     parser.add_argument("--vault", action="store_true", help="every snapshot in a vault project")
+    parser.add_argument(
+        "--orphan-policy", default=defaults.orphan_policy, choices=("keep", "keep-newest")
+    )
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
     for rate in dataclasses.fields(Rates):
@@ -45,6 +48,7 @@ def parse(argv: list[str] | None = None) -> Settings:
         seed=args.seed, disks=args.disks, projects=args.projects, days=args.days,
         max_ticks=args.max_ticks, hourly=args.hourly, vault=args.vault,
         workers=args.workers, concurrency=args.concurrency, rates=rates,
+        orphan_policy=args.orphan_policy,
     )  # fmt: skip
 
 

@@ -14,6 +14,9 @@ IN_FLIGHT = frozenset({"CREATING", "UPLOADING"})
 REASONS = ("error_class", "error", "attempts")
 PUBSUB_DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
 MAX_DELETES_PER_RUN = 3  # the snapshot function's default brake
+RATE_LIMITED = "RateLimited"  # the error class of the rate quota's refusal
+RECORDED_KEEP = "snapkeeper-keep"  # the disk's N when the snapshot was taken
+KEEP_NEWEST = "keep-newest"  # the ORPHAN_POLICY that prunes a deleted disk's snapshots to N
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class Round:
     # Series -> deletes the write quota left to the series' next run (`prune_deferred`
     # on a done line): that many more than N may stay until then.
     deferred: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The schedule a tick of this round enumerated (its orphans are pruned), if any.
+    orphan_schedule: str | None = None
 
     @property
     def touched(self) -> set[tuple[str, str]]:
@@ -113,7 +118,9 @@ class Checker:
 
     before: dict[str, Shot] = field(default_factory=dict)
     ever_ready: set[tuple[str, str, str]] = field(default_factory=set)
-    orphans: set[str] = field(default_factory=set)  # disk ids deleted: keep their snapshots
+    orphans: set[str] = field(default_factory=set)  # disk ids deleted
+    orphan_policy: str = "keep"  # ORPHAN_POLICY: keep, or keep-newest
+    _managed: dict[tuple[str, str], list[Shot]] = field(default_factory=dict)
     # Per series, the READY unpinned snapshots there before and there now (set by check).
     _retained: dict[tuple[str, str], tuple[dict[str, Shot], dict[str, Shot]]] = field(
         default_factory=dict
@@ -127,12 +134,17 @@ class Checker:
         # A month holds thousands of snapshots: each series' READY ones are looked up, not
         # searched for.
         self._retained = retained_by_series(self.before.values(), shots.values())
+        self._managed = defaultdict(list)  # every managed snapshot, any status, per series
+        for shot in (*self.before.values(), *shots.values()):
+            if shot.managed:
+                self._managed[shot.series].append(shot)
         found: list[Violation] = []
         found += self._one_per_slot(shots)
         found += self._deletions(shots, round_)
         found += self._coverage(shots, round_)
         found += self._exactly_n(shots, round_)
         found += self._untouched(shots, round_)
+        found += self._orphans_at_n(shots, round_)
         self.orphans |= round_.gone
         self.before = shots
         self._remember_ready(shots)
@@ -168,7 +180,10 @@ class Checker:
             elif old.status in IN_FLIGHT:
                 found.append(Violation(f"never delete a {old.status} snapshot", ref))
             elif old.series[0] in self.orphans or old.series[0] in round_.gone:
-                found.append(Violation("keep a deleted disk's snapshots", ref))
+                if self.orphan_policy != KEEP_NEWEST:
+                    found.append(Violation("keep a deleted disk's snapshots", ref))
+                elif old.status == "READY" and ref in self._orphan_keepers(old.series):
+                    found.append(Violation("a deleted disk keeps its newest N", ref))
             elif old.status == "READY" and old.series not in touched:
                 found.append(Violation("never delete another disk's or schedule's", ref))
             elif old.status == "READY" and ref in self._keepers(old.series, round_):
@@ -192,6 +207,47 @@ class Checker:
         pool = self._pool(series).values()
         newest = sorted(pool, key=lambda s: (s.slot, s.name), reverse=True)
         return {s.ref for s in newest[:keep]}
+
+    def _orphan_keepers(self, series: tuple[str, str]) -> set[str]:
+        """The newest N READY of a deleted disk's series, N as its newest snapshot
+        recorded it (without a record: all it holds)."""
+        pool = self._pool(series).values()
+        newest = sorted(pool, key=lambda s: (s.slot, s.name), reverse=True)
+        every = self._managed.get(series, [])
+        recorded = [s for s in every if s.labels.get(RECORDED_KEEP, "").isdigit()]
+        if not recorded:
+            return {s.ref for s in newest}
+        keep = int(max(recorded, key=lambda s: (s.slot, s.name)).labels[RECORDED_KEEP])
+        return {s.ref for s in newest[: max(keep, 1)]}
+
+    def _orphans_at_n(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
+        """After a tick, each deleted disk's series of the tick's schedule holds its
+        newest N READY and no more (but for what the brake or the write quota leaves to
+        the next tick), unless its project's tick or its orphan message was dead-lettered."""
+        if self.orphan_policy != KEEP_NEWEST or round_.orphan_schedule is None:
+            return []
+        lettered = {(d, s) for d, s, _ in round_.work_letters}
+        projects_lettered = {p for p, s, _ in round_.project_letters}
+        found = []
+        for series, (_, now) in self._retained.items():
+            disk_id, schedule = series
+            if disk_id not in self.orphans or schedule != round_.orphan_schedule:
+                continue
+            if series in lettered:
+                continue
+            if any(s.project in projects_lettered for s in now.values()):
+                continue
+            keepers = self._orphan_keepers(series)
+            due = len(set(self._pool(series)) - keepers)
+            allowed = max(0, due - MAX_DELETES_PER_RUN) + round_.deferred.get(series, 0)
+            if len(set(now) - keepers) > allowed:
+                found.append(
+                    Violation(
+                        "a deleted disk's snapshots pruned to N",
+                        f"disk {disk_id} {schedule}: extra {sorted(set(now) - keepers)}",
+                    )
+                )
+        return found
 
     def _coverage(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
         return [
@@ -265,10 +321,14 @@ def unresolved(
 def letter_violations(letters: Iterable[Mapping[str, Any]]) -> list[Violation]:
     """Every dead letter says why: error_class, error and attempts. A letter Pub/Sub
     forwarded itself (the function never saw the last attempt: its process died) carries
-    Pub/Sub's delivery count instead; the last error is in the function's log."""
+    Pub/Sub's delivery count instead; the last error is in the function's log. The rate
+    quota never makes a dead letter (its work is re-queued)."""
     found = []
     for letter in letters:
         attributes = letter["attributes"]
+        if attributes.get("error_class") == RATE_LIMITED:
+            what = letter["payload"].get("disk") or letter["payload"].get("projects")
+            found.append(Violation("no dead letter for the rate quota", f"{what}"))
         missing = [r for r in REASONS if r not in attributes]
         if missing and PUBSUB_DELIVERY_COUNT not in attributes:
             what = letter["payload"].get("disk") or letter["payload"].get("projects")

@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
 from google.cloud import compute_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from snapkeeper import clients, slots
 from snapkeeper.messages import Tick
 from snapkeeper_local.chaos.checker import (
+    KEEP_NEWEST,
     Checker,
     Expected,
     Round,
@@ -68,6 +71,19 @@ LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not
 COMPUTE_TIMEOUT = 1  # seconds: a "timeout" fault holds a request past it...
 HELD_FOR = 1.5  # ...for this long
 MIN_BACKOFF, MAX_BACKOFF = 0.1, 1  # seconds between deliveries of a message
+FOR_GOOD = 0.2  # of the deleted disks, those that never come back
+# The write quota of the one tick below demand: an hourly tick asks about two writes
+# per project (an insert, a delete), so one a minute keeps the tick to minutes.
+TIGHT_WRITES_PER_MINUTE = 1
+# The soak's own calls (label changes, disk deletions) meet the fake's faults as any
+# caller does, and retry them as a user's tool would.
+OWN_RETRY = gretry.Retry(
+    predicate=gretry.if_exception_type(
+        gexc.TooManyRequests, gexc.InternalServerError, gexc.BadGateway,
+        gexc.ServiceUnavailable, gexc.GatewayTimeout,
+    ),
+    initial=0.1, maximum=1.0, timeout=60.0,
+)  # fmt: skip
 ACKED_LINE = ACKED.encode()
 RETRY_LINE = b'"will retry'  # the snapshot function's log line of a delivery to retry
 DEFERRED_FIELD = b"prune_deferred"  # a done line's deletes left to the next run
@@ -96,6 +112,7 @@ class Settings:
     workers: int = 2
     concurrency: int = 16
     rates: Rates = field(default_factory=Rates)
+    orphan_policy: str = KEEP_NEWEST  # ORPHAN_POLICY of the run
 
 
 @dataclass
@@ -142,7 +159,7 @@ class Soak:
         self.fleet: Fleet = build_fleet(
             self.rng, settings.disks, settings.projects, settings.hourly
         )
-        self.checker = Checker()
+        self.checker = Checker(orphan_policy=settings.orphan_policy)
         self.days: dict[int, DayStats] = {}
         self.violations: list[Violation] = []
         self.disk_ticks = 0
@@ -152,6 +169,7 @@ class Soak:
         self.pending: list[Expected] = []  # dead-lettered slots a replay must fill
         self.all_expected: list[Expected] = []
         self.gone: set[str] = set()
+        self.revoked: set[str] = set()  # projects that refuse every call for now
         self._kill_due = False  # a worker is to be killed mid-prune at the next chance
         # Every work message published (seen on the tap) until a worker acknowledges it.
         self.copies: dict[str, tuple[bytes, dict[str, str]]] = {}
@@ -173,7 +191,10 @@ class Soak:
             snapshot_project=VAULT if s.vault else None,
             max_delivery_attempts=5,
             schedules=SCHEDULES,
-            extra_env={"COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT)},
+            extra_env={
+                "COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT),
+                "ORPHAN_POLICY": s.orphan_policy,
+            },
             emulator=self.emulator,
         )
         with stack:
@@ -217,7 +238,11 @@ class Soak:
                 self._unreachable_zone(stats)
             if index == plan.get("kill"):
                 self._kill_due = True  # at the first tick from here on that prunes
-            self._tick(at, schedule, stats)
+            if index >= plan.get("quota", len(ticks)) and schedule == "hourly":
+                del plan["quota"]
+                self._quota_below_demand(at, schedule, stats)
+            else:
+                self._tick(at, schedule, stats)
             if self.violations:
                 return
 
@@ -356,40 +381,51 @@ class Soak:
             return
         stats = self.days[day]
         for disk in self.fleet.disks:
-            if disk.deleted:  # a deleted disk comes back: same name, a new id
+            if disk.deleted and not disk.for_good:  # back: same name, a new id
                 self._create_disk(disk)
                 stats.faults["disk re-created"] += 1
-            elif disk.project != OUTSIDER and self.rng.random() < self.settings.rates.label_change:
+            elif self._mutable(disk) and self.rng.random() < self.settings.rates.label_change:
                 stats.faults[f"label {mutate_labels(self.rng, disk).split()[0]}"] += 1
                 self._set_labels(disk)
+
+    def _mutable(self, disk: DiskModel) -> bool:
+        """Whether the soak may change the disk: one that exists, outside a project that
+        refuses snapkeeper (the fake has one identity: it refuses the soak too)."""
+        return not disk.deleted and disk.project not in (OUTSIDER, *self.revoked)
 
     def _set_labels(self, disk: DiskModel) -> None:
         compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
         if disk.regional:
             current = compute.region_disks.get(
-                project=disk.project, region=disk.location, disk=disk.name
+                project=disk.project, region=disk.location, disk=disk.name, retry=OWN_RETRY
             )
             compute.region_disks.set_labels(
                 project=disk.project, region=disk.location, resource=disk.name,
                 region_set_labels_request_resource=compute_v1.RegionSetLabelsRequest(
                     labels=disk.labels, label_fingerprint=current.label_fingerprint
-                ),
+                ), retry=OWN_RETRY,
             )  # fmt: skip
         else:
-            current = compute.disks.get(project=disk.project, zone=disk.location, disk=disk.name)
+            current = compute.disks.get(
+                project=disk.project, zone=disk.location, disk=disk.name, retry=OWN_RETRY
+            )
             compute.disks.set_labels(
                 project=disk.project, zone=disk.location, resource=disk.name,
                 zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
                     labels=disk.labels, label_fingerprint=current.label_fingerprint
-                ),
+                ), retry=OWN_RETRY,
             )  # fmt: skip
 
     def _delete_disk(self, disk: DiskModel) -> None:
         compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
         if disk.regional:
-            compute.region_disks.delete(project=disk.project, region=disk.location, disk=disk.name)
+            compute.region_disks.delete(
+                project=disk.project, region=disk.location, disk=disk.name, retry=OWN_RETRY
+            )
         else:
-            compute.disks.delete(project=disk.project, zone=disk.location, disk=disk.name)
+            compute.disks.delete(
+                project=disk.project, zone=disk.location, disk=disk.name, retry=OWN_RETRY
+            )
         disk.deleted = True
         self.gone.add(disk.id)
 
@@ -423,10 +459,13 @@ class Soak:
             rates, disks = self.settings.rates, self.fleet.by_id()
             for item in expected:
                 disk = disks.get(item.disk_id)
-                # Compute refuses to delete an attached disk: only free ones go.
-                if disk and not disk.instance and self.rng.random() < rates.disk_deleted:
+                if disk is None or disk.instance or not self._mutable(disk):
+                    continue  # Compute refuses to delete an attached disk: only free ones go
+                if self.rng.random() < rates.disk_deleted:
                     self._delete_disk(disk)
-                    stats.faults["disk deleted"] += 1
+                    # Most come back the next day (a new id: the old one's are orphans).
+                    disk.for_good = self.rng.random() < FOR_GOOD
+                    stats.faults["disk deleted" + (" for good" if disk.for_good else "")] += 1
             stats.faults["duplicate work"] += self._duplicate_work()
             hold = self._hold_a_prune(expected) if self._kill_due else ""
         finally:
@@ -436,7 +475,7 @@ class Soak:
         stats.ticks += 1
         self.disk_ticks += len(expected)
         self.say(f"{at:%Y-%m-%d %H:%M} {schedule}: {len(expected)} disks")
-        self._settle_and_check(expected, stats, self.gone - gone_before)
+        self._settle_and_check(expected, stats, self.gone - gone_before, schedule)
 
     def _duplicate_work(self) -> int:
         """Publish again a share of the work messages the tick just queued."""
@@ -510,13 +549,17 @@ class Soak:
                     count = int(done[DEFERRED_FIELD.decode()])
                     self._deferred[series] = max(self._deferred.get(series, 0), count)
 
-    def _settle_and_check(self, expected: list[Expected], stats: DayStats, gone: set[str]) -> None:
+    def _settle_and_check(
+        self, expected: list[Expected], stats: DayStats, gone: set[str], ticked: str | None = None
+    ) -> None:
+        """Wait until the round's messages are all acknowledged and its slots resolved,
+        then check; `ticked`: the schedule the round's tick enumerated (orphans too)."""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         untouchable = {
             d.id for d in self.fleet.disks
             if d.id and all(self.fleet.keep(d, s) is None for s in SCHEDULES)
         }  # fmt: skip
-        round_ = Round(expected, set(), set(), gone, untouchable)
+        round_ = Round(expected, set(), set(), gone, untouchable, orphan_schedule=ticked)
         round_.keep_now = {(e.disk_id, e.schedule): e.keep for e in expected}
 
         started = said = time.monotonic()
@@ -592,6 +635,18 @@ class Soak:
 
     # -- the one-off faults ------------------------------------------------------------------
 
+    def _quota_below_demand(self, at: datetime, schedule: str, stats: DayStats) -> None:
+        """One tick under a write quota below its demand: the writes it refuses are
+        paced and re-queued (the checker: no dead letter for the rate quota), the
+        deletes deferred to the next tick."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.set_quotas(writes_per_minute=TIGHT_WRITES_PER_MINUTE)
+        stats.faults["write quota below demand"] += 1
+        try:
+            self._tick(at, schedule, stats)
+        finally:
+            admin.set_quotas(writes_per_minute=None)
+
     def _unreachable_zone(self, stats: DayStats) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         project = self.fleet.projects[0]
@@ -605,12 +660,14 @@ class Soak:
     def _revoke_permission(self, stats: DayStats) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         admin.seed_project(self.fleet.projects[1], accessible=False)
+        self.revoked.add(self.fleet.projects[1])
         stats.faults["permission lost"] += 1
 
     def _restore_permission(self, stats: DayStats) -> None:
         """Give the permission back, then replay every dead letter with the CLI."""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         admin.seed_project(self.fleet.projects[1], accessible=True)
+        self.revoked.discard(self.fleet.projects[1])
         stats.faults["permission restored"] += 1
         self._replay(stats)
 
@@ -629,7 +686,7 @@ class Soak:
         slot = slots.format_slot(slots.slot_for(at, cron, zone))
         self._cli("tick", schedule, "--at", at.isoformat())
         stats.faults["tick caught up"] += 1
-        self._settle_and_check(self._expected(schedule, slot), stats, set())
+        self._settle_and_check(self._expected(schedule, slot), stats, set(), schedule)
 
     def _hold_a_prune(self, expected: list[Expected]) -> str:
         """If this tick prunes (a series already holds N), a fault rule that holds its
@@ -709,7 +766,8 @@ class Soak:
 
 def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
     """Where in the run each one-off fault happens (by tick index): spread over it, one
-    at a time, the permission lost for a day (or a tick, in a short run)."""
+    at a time, the permission lost for a day (or a tick, in a short run). The write
+    quota goes below demand at the first hourly tick from its index on."""
     if ticks < 10:
         return {}
     plan: dict[str, int] = {}
@@ -717,6 +775,7 @@ def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
     for name, fraction in (("unreachable", 0.1), ("kill", 0.2), ("revoke", 0.3)):
         plan[name] = max(int(ticks * fraction), max(plan.values(), default=0) + 1)
     plan["restore"] = plan["revoke"] + day
-    plan["lost"] = max(int(ticks * 0.6), plan["restore"] + 1)
+    plan["quota"] = max(int(ticks * 0.45), plan["restore"] + 1)
+    plan["lost"] = max(int(ticks * 0.6), plan["quota"] + 2)
     plan["catch_up"] = plan["lost"] + 2
     return plan
