@@ -2,6 +2,7 @@
 
     python -m snapkeeper_local.chaos [--seed N] [--disks 1000] [--projects 10] [--days 30]
                                      [--max-ticks N] [--vault] [--workers 2] [--concurrency 16]
+                                     [--orphan-policy keep|keep-newest] [--no-drills]
 
 Prints a table per simulated day and a summary. Exit code 1 on any violation, with the
 seed and the first violation, and the fake Compute Engine's request log before it.
@@ -36,6 +37,7 @@ def parse(argv: list[str] | None = None) -> Settings:
     parser.add_argument(
         "--orphan-policy", default=defaults.orphan_policy, choices=("keep", "keep-newest")
     )
+    parser.add_argument("--no-drills", action="store_true", help="no restore drill each day")
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
     for rate in dataclasses.fields(Rates):
@@ -48,7 +50,7 @@ def parse(argv: list[str] | None = None) -> Settings:
         seed=args.seed, disks=args.disks, projects=args.projects, days=args.days,
         max_ticks=args.max_ticks, hourly=args.hourly, vault=args.vault,
         workers=args.workers, concurrency=args.concurrency, rates=rates,
-        orphan_policy=args.orphan_policy,
+        orphan_policy=args.orphan_policy, drills=not args.no_drills,
     )  # fmt: skip
 
 

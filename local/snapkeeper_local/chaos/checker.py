@@ -100,6 +100,7 @@ class Round:
     deferred: dict[tuple[str, str], int] = field(default_factory=dict)
     # The schedule a tick of this round enumerated (its orphans are pruned), if any.
     orphan_schedule: str | None = None
+    drill_letters: int = 0  # dead letters of drills (or of a drill tick's project)
 
     @property
     def touched(self) -> set[tuple[str, str]]:

@@ -10,6 +10,7 @@ fake Compute Engine's clock is set to each tick's time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -30,7 +31,8 @@ from google.cloud import compute_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from snapkeeper import clients, slots
-from snapkeeper.messages import Tick
+from snapkeeper.labels import DRILL_SCRATCH, DRILLED
+from snapkeeper.messages import DRILL_KIND, DrillTick, Tick
 from snapkeeper_local.chaos.checker import (
     KEEP_NEWEST,
     Checker,
@@ -46,6 +48,7 @@ from snapkeeper_local.chaos.fleet import (
     PREFIX,
     SCHEDULES,
     VAULT,
+    ZONES,
     DiskModel,
     Fleet,
     build_fleet,
@@ -87,6 +90,9 @@ OWN_RETRY = gretry.Retry(
 ACKED_LINE = ACKED.encode()
 RETRY_LINE = b'"will retry'  # the snapshot function's log line of a delivery to retry
 DEFERRED_FIELD = b"prune_deferred"  # a done line's deletes left to the next run
+DRILL_STATUS = b"drill_status"  # the field of a drill's done line
+SCRATCH, SCRATCH_ZONE = "chaos-scratch", ZONES[0]  # where drills restore
+DRILL_SAMPLE = 3  # disks per drill
 PATIENCE_EVERY = 10.0  # seconds between two "still waiting" lines
 
 
@@ -113,6 +119,7 @@ class Settings:
     concurrency: int = 16
     rates: Rates = field(default_factory=Rates)
     orphan_policy: str = KEEP_NEWEST  # ORPHAN_POLICY of the run
+    drills: bool = True  # a restore drill at the start of each simulated day after the first
 
 
 @dataclass
@@ -177,6 +184,7 @@ class Soak:
         self.log_offsets: dict[Path, int] = {}
         self._retries_read = 0  # "will retry" lines read from the workers' logs
         self._deferred: dict[tuple[str, str], int] = {}  # read from done lines, per series
+        self._drilled: list[dict[str, str]] = []  # the done lines of drills that restored
         self._worker_count = 0
         self.stack: LocalStack
 
@@ -194,6 +202,9 @@ class Soak:
             extra_env={
                 "COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT),
                 "ORPHAN_POLICY": s.orphan_policy,
+                "SCRATCH_PROJECT": SCRATCH,
+                "SCRATCH_ZONE": SCRATCH_ZONE,
+                "DRILL_SAMPLE": str(DRILL_SAMPLE),
             },
             emulator=self.emulator,
         )
@@ -223,6 +234,8 @@ class Soak:
             if (at - START).days != day:
                 day = (at - START).days
                 self._new_day(day)
+                if day and s.drills:
+                    self._drill(at, self.days[day])
             stats = self.days[day]
             if index == plan.get("restore"):
                 self._restore_permission(stats)
@@ -285,7 +298,7 @@ class Soak:
         # Snapshots take half a second: long enough to be seen in flight, short enough for
         # a month of ticks.
         admin.configure(creating_seconds=0.3, uploading_seconds=0.2)
-        for project in (*self.fleet.projects, OUTSIDER, VAULT):
+        for project in (*self.fleet.projects, OUTSIDER, VAULT, SCRATCH):
             admin.seed_project(project)
         specs = [
             {"project": d.project, "name": d.name, "labels": d.labels}
@@ -543,6 +556,10 @@ class Soak:
             for line in complete.splitlines():
                 if line.startswith(ACKED_LINE):
                     self.unacked.pop(line[len(ACKED_LINE) :].decode().strip(), None)
+                elif DRILL_STATUS in line:
+                    done = json.loads(line)
+                    if done[DRILL_STATUS.decode()] == "OK":
+                        self._drilled.append(done)
                 elif DEFERRED_FIELD in line:
                     done = json.loads(line)
                     series = (str(done["disk_id"]), done["schedule"])
@@ -551,7 +568,7 @@ class Soak:
 
     def _settle_and_check(
         self, expected: list[Expected], stats: DayStats, gone: set[str], ticked: str | None = None
-    ) -> None:
+    ) -> Round:
         """Wait until the round's messages are all acknowledged and its slots resolved,
         then check; `ticked`: the schedule the round's tick enumerated (orphans too)."""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
@@ -608,6 +625,7 @@ class Soak:
             if (e.disk_id, e.schedule, e.slot) in round_.work_letters
             or (e.project, e.schedule, e.slot) in round_.project_letters
         ]  # fmt: skip
+        return round_
 
     def _read_letters(self, round_: Round) -> None:
         letters = self.stack.dead_letters()
@@ -620,7 +638,9 @@ class Soak:
         self.violations += letter_violations(fresh)
         for letter in fresh:
             body = letter["payload"]
-            if "disk_id" in body:
+            if body.get("kind") == DRILL_KIND:  # a drill's, or a drill tick's project
+                round_.drill_letters += 1
+            elif "disk_id" in body:
                 round_.work_letters.add((str(body["disk_id"]), body["schedule"], body["slot"]))
             elif body.get("projects") and body.get("time"):
                 cron, zone = body.get("cron"), body.get("time_zone")
@@ -634,6 +654,33 @@ class Soak:
         return counted
 
     # -- the one-off faults ------------------------------------------------------------------
+
+    def _drill(self, at: datetime, stats: DayStats) -> None:
+        """A drill tick through the enumerator: the disks it picks are restored to
+        scratch disks, measured, cleaned up, their snapshots labelled. Then no scratch
+        disk may be left (but of a drill dead-lettered this round: the next drill sweeps
+        it), and each drilled snapshot carries its label."""
+        message_id = self.stack.publish(self.stack.config.tick_topic, DrillTick(time=at).to_json())
+        slot = None
+        with contextlib.suppress(TimeoutError):  # retried to a dead letter: checked below
+            slot = wait_for(lambda: self.stack.tick_summary(message_id), 120, "a drill")["slot"]
+        stats.faults["drill tick"] += 1
+        round_ = self._settle_and_check([], stats, set())
+        drilled, self._drilled = self._drilled, []
+        self.say(f"{at:%Y-%m-%d %H:%M} drill: {len(drilled)} restored")
+        found = []
+        if slot is None and not round_.drill_letters:
+            found.append(Violation("a drill tick ends in a summary or a dead letter", f"{at}"))
+        compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
+        for disk in compute.disks.list(project=SCRATCH, zone=SCRATCH_ZONE, retry=OWN_RETRY):
+            if not round_.drill_letters or disk.labels.get(DRILL_SCRATCH) != slot:
+                found.append(Violation("no scratch disk left by a drill", disk.name))
+        for done in drilled:
+            shot = self.checker.before.get(f"{done['snapshot_project']}/{done['snapshot']}")
+            if shot and shot.labels.get(DRILLED) != done["drilled"]:
+                found.append(Violation("a drilled snapshot is labelled", shot.ref))
+        stats.violations += len(found)
+        self.violations += found
 
     def _quota_below_demand(self, at: datetime, schedule: str, stats: DayStats) -> None:
         """One tick under a write quota below its demand: the writes it refuses are
