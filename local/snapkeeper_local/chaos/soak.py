@@ -38,6 +38,7 @@ from snapkeeper_local.chaos.checker import (
     Checker,
     Expected,
     Round,
+    Shot,
     Violation,
     letter_violations,
     read_shots,
@@ -580,6 +581,7 @@ class Soak:
         round_.keep_now = {(e.disk_id, e.schedule): e.keep for e in expected}
 
         started = said = time.monotonic()
+        final: list[dict[str, Shot] | None] = [None]
 
         def settled() -> bool:
             nonlocal said
@@ -589,9 +591,11 @@ class Soak:
             now = time.monotonic()
             patience_out = now - started > PATIENCE and now - said > PATIENCE_EVERY
             waiting: list[Expected] = []
-            # Listing every snapshot costs the fake most: only once the messages are done.
+            # Listing every snapshot costs the fake most: only once the messages are done
+            # (then the listing that finds nothing waiting is the one checked).
             if not self.unacked or patience_out:
-                waiting = unresolved(expected, read_shots(admin.snapshots()), round_, self.gone)
+                final[0] = listed = read_shots(admin.snapshots())
+                waiting = unresolved(expected, listed, round_, self.gone)
             busy = bool(waiting or self.unacked)
             if busy:
                 self._recover_lost(stats)
@@ -608,9 +612,10 @@ class Soak:
 
         try:
             wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", SETTLE_POLL)
+            shots = final[0] or read_shots(admin.snapshots())
         except TimeoutError as exc:
             self.violations.append(Violation("every tick settles", str(exc)))
-        shots = read_shots(admin.snapshots())
+            shots = read_shots(admin.snapshots())
         before = self.checker.before
         round_.deferred, self._deferred = self._deferred, {}
         found = self.checker.check(shots, round_)
