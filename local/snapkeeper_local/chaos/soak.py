@@ -132,14 +132,16 @@ class DayStats:
     redeliveries: int = 0
     dead_letters: int = 0
     violations: int = 0
+    started: float = field(default_factory=time.monotonic)  # when the day's first tick began
 
     def faults_text(self) -> str:
         return ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "-"
 
     def line(self, day: int) -> str:
-        """The day in one line, printed as it ends (a month's run takes an hour)."""
+        """The day in one line, printed as it ends (a month's run takes hours)."""
         return (
-            f"day {day + 1}: {self.ticks} ticks, {self.created} created, {self.pruned} pruned, "
+            f"day {day + 1} ({time.monotonic() - self.started:.0f} s): {self.ticks} ticks, "
+            f"{self.created} created, {self.pruned} pruned, "
             f"{self.redeliveries} redeliveries, {self.dead_letters} dead letters, "
             f"{self.violations} violations; faults: {self.faults_text()}"
         )
