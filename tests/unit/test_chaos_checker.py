@@ -156,6 +156,17 @@ def test_a_deleted_disk_never_loses_one_of_its_newest_n() -> None:
     assert rules(keep_all.check(after, orphan_round(None))) == ["keep a deleted disk's snapshots"]
 
 
+def test_a_series_whose_projects_tick_was_dead_lettered_keeps_what_it_held() -> None:
+    before = [shot(DISK, s) for s in SLOTS[:4]]  # one more than N: a deferred delete
+    not_run = round_for(SLOTS[4], keep=3)
+    not_run.project_letters = {("p1", "daily", SLOTS[4])}
+
+    assert checker_with(*before).check(by_ref(*before), not_run) == []
+    assert "exactly N READY once settled" in rules(
+        checker_with(*before).check(by_ref(*before), round_for(SLOTS[4], keep=3))
+    )
+
+
 class Writes(io.StringIO):
     def __init__(self) -> None:
         super().__init__()

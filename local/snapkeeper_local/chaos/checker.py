@@ -259,6 +259,13 @@ class Checker:
     def _exactly_n(self, shots: dict[str, Shot], round_: Round) -> list[Violation]:
         touched, slots_now = round_.touched, round_.slots
         lettered = {(d, s) for d, s, _ in round_.work_letters}
+        # A project whose tick was dead-lettered (its permission lost) was not run at all:
+        # its series keep what they held, a deferred delete included, until a later run.
+        lettered |= {
+            (e.disk_id, e.schedule)
+            for e in round_.expected
+            if (e.project, e.schedule, e.slot) in round_.project_letters
+        }
         found = []
         for series in touched:
             if series in lettered or series[0] in round_.gone:
