@@ -40,7 +40,7 @@ lint: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python -m snapkeeper_local.chaos --seed $(SEED)
 
-# The six-tick soak of tests/e2e/test_chaos.py (a few minutes).
+# The five-tick soak of tests/e2e/test_chaos.py alone (part of `make test`; about two minutes).
 chaos-short: $(STAMP)
 	$(BIN)/python -m pytest -m soak tests/e2e/test_chaos.py
 

@@ -30,7 +30,12 @@ EMULATOR_FIXTURES = frozenset({"pubsub_emulator", "gcloud_cli"})
 # `make test` hands whole modules to its workers in collection order: the longest go
 # first (each runs deploy.sh with the real gcloud several times), so no worker starts
 # one of them when the others are nearly done.
-LONGEST_MODULES = ("test_deploy_cloud.py", "test_deploy_local.py", "test_demo.py")
+LONGEST_MODULES = (
+    "test_chaos.py",
+    "test_deploy_cloud.py",
+    "test_deploy_local.py",
+    "test_demo.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

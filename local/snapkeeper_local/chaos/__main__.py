@@ -2,6 +2,7 @@
 
     python -m snapkeeper_local.chaos [--seed N] [--disks 1000] [--projects 10] [--days 30]
                                      [--max-ticks N] [--vault] [--workers 2] [--concurrency 16]
+                                     [--orphan-policy keep|keep-newest] [--no-drills]
 
 Prints a table per simulated day and a summary. Exit code 1 on any violation, with the
 seed and the first violation, and the fake Compute Engine's request log before it.
@@ -13,6 +14,7 @@ import argparse
 import dataclasses
 import signal
 import sys
+import time
 from collections import Counter
 
 from rich.console import Console
@@ -32,6 +34,10 @@ def parse(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--hourly", type=float, default=defaults.hourly,
                         help="fraction of disks with an hourly schedule")  # fmt: skip
     parser.add_argument("--vault", action="store_true", help="every snapshot in a vault project")
+    parser.add_argument(
+        "--orphan-policy", default=defaults.orphan_policy, choices=("keep", "keep-newest")
+    )
+    parser.add_argument("--no-drills", action="store_true", help="no restore drill each day")
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
     for rate in dataclasses.fields(Rates):
@@ -44,6 +50,7 @@ def parse(argv: list[str] | None = None) -> Settings:
         seed=args.seed, disks=args.disks, projects=args.projects, days=args.days,
         max_ticks=args.max_ticks, hourly=args.hourly, vault=args.vault,
         workers=args.workers, concurrency=args.concurrency, rates=rates,
+        orphan_policy=args.orphan_policy, drills=not args.no_drills,
     )  # fmt: skip
 
 
@@ -55,9 +62,9 @@ def report(console: Console, settings: Settings, outcome: Outcome) -> int:
     total = Counter[str]()
     for day, stats in sorted(outcome.days.items()):
         total.update(stats.faults)
-        faults = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.faults.items()))
         table.add_row(
-            str(day + 1), str(stats.ticks), str(stats.created), str(stats.pruned), faults or "-",
+            str(day + 1), str(stats.ticks), str(stats.created), str(stats.pruned),
+            stats.faults_text(),
             str(stats.redeliveries), str(stats.dead_letters), str(stats.violations),
         )  # fmt: skip
     console.print(table)
@@ -89,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     settings = parse(argv)
     console.rule(f"[bold]snapkeeper chaos soak, seed {settings.seed}")
-    outcome = Soak(settings, lambda text: console.print(text, highlight=False)).run()
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False)
+        console.file.flush()  # a log file follows the run as it goes
+
+    outcome = Soak(settings, say).run()
+    say(f"wall time {time.monotonic() - started:.0f} s")
     return report(console, settings, outcome)
 
 

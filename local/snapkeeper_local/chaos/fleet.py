@@ -34,6 +34,7 @@ class DiskModel:
     instance: str | None = None  # the instance it is attached to, if any
     id: str = ""  # set once seeded (a re-created disk gets a new one)
     deleted: bool = False
+    for_good: bool = False  # deleted, and not to be created again
 
     @property
     def key(self) -> str:

@@ -10,6 +10,7 @@ fake Compute Engine's clock is set to each tick's time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -24,15 +25,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
 from google.cloud import compute_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from snapkeeper import clients, slots
-from snapkeeper.messages import Tick
+from snapkeeper.labels import DRILL_SCRATCH, DRILLED
+from snapkeeper.messages import DRILL_KIND, DrillTick, Tick
 from snapkeeper_local.chaos.checker import (
+    KEEP_NEWEST,
     Checker,
     Expected,
     Round,
+    Shot,
     Violation,
     letter_violations,
     read_shots,
@@ -43,12 +49,14 @@ from snapkeeper_local.chaos.fleet import (
     PREFIX,
     SCHEDULES,
     VAULT,
+    ZONES,
     DiskModel,
     Fleet,
     build_fleet,
     fire_times,
     mutate_labels,
 )
+from snapkeeper_local.chaos.worker import ACKED
 from snapkeeper_local.functions import REPO_ROOT
 from snapkeeper_local.processes import kill_group, stop_group
 from snapkeeper_local.pubsub_emulator import PubSubEmulator
@@ -58,13 +66,35 @@ START = datetime(2027, 2, 1, tzinfo=UTC)
 WORK_SUBSCRIPTION = "snapkeeper-work-snapshot"  # what deploy.sh --local names it
 TAP_SUBSCRIPTION = "chaos-work-tap"
 SETTLE_TIMEOUT = 600.0
-ACKED = b"acked "  # a worker's line for each message it acknowledged
+SETTLE_POLL = 0.2  # seconds between looks at a settling tick
 WORK_ACK_DEADLINE = 20
 PATIENCE = 60.0  # seconds of settling before it says what it waits for
 RATE_LIMIT_SECONDS = 600  # one snapshot per disk per 10 minutes
 FINAL_REPLAY_ROUNDS = 12
 LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not coming back
-COMPUTE_TIMEOUT = 3  # seconds: a "timeout" fault holds a request past it
+COMPUTE_TIMEOUT = 1  # seconds: a "timeout" fault holds a request past it...
+HELD_FOR = 1.5  # ...for this long
+MIN_BACKOFF, MAX_BACKOFF = 0.1, 1  # seconds between deliveries of a message
+FOR_GOOD = 0.2  # of the deleted disks, those that never come back
+# The write quota of the one tick below demand: an hourly tick asks about two writes
+# per project (an insert, a delete), so one a minute keeps the tick to minutes.
+TIGHT_WRITES_PER_MINUTE = 1
+# The soak's own calls (label changes, disk deletions) meet the fake's faults as any
+# caller does, and retry them as a user's tool would.
+OWN_RETRY = gretry.Retry(
+    predicate=gretry.if_exception_type(
+        gexc.TooManyRequests, gexc.InternalServerError, gexc.BadGateway,
+        gexc.ServiceUnavailable, gexc.GatewayTimeout,
+    ),
+    initial=0.1, maximum=1.0, timeout=60.0,
+)  # fmt: skip
+ACKED_LINE = ACKED.encode()
+RETRY_LINE = b'"will retry'  # the snapshot function's log line of a delivery to retry
+DEFERRED_FIELD = b"prune_deferred"  # a done line's deletes left to the next run
+DRILL_STATUS = b"drill_status"  # the field of a drill's done line
+SCRATCH, SCRATCH_ZONE = "chaos-scratch", ZONES[0]  # where drills restore
+DRILL_SAMPLE = 3  # disks per drill
+PATIENCE_EVERY = 10.0  # seconds between two "still waiting" lines
 
 
 @dataclass(frozen=True)
@@ -89,6 +119,8 @@ class Settings:
     workers: int = 2
     concurrency: int = 16
     rates: Rates = field(default_factory=Rates)
+    orphan_policy: str = KEEP_NEWEST  # ORPHAN_POLICY of the run
+    drills: bool = True  # a restore drill at the start of each simulated day after the first
 
 
 @dataclass
@@ -100,6 +132,19 @@ class DayStats:
     redeliveries: int = 0
     dead_letters: int = 0
     violations: int = 0
+    started: float = field(default_factory=time.monotonic)  # when the day's first tick began
+
+    def faults_text(self) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "-"
+
+    def line(self, day: int) -> str:
+        """The day in one line, printed as it ends (a month's run takes hours)."""
+        return (
+            f"day {day + 1} ({time.monotonic() - self.started:.0f} s): {self.ticks} ticks, "
+            f"{self.created} created, {self.pruned} pruned, "
+            f"{self.redeliveries} redeliveries, {self.dead_letters} dead letters, "
+            f"{self.violations} violations; faults: {self.faults_text()}"
+        )
 
 
 @dataclass
@@ -124,7 +169,7 @@ class Soak:
         self.fleet: Fleet = build_fleet(
             self.rng, settings.disks, settings.projects, settings.hourly
         )
-        self.checker = Checker()
+        self.checker = Checker(orphan_policy=settings.orphan_policy)
         self.days: dict[int, DayStats] = {}
         self.violations: list[Violation] = []
         self.disk_ticks = 0
@@ -134,12 +179,15 @@ class Soak:
         self.pending: list[Expected] = []  # dead-lettered slots a replay must fill
         self.all_expected: list[Expected] = []
         self.gone: set[str] = set()
+        self.revoked: set[str] = set()  # projects that refuse every call for now
         self._kill_due = False  # a worker is to be killed mid-prune at the next chance
         # Every work message published (seen on the tap) until a worker acknowledges it.
         self.copies: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.unacked: dict[str, float] = {}  # message id -> when the tap saw it
         self.log_offsets: dict[Path, int] = {}
-        self._redeliveries_seen = 0
+        self._retries_read = 0  # "will retry" lines read from the workers' logs
+        self._deferred: dict[tuple[str, str], int] = {}  # read from done lines, per series
+        self._drilled: list[dict[str, str]] = []  # the done lines of drills that restored
         self._worker_count = 0
         self.stack: LocalStack
 
@@ -154,7 +202,13 @@ class Soak:
             snapshot_project=VAULT if s.vault else None,
             max_delivery_attempts=5,
             schedules=SCHEDULES,
-            extra_env={"COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT)},
+            extra_env={
+                "COMPUTE_TIMEOUT_SECONDS": str(COMPUTE_TIMEOUT),
+                "ORPHAN_POLICY": s.orphan_policy,
+                "SCRATCH_PROJECT": SCRATCH,
+                "SCRATCH_ZONE": SCRATCH_ZONE,
+                "DRILL_SAMPLE": str(DRILL_SAMPLE),
+            },
             emulator=self.emulator,
         )
         with stack:
@@ -183,6 +237,8 @@ class Soak:
             if (at - START).days != day:
                 day = (at - START).days
                 self._new_day(day)
+                if day and s.drills:
+                    self._drill(at, self.days[day])
             stats = self.days[day]
             if index == plan.get("restore"):
                 self._restore_permission(stats)
@@ -198,7 +254,11 @@ class Soak:
                 self._unreachable_zone(stats)
             if index == plan.get("kill"):
                 self._kill_due = True  # at the first tick from here on that prunes
-            self._tick(at, schedule, stats)
+            if index >= plan.get("quota", len(ticks)) and schedule == "hourly":
+                del plan["quota"]
+                self._quota_below_demand(at, schedule, stats)
+            else:
+                self._tick(at, schedule, stats)
             if self.violations:
                 return
 
@@ -211,11 +271,20 @@ class Soak:
             work = self._sub(WORK_SUBSCRIPTION)
             subscriber.modify_push_config(subscription=work, push_config={})
             # A killed worker's messages come back once their lease runs out; the live
-            # workers extend theirs, so a short deadline only speeds that up.
+            # workers extend theirs, so a short deadline only speeds that up. The retry
+            # policy keeps its shape (a backoff that grows, attempts counted, the dead
+            # letter at the last) on a shorter scale than deploy.sh --local's 1-5 s.
             subscriber.update_subscription(
                 request={
-                    "subscription": {"name": work, "ack_deadline_seconds": WORK_ACK_DEADLINE},
-                    "update_mask": {"paths": ["ack_deadline_seconds"]},
+                    "subscription": {
+                        "name": work,
+                        "ack_deadline_seconds": WORK_ACK_DEADLINE,
+                        "retry_policy": {
+                            "minimum_backoff": {"nanos": int(MIN_BACKOFF * 1e9)},
+                            "maximum_backoff": {"seconds": MAX_BACKOFF},
+                        },
+                    },
+                    "update_mask": {"paths": ["ack_deadline_seconds", "retry_policy"]},
                 }
             )
             subscriber.create_subscription(
@@ -232,7 +301,7 @@ class Soak:
         # Snapshots take half a second: long enough to be seen in flight, short enough for
         # a month of ticks.
         admin.configure(creating_seconds=0.3, uploading_seconds=0.2)
-        for project in (*self.fleet.projects, OUTSIDER, VAULT):
+        for project in (*self.fleet.projects, OUTSIDER, VAULT, SCRATCH):
             admin.seed_project(project)
         specs = [
             {"project": d.project, "name": d.name, "labels": d.labels}
@@ -252,7 +321,7 @@ class Soak:
         admin.add_fault(status=503, probability=half, seed=seed)
         admin.add_fault(status=429, reason="rateLimitExceeded", probability=half, seed=seed + 1)
         admin.add_fault(
-            kind="latency", latency_seconds=COMPUTE_TIMEOUT + 1,
+            kind="latency", latency_seconds=HELD_FOR,
             probability=rates.timeout, seed=seed + 2,
         )  # fmt: skip
         admin.add_fault(
@@ -321,45 +390,58 @@ class Soak:
     # -- one tick ----------------------------------------------------------------------------
 
     def _new_day(self, day: int) -> None:
+        if day - 1 in self.days:
+            self.say(self.days[day - 1].line(day - 1))
         self.days[day] = DayStats()
         if day == 0:
             return
         stats = self.days[day]
         for disk in self.fleet.disks:
-            if disk.deleted:  # a deleted disk comes back: same name, a new id
+            if disk.deleted and not disk.for_good:  # back: same name, a new id
                 self._create_disk(disk)
                 stats.faults["disk re-created"] += 1
-            elif disk.project != OUTSIDER and self.rng.random() < self.settings.rates.label_change:
+            elif self._mutable(disk) and self.rng.random() < self.settings.rates.label_change:
                 stats.faults[f"label {mutate_labels(self.rng, disk).split()[0]}"] += 1
                 self._set_labels(disk)
+
+    def _mutable(self, disk: DiskModel) -> bool:
+        """Whether the soak may change the disk: one that exists, outside a project that
+        refuses snapkeeper (the fake has one identity: it refuses the soak too)."""
+        return not disk.deleted and disk.project not in (OUTSIDER, *self.revoked)
 
     def _set_labels(self, disk: DiskModel) -> None:
         compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
         if disk.regional:
             current = compute.region_disks.get(
-                project=disk.project, region=disk.location, disk=disk.name
+                project=disk.project, region=disk.location, disk=disk.name, retry=OWN_RETRY
             )
             compute.region_disks.set_labels(
                 project=disk.project, region=disk.location, resource=disk.name,
                 region_set_labels_request_resource=compute_v1.RegionSetLabelsRequest(
                     labels=disk.labels, label_fingerprint=current.label_fingerprint
-                ),
+                ), retry=OWN_RETRY,
             )  # fmt: skip
         else:
-            current = compute.disks.get(project=disk.project, zone=disk.location, disk=disk.name)
+            current = compute.disks.get(
+                project=disk.project, zone=disk.location, disk=disk.name, retry=OWN_RETRY
+            )
             compute.disks.set_labels(
                 project=disk.project, zone=disk.location, resource=disk.name,
                 zone_set_labels_request_resource=compute_v1.ZoneSetLabelsRequest(
                     labels=disk.labels, label_fingerprint=current.label_fingerprint
-                ),
+                ), retry=OWN_RETRY,
             )  # fmt: skip
 
     def _delete_disk(self, disk: DiskModel) -> None:
         compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
         if disk.regional:
-            compute.region_disks.delete(project=disk.project, region=disk.location, disk=disk.name)
+            compute.region_disks.delete(
+                project=disk.project, region=disk.location, disk=disk.name, retry=OWN_RETRY
+            )
         else:
-            compute.disks.delete(project=disk.project, zone=disk.location, disk=disk.name)
+            compute.disks.delete(
+                project=disk.project, zone=disk.location, disk=disk.name, retry=OWN_RETRY
+            )
         disk.deleted = True
         self.gone.add(disk.id)
 
@@ -393,10 +475,13 @@ class Soak:
             rates, disks = self.settings.rates, self.fleet.by_id()
             for item in expected:
                 disk = disks.get(item.disk_id)
-                # Compute refuses to delete an attached disk: only free ones go.
-                if disk and not disk.instance and self.rng.random() < rates.disk_deleted:
+                if disk is None or disk.instance or not self._mutable(disk):
+                    continue  # Compute refuses to delete an attached disk: only free ones go
+                if self.rng.random() < rates.disk_deleted:
                     self._delete_disk(disk)
-                    stats.faults["disk deleted"] += 1
+                    # Most come back the next day (a new id: the old one's are orphans).
+                    disk.for_good = self.rng.random() < FOR_GOOD
+                    stats.faults["disk deleted" + (" for good" if disk.for_good else "")] += 1
             stats.faults["duplicate work"] += self._duplicate_work()
             hold = self._hold_a_prune(expected) if self._kill_due else ""
         finally:
@@ -406,7 +491,7 @@ class Soak:
         stats.ticks += 1
         self.disk_ticks += len(expected)
         self.say(f"{at:%Y-%m-%d %H:%M} {schedule}: {len(expected)} disks")
-        self._settle_and_check(expected, stats, self.gone - gone_before)
+        self._settle_and_check(expected, stats, self.gone - gone_before, schedule)
 
     def _duplicate_work(self) -> int:
         """Publish again a share of the work messages the tick just queued."""
@@ -421,9 +506,11 @@ class Soak:
         with _environment({"PUBSUB_EMULATOR_HOST": self.stack.emulator.host}):
             subscriber = SubscriberClient()
             while True:
+                # Without return_immediately an empty pull holds on for its whole timeout.
                 response = subscriber.pull(
-                    subscription=self._sub(TAP_SUBSCRIPTION), max_messages=1000, timeout=10
-                )
+                    subscription=self._sub(TAP_SUBSCRIPTION), max_messages=1000,
+                    return_immediately=True, timeout=10,
+                )  # fmt: skip
                 if not response.received_messages:
                     return drained
                 for received in response.received_messages:
@@ -444,52 +531,77 @@ class Soak:
                 publisher.publish(topic, data, **attributes).result(30)
 
     def _recover_lost(self, stats: DayStats) -> None:
-        """Real Pub/Sub redelivers a message whose lease ran out (a killed worker's);
-        the emulator, with a retry policy on the subscription, was seen to keep some
-        such messages for good, neither redelivered nor dead-lettered. A message not
-        acknowledged within LOST_AFTER is published again from the tap's copy, and
-        counted, so the soak tests snapkeeper rather than the emulator (a copy is
-        harmless: snapkeeper is idempotent)."""
+        """Pub/Sub redelivers a message whose lease ran out (a killed worker's). Should
+        the emulator ever keep one for good, a message not acknowledged within
+        LOST_AFTER is published again from the tap's copy, and counted, so the soak
+        tests snapkeeper rather than the emulator (a copy is harmless: snapkeeper is
+        idempotent). Runs since the workers' ack lines are written whole count none."""
         now = time.monotonic()
         lost = [m for m, seen in self.unacked.items() if now - seen > LOST_AFTER]
         for message_id in lost:
             del self.unacked[message_id]
         self._republish([self.copies[m] for m in lost])
         if lost:
-            stats.faults["lost by the emulator, published again"] += len(lost)
+            stats.faults["not acknowledged in time, published again"] += len(lost)
 
     def _read_acks(self) -> None:
-        """Work message ids the workers have acknowledged (done, gone or dead-lettered)."""
+        """Work message ids the workers have acknowledged (done, gone or dead-lettered),
+        and how many deliveries asked for a retry; each log is read on from where the
+        last look ended (they grow to tens of megabytes over a month)."""
         for path in sorted(self.logs.glob("worker-*.log")):
             with path.open("rb") as log:
                 log.seek(self.log_offsets.get(path, 0))
                 text = log.read()
             complete = text[: text.rfind(b"\n") + 1]
             self.log_offsets[path] = self.log_offsets.get(path, 0) + len(complete)
+            self._retries_read += complete.count(RETRY_LINE)
             for line in complete.splitlines():
-                if line.startswith(ACKED):
-                    self.unacked.pop(line[len(ACKED) :].decode().strip(), None)
+                if line.startswith(ACKED_LINE):
+                    self.unacked.pop(line[len(ACKED_LINE) :].decode().strip(), None)
+                elif DRILL_STATUS in line:
+                    done = json.loads(line)
+                    if done[DRILL_STATUS.decode()] == "OK":
+                        self._drilled.append(done)
+                elif DEFERRED_FIELD in line:
+                    done = json.loads(line)
+                    series = (str(done["disk_id"]), done["schedule"])
+                    count = int(done[DEFERRED_FIELD.decode()])
+                    self._deferred[series] = max(self._deferred.get(series, 0), count)
 
-    def _settle_and_check(self, expected: list[Expected], stats: DayStats, gone: set[str]) -> None:
+    def _settle_and_check(
+        self, expected: list[Expected], stats: DayStats, gone: set[str], ticked: str | None = None
+    ) -> Round:
+        """Wait until the round's messages are all acknowledged and its slots resolved,
+        then check; `ticked`: the schedule the round's tick enumerated (orphans too)."""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         untouchable = {
             d.id for d in self.fleet.disks
             if d.id and all(self.fleet.keep(d, s) is None for s in SCHEDULES)
         }  # fmt: skip
-        round_ = Round(expected, set(), set(), gone, untouchable)
+        round_ = Round(expected, set(), set(), gone, untouchable, orphan_schedule=ticked)
         round_.keep_now = {(e.disk_id, e.schedule): e.keep for e in expected}
 
-        started = time.monotonic()
+        started = said = time.monotonic()
+        final: list[dict[str, Shot] | None] = [None]
 
         def settled() -> bool:
+            nonlocal said
             self._drain_tap()
             self._read_acks()
             self._read_letters(round_)
-            waiting = unresolved(expected, read_shots(admin.snapshots()), round_, self.gone)
+            now = time.monotonic()
+            patience_out = now - started > PATIENCE and now - said > PATIENCE_EVERY
+            waiting: list[Expected] = []
+            # Listing every snapshot costs the fake most: only once the messages are done
+            # (then the listing that finds nothing waiting is the one checked).
+            if not self.unacked or patience_out:
+                final[0] = listed = read_shots(admin.snapshots())
+                waiting = unresolved(expected, listed, round_, self.gone)
             busy = bool(waiting or self.unacked)
             if busy:
                 self._recover_lost(stats)
-            if busy and time.monotonic() - started > PATIENCE:
+            if busy and patience_out:
+                said = now
                 names = ", ".join(f"{e.disk} {e.schedule}" for e in waiting[:5])
                 pending = [json.loads(self.copies[m][0]) for m in list(self.unacked)[:3]]
                 messages = ", ".join(f"{p['disk']} {p['schedule']} {p['slot']}" for p in pending)
@@ -500,11 +612,13 @@ class Soak:
             return not busy
 
         try:
-            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", interval=1.0)
+            wait_for(settled, SETTLE_TIMEOUT, "every disk of the tick to settle", SETTLE_POLL)
+            shots = final[0] or read_shots(admin.snapshots())
         except TimeoutError as exc:
             self.violations.append(Violation("every tick settles", str(exc)))
-        shots = read_shots(admin.snapshots())
+            shots = read_shots(admin.snapshots())
         before = self.checker.before
+        round_.deferred, self._deferred = self._deferred, {}
         found = self.checker.check(shots, round_)
         stats.created += sum(1 for r, s in shots.items() if r not in before and s.managed)
         stats.pruned += sum(1 for r, s in before.items() if r not in shots and s.managed)
@@ -517,6 +631,7 @@ class Soak:
             if (e.disk_id, e.schedule, e.slot) in round_.work_letters
             or (e.project, e.schedule, e.slot) in round_.project_letters
         ]  # fmt: skip
+        return round_
 
     def _read_letters(self, round_: Round) -> None:
         letters = self.stack.dead_letters()
@@ -529,7 +644,9 @@ class Soak:
         self.violations += letter_violations(fresh)
         for letter in fresh:
             body = letter["payload"]
-            if "disk_id" in body:
+            if body.get("kind") == DRILL_KIND:  # a drill's, or a drill tick's project
+                round_.drill_letters += 1
+            elif "disk_id" in body:
                 round_.work_letters.add((str(body["disk_id"]), body["schedule"], body["slot"]))
             elif body.get("projects") and body.get("time"):
                 cron, zone = body.get("cron"), body.get("time_zone")
@@ -538,13 +655,50 @@ class Soak:
                     round_.project_letters.add((project, body["schedule"], slot))
 
     def _redeliveries(self) -> int:
-        total = 0
-        for path in self.logs.glob("worker-*.log"):
-            total += path.read_bytes().count(b'"will retry')
-        previous, self._redeliveries_seen = self._redeliveries_seen, total
-        return total - previous
+        self._read_acks()
+        counted, self._retries_read = self._retries_read, 0
+        return counted
 
     # -- the one-off faults ------------------------------------------------------------------
+
+    def _drill(self, at: datetime, stats: DayStats) -> None:
+        """A drill tick through the enumerator: the disks it picks are restored to
+        scratch disks, measured, cleaned up, their snapshots labelled. Then no scratch
+        disk may be left (but of a drill dead-lettered this round: the next drill sweeps
+        it), and each drilled snapshot carries its label."""
+        message_id = self.stack.publish(self.stack.config.tick_topic, DrillTick(time=at).to_json())
+        slot = None
+        with contextlib.suppress(TimeoutError):  # retried to a dead letter: checked below
+            slot = wait_for(lambda: self.stack.tick_summary(message_id), 120, "a drill")["slot"]
+        stats.faults["drill tick"] += 1
+        round_ = self._settle_and_check([], stats, set())
+        drilled, self._drilled = self._drilled, []
+        self.say(f"{at:%Y-%m-%d %H:%M} drill: {len(drilled)} restored")
+        found = []
+        if slot is None and not round_.drill_letters:
+            found.append(Violation("a drill tick ends in a summary or a dead letter", f"{at}"))
+        compute = clients.compute(self.stack.compute.host)  # type: ignore[union-attr]
+        for disk in compute.disks.list(project=SCRATCH, zone=SCRATCH_ZONE, retry=OWN_RETRY):
+            if not round_.drill_letters or disk.labels.get(DRILL_SCRATCH) != slot:
+                found.append(Violation("no scratch disk left by a drill", disk.name))
+        for done in drilled:
+            shot = self.checker.before.get(f"{done['snapshot_project']}/{done['snapshot']}")
+            if shot and shot.labels.get(DRILLED) != done["drilled"]:
+                found.append(Violation("a drilled snapshot is labelled", shot.ref))
+        stats.violations += len(found)
+        self.violations += found
+
+    def _quota_below_demand(self, at: datetime, schedule: str, stats: DayStats) -> None:
+        """One tick under a write quota below its demand: the writes it refuses are
+        paced and re-queued (the checker: no dead letter for the rate quota), the
+        deletes deferred to the next tick."""
+        admin = self.stack.compute.admin  # type: ignore[union-attr]
+        admin.set_quotas(writes_per_minute=TIGHT_WRITES_PER_MINUTE)
+        stats.faults["write quota below demand"] += 1
+        try:
+            self._tick(at, schedule, stats)
+        finally:
+            admin.set_quotas(writes_per_minute=None)
 
     def _unreachable_zone(self, stats: DayStats) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
@@ -559,12 +713,14 @@ class Soak:
     def _revoke_permission(self, stats: DayStats) -> None:
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         admin.seed_project(self.fleet.projects[1], accessible=False)
+        self.revoked.add(self.fleet.projects[1])
         stats.faults["permission lost"] += 1
 
     def _restore_permission(self, stats: DayStats) -> None:
         """Give the permission back, then replay every dead letter with the CLI."""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         admin.seed_project(self.fleet.projects[1], accessible=True)
+        self.revoked.discard(self.fleet.projects[1])
         stats.faults["permission restored"] += 1
         self._replay(stats)
 
@@ -583,7 +739,7 @@ class Soak:
         slot = slots.format_slot(slots.slot_for(at, cron, zone))
         self._cli("tick", schedule, "--at", at.isoformat())
         stats.faults["tick caught up"] += 1
-        self._settle_and_check(self._expected(schedule, slot), stats, set())
+        self._settle_and_check(self._expected(schedule, slot), stats, set(), schedule)
 
     def _hold_a_prune(self, expected: list[Expected]) -> str:
         """If this tick prunes (a series already holds N), a fault rule that holds its
@@ -663,7 +819,8 @@ class Soak:
 
 def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
     """Where in the run each one-off fault happens (by tick index): spread over it, one
-    at a time, the permission lost for a day (or a tick, in a short run)."""
+    at a time, the permission lost for a day (or a tick, in a short run). The write
+    quota goes below demand at the first hourly tick from its index on."""
     if ticks < 10:
         return {}
     plan: dict[str, int] = {}
@@ -671,6 +828,7 @@ def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
     for name, fraction in (("unreachable", 0.1), ("kill", 0.2), ("revoke", 0.3)):
         plan[name] = max(int(ticks * fraction), max(plan.values(), default=0) + 1)
     plan["restore"] = plan["revoke"] + day
-    plan["lost"] = max(int(ticks * 0.6), plan["restore"] + 1)
+    plan["quota"] = max(int(ticks * 0.45), plan["restore"] + 1)
+    plan["lost"] = max(int(ticks * 0.6), plan["quota"] + 2)
     plan["catch_up"] = plan["lost"] + 2
     return plan

@@ -31,6 +31,7 @@ from snapkeeper.handlers import handle_work
 
 EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 PULL_TIMEOUT = 10.0
+ACKED = "acked "  # the line a worker writes for each message it acknowledged
 
 
 def as_cloud_event(received: ReceivedMessage, subscription: str) -> CloudEvent:
@@ -54,6 +55,13 @@ def as_cloud_event(received: ReceivedMessage, subscription: str) -> CloudEvent:
         "time": publish_time,
     }
     return CloudEvent(attributes, data)
+
+
+def say_acked(message_id: str) -> None:
+    """The line the soak reads, in one write: print() writes the text and its newline
+    apart, and the log lines of other threads land between them."""
+    sys.stdout.write(f"{ACKED}{message_id}\n")
+    sys.stdout.flush()
 
 
 class Worker:
@@ -93,13 +101,14 @@ class Worker:
         else:
             # Done, whatever becomes of the ack: a late ack (the lease ran out) only means
             # one more delivery, which finds the work done.
-            print(f"acked {received.message.message_id}", flush=True)  # read by the soak
+            say_acked(received.message.message_id)
             try:
                 self.subscriber.acknowledge(
                     subscription=self.subscription, ack_ids=[received.ack_id]
                 )
             except gexc.GoogleAPICallError as exc:
-                print(f"ack of {received.message.message_id} failed: {exc}", flush=True)
+                sys.stdout.write(f"ack of {received.message.message_id} failed: {exc}\n")
+                sys.stdout.flush()
         finally:
             self.slots.release()
 
