@@ -255,6 +255,15 @@ def take_snapshot(
             if exc.outcome is Outcome.GONE and work.disk_path in str(exc):
                 # The insert's 404 names its source disk: deleted since it was read.
                 return _gone(work, config, gateway, target, None, name)
+            if exc.outcome is Outcome.GONE:
+                # Something else is missing (the snapshot project, a key): no retry mends
+                # it, and the disk is not gone: a dead letter that says what.
+                raise ComputeError(
+                    f"{exc} (the insert's 404 does not name disk {work.disk_path})",
+                    outcome=Outcome.PERMANENT,
+                    status=exc.status,
+                    reason=exc.reason,
+                ) from exc
             if exc.status != 409:
                 raise
             # The name is taken: a duplicate delivery made it (checked below), or not ours.

@@ -236,7 +236,13 @@ def test_permanent_failures_are_dead_lettered_at_once_and_nothing_is_lost(
         reason="forbidden",
     )
     # The disk disappears between enumeration and snapshot: a logged "gone".
-    admin.add_fault(api_method=INSERT, body_regex="doomed", status=404)
+    doomed = f"projects/prod-app-1/zones/{helpers.ZONE}/disks/doomed"
+    admin.add_fault(
+        api_method=INSERT,
+        body_regex="doomed",
+        status=404,
+        message=f"The resource '{doomed}' was not found",  # as Compute words it
+    )
     at = helpers.fresh_day()
     report = helpers.run_tick(stack, helpers.daily(at))
 

@@ -700,6 +700,20 @@ def test_a_fresh_message_for_a_deleted_disk_is_gone_by_the_inserts_404(
     assert len(env.snapshots()) == 2  # its snapshots are left to ORPHAN_POLICY
 
 
+def test_an_inserts_404_that_does_not_name_the_disk_is_a_dead_letter_not_gone(
+    harness: Harness,
+) -> None:
+    disk = harness.disk()
+    harness.failing_insert(status=404, message="The resource 'projects/elsewhere' was not found")
+
+    assert deliver(harness.snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
+
+    [letter] = harness.dead_letters()
+    assert letter.attributes["error_class"] == "ComputeError"
+    assert "does not name disk" in letter.attributes["error"]
+    assert not [e for e in harness.logs() if e.get("action") == "gone"]
+
+
 def test_a_duplicate_fresh_delivery_is_done_without_pruning_twice(
     env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
