@@ -618,6 +618,11 @@ def seed_managed(env: ComputeAdmin, disk: dict[str, Any], days: range) -> None:
         seed_managed_snapshot(env, PROJECT, f"{disk['name']}-old-{day}", disk, taken)
 
 
+def delete_disk(env: ComputeAdmin, name: str) -> None:
+    """Delete a disk through the real client, as a user would after the tick read it."""
+    clients.compute(env.host).disks.delete(project=PROJECT, zone=ZONE, disk=name).result(timeout=10)
+
+
 def non_polls(env: ComputeAdmin) -> dict[str, int]:
     return {m: n for m, n in env.counts().items() if m not in POLLS}
 
@@ -686,9 +691,7 @@ def test_a_fresh_message_for_a_deleted_disk_is_gone_by_the_inserts_404(
     disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     seed_managed(env, disk, range(1, 3))
     # Deleted after the enumerator read it.
-    clients.compute(env.host).disks.delete(project=PROJECT, zone=ZONE, disk="web-data").result(
-        timeout=10
-    )
+    delete_disk(env, "web-data")
     env.clear_requests()
 
     assert deliver(snapshot_fn, envelope("eventarc-binary", fresh(disk), attempt=1)) == 200
@@ -769,9 +772,7 @@ def test_a_disk_made_again_under_its_name_since_the_tick_is_gone_and_not_snapsho
 ) -> None:
     disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     seed_managed(env, disk, range(1, 3))
-    clients.compute(env.host).disks.delete(project=PROJECT, zone=ZONE, disk="web-data").result(
-        timeout=10
-    )
+    delete_disk(env, "web-data")
     other = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "2"})
     assert other["id"] != disk["id"]
 
