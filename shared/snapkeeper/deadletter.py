@@ -22,6 +22,9 @@ SNAPSHOTTER = "snapshot_disk"
 PUBLISH_TIMEOUT = 30.0
 MAX_ATTRIBUTE_VALUE = 1024  # Pub/Sub allows 1024 bytes per attribute value
 REASON_ATTRIBUTES = ("error_class", "error", "attempts", "function", "time")
+# Set on a replayed letter (the dead letter's message id): a replayed work message reads
+# the disk's labels again rather than trusting the ones it carries.
+REPLAY_ATTRIBUTE = "replay_of"
 
 
 def dead_letter(

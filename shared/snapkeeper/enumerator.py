@@ -24,6 +24,7 @@ from snapkeeper.errors import ComputeError, Outcome, TransientError
 from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import DiskMessage, DrillItem, OrphanWork, Tick, WorkItem
 from snapkeeper.options import ScheduleOptions
+from snapkeeper.snapshotter import labels_fresh_until
 
 # Listing is I/O: every project of a tick at once (up to this many), so a tick's listing
 # takes about as long as its slowest project's.
@@ -93,6 +94,14 @@ class Discovery:
     disk_ids: set[str] = field(default_factory=set)  # every disk's, when orphans were sought
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """When a project's labels were read and until when they stand (RFC 3339 both)."""
+
+    read_at: str
+    until: str
+
+
 def discover(
     project: str,
     tick: Tick,
@@ -108,7 +117,11 @@ def discover(
     managed snapshots are listed once (the vault's, or the project's)."""
     schedule, options = tick.schedule, tick.options
     # Before the listings: the labels the work messages carry are at least this recent.
-    read_at = datetime.now(UTC).isoformat()
+    read_at = datetime.now(UTC)
+    fresh = Freshness(
+        read_at.isoformat(),
+        labels_fresh_until(read_at, slots.parse_slot(slot), tick.cron, tick.time_zone).isoformat(),
+    )
     # A disk's snapshot-location label wins, then the schedule's, then the deployment's.
     default_location = options.storage_location or config.default_storage_location
     key = labels.ControlLabels(config.label_prefix).schedule(schedule)
@@ -134,7 +147,7 @@ def discover(
         if isinstance(policy, labels.Skip):
             found.skipped.append(SkippedDisk(project, disk.location, disk.name, policy.reason))
         elif policy is not None:
-            found.work.append(_work_item(disk, policy, slot, options, read_at))
+            found.work.append(_work_item(disk, policy, slot, options, fresh))
     if find_orphans:
         deployment = config.deployment_id
         where = config.snapshot_project or project
@@ -145,7 +158,7 @@ def discover(
 
 
 def _work_item(
-    disk: Disk, policy: labels.DiskPolicy, slot: str, options: ScheduleOptions, read_at: str
+    disk: Disk, policy: labels.DiskPolicy, slot: str, options: ScheduleOptions, fresh: Freshness
 ) -> WorkItem:
     return WorkItem(
         project=disk.project,
@@ -161,7 +174,8 @@ def _work_item(
         guest_flush=policy.guest_flush,
         disk_labels=dict(disk.labels),
         options=options.to_mapping(),
-        labels_read_at=read_at,
+        labels_read_at=fresh.read_at,
+        labels_fresh_until=fresh.until,
     )
 
 

@@ -15,7 +15,13 @@ from typing import Any, NoReturn
 from snapkeeper import clients, logs
 from snapkeeper.compute import ComputeGateway
 from snapkeeper.config import Config
-from snapkeeper.deadletter import ENUMERATOR, PUBLISH_TIMEOUT, SNAPSHOTTER, dead_letter
+from snapkeeper.deadletter import (
+    ENUMERATOR,
+    PUBLISH_TIMEOUT,
+    REPLAY_ATTRIBUTE,
+    SNAPSHOTTER,
+    dead_letter,
+)
 from snapkeeper.drill import plan_drill, run_drill
 from snapkeeper.enumerator import plan_tick, publish_tick, publish_work, summary
 from snapkeeper.errors import (
@@ -210,7 +216,8 @@ def handle_work(cloud_event: Any) -> None:
         if isinstance(work, OrphanWork):
             result = prune_orphans(work, config, gateway)
         else:
-            fresh = labels_fresh(work, delivery.attempt)
+            replayed = REPLAY_ATTRIBUTE in delivery.attributes
+            fresh = labels_fresh(work, delivery.attempt, replayed=replayed)
             result = take_snapshot(work, config, gateway, deadline, fresh=fresh)
     except RateLimited as exc:
         _requeue(config, exc, delivery, fields)

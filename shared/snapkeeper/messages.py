@@ -6,7 +6,8 @@ Tick (Cloud Scheduler -> enumerator), version 1:
      "options": {"type": "ARCHIVE", "max-age": "400d"} (optional, snapkeeper.options)}
 Work (enumerator -> snapshot function), version 1: one disk, one schedule, one slot, the
 schedule's options, and the disk's labels as enumerated with the time they were read
-(`labels_read_at`, optional: a message without it makes the snapshot step read the disk).
+(`labels_read_at`, optional: a message without it makes the snapshot step read the disk)
+and until when they stand for the disk's (`labels_fresh_until`, optional).
 An orphan message (same topic, "kind": "orphans") names a deleted disk whose snapshots
 ORPHAN_POLICY prunes.
 Drill tick, version 1: {"kind": "drill", "cron": ..., "time_zone": ..., "sample": 3
@@ -136,10 +137,12 @@ class WorkItem(_ScheduleOptioned, DiskMessage):
     guest_flush: bool = False
     disk_labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)  # the schedule's, as in the tick
-    # When the enumerator read the labels above (RFC 3339): while that is recent, the
-    # snapshot step trusts them instead of reading the disk again. None (older messages):
-    # it reads the disk.
+    # When the enumerator read the labels above, and until when they stand for the
+    # disk's (RFC 3339; snapshotter.labels_fresh_until): until then a first delivery
+    # trusts them instead of reading the disk again. No read time (older messages): it
+    # reads the disk; no end: ten minutes after the read.
     labels_read_at: str | None = None
+    labels_fresh_until: str | None = None
     version: int = SCHEMA_VERSION
     what: ClassVar[str] = "work message"
 
@@ -284,9 +287,10 @@ def _work(body: dict[str, Any]) -> WorkItem:
     if not isinstance(body.get("guest_flush", False), bool):
         raise InvalidMessage("field 'guest_flush' must be true or false")
     _string(body, "storage_location", required=False)
-    read_at = _string(body, "labels_read_at", required=False)
-    if read_at is not None:
-        slots.parse_time(read_at)
+    for name in ("labels_read_at", "labels_fresh_until"):
+        value = _string(body, name, required=False)
+        if value is not None:
+            slots.parse_time(value)
     parse_options(body.get("options", {}), "work message")
     return WorkItem(**body)
 

@@ -58,6 +58,32 @@ def latest_fire(cron: str, time_zone: str, at: datetime) -> datetime:
                 return fire
 
 
+def next_fire(cron: str, time_zone: str, after: datetime) -> datetime:
+    """The first fire time of `cron` in `time_zone` strictly after `after` (aware, UTC),
+    with the same DST mapping as latest_fire."""
+    if after.tzinfo is None:
+        raise ValueError("slot times must be timezone-aware")
+    validate_cron(cron)
+    tz = zone(time_zone)
+    after = after.astimezone(UTC)
+    start = (after - _DST_MARGIN).astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
+    matches = croniter(cron, start - timedelta(minutes=1))
+    while True:
+        wall = matches.get_next(datetime)
+        fire = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        if fire > after:
+            # Wall-clock order may differ from UTC order by one DST shift: a later wall
+            # match can still be the earlier fire.
+            best = fire
+            while True:
+                wall = matches.get_next(datetime)
+                later = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+                if later > best + _DST_MARGIN:
+                    return best
+                if after < later < best:
+                    best = later
+
+
 def period(cron: str, time_zone: str, at: datetime) -> timedelta:
     """The interval between the two latest fires of `cron` at or before `at`: the cadence
     an operator reads next to a snapshot's age."""

@@ -8,16 +8,17 @@ error table decides between redelivery and a dead letter. Nothing is deleted on 
 attempt whose snapshot is not READY, so a disk whose new snapshots keep failing still
 holds its N good ones.
 
-A fresh first delivery (`labels_fresh`: the enumerator read the disk's labels at most
+A fresh first delivery (`labels_fresh`: not a replay, and the enumerator's labels are
+still the tick's, i.e. read before the schedule's next fire, or at most
 FRESH_LABELS_SECONDS ago) takes N and the other labels from the message: it inserts at
 once (a disk deleted since answers the insert with a 404 naming it: "gone"; our own
 snapshot already there answers 409, or the repeated requestId its first operation),
 follows the operation, then lists the disk's managed snapshots of the schedule once:
 that list is both the new snapshot's READY read-back and pruning's input (a snapshot
 whose sourceDiskId is not the message's disk was taken of a disk made again under the
-same name: deleted, and "gone"). Any other delivery (a redelivery; a re-queued or
-replayed message whose labels are older than that; a message without `labels_read_at`)
-lists first, reads the disk's labels as they are now (its
+same name: deleted, and "gone"). Any other delivery (a redelivery; a replayed dead
+letter; a message re-queued or delivered after its labels' time; a message without
+`labels_read_at`) lists first, reads the disk's labels as they are now (its
 instance's when the disk has none of its own) and takes N from them, never from the
 message: an old message cannot prune to an old N.
 
@@ -34,7 +35,7 @@ import dataclasses
 import enum
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from snapkeeper import labels, quotaguard, slots
 from snapkeeper.compute import IN_FLIGHT, ComputeGateway, Disk, Snapshot
@@ -188,18 +189,39 @@ def _instance_labels(disk: Disk, gateway: ComputeGateway) -> dict[str, dict[str,
     return found
 
 
-def labels_fresh(work: WorkItem, attempt: int | None, now: datetime | None = None) -> bool:
+def labels_fresh_until(
+    read_at: datetime, slot: datetime, cron: str | None, time_zone: str | None
+) -> datetime:
+    """Until when labels read at `read_at` for `slot` stand for the disk's (the work
+    message's `labels_fresh_until`): the schedule's next fire after the slot, never
+    sooner than FRESH_LABELS_SECONDS after the read (a caught-up or late slot, a tick
+    without a cron) nor later than one period after it (a slot in the future)."""
+    soonest = read_at + timedelta(seconds=FRESH_LABELS_SECONDS)
+    if not cron:
+        return soonest
+    following = slots.next_fire(cron, time_zone or "Etc/UTC", slot)
+    return max(soonest, min(following, read_at + (following - slot)))
+
+
+def labels_fresh(
+    work: WorkItem, attempt: int | None, *, replayed: bool = False, now: datetime | None = None
+) -> bool:
     """Whether the snapshot step may take the message's labels (N among them) as the
-    disk's: on its first delivery, read by the enumerator at most FRESH_LABELS_SECONDS
-    ago. A redelivery, a re-queue or replay of an older message, or a message without
-    `labels_read_at` reads the disk again, so an old message never prunes to an old N.
-    So does a delivery that does not say its attempt (a subscription without a
-    dead-letter policy, the emulator's push): it may be a redelivery, which should find
-    its snapshot by listing, not by inserting again."""
-    if work.labels_read_at is None or attempt != 1:
+    disk's: on its first delivery, not a replayed dead letter, read by the enumerator
+    no longer ago than `labels_fresh_until` allows (FRESH_LABELS_SECONDS for a message
+    without it). Anything else reads the disk again, so an old message never prunes to
+    an old N. So does a delivery that does not say its attempt (a subscription without
+    a dead-letter policy, the emulator's push): it may be a redelivery, which should
+    find its snapshot by listing, not by inserting again."""
+    if work.labels_read_at is None or attempt != 1 or replayed:
         return False
-    age = ((now or datetime.now(UTC)) - slots.parse_time(work.labels_read_at)).total_seconds()
-    return -CLOCK_SKEW_SECONDS <= age <= FRESH_LABELS_SECONDS
+    read = slots.parse_time(work.labels_read_at)
+    if work.labels_fresh_until is None:
+        until = read + timedelta(seconds=FRESH_LABELS_SECONDS)
+    else:
+        until = slots.parse_time(work.labels_fresh_until)
+    now = now or datetime.now(UTC)
+    return read - timedelta(seconds=CLOCK_SKEW_SECONDS) <= now <= until
 
 
 def take_snapshot(

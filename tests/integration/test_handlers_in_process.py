@@ -605,10 +605,19 @@ def test_below_the_guard_threshold_snapshots_are_taken(harness: Harness) -> None
 POLLS = frozenset({"compute.globalOperations.wait", "compute.globalOperations.get"})
 
 
-def fresh(disk: dict[str, Any], keep: int = 2, read: timedelta = timedelta(seconds=5)) -> bytes:
-    """A work message as the enumerator publishes it: the disk's labels, read `read` ago."""
-    read_at = (datetime.now(UTC) - read).isoformat()
-    return work(disk, keep=keep, disk_labels=disk["labels"], labels_read_at=read_at)
+def fresh(
+    disk: dict[str, Any],
+    keep: int = 2,
+    read: timedelta = timedelta(seconds=5),
+    until: timedelta | None = None,
+) -> bytes:
+    """A work message as the enumerator publishes it: the disk's labels, read `read` ago,
+    standing for the disk's until `until` from now (None: the field left out)."""
+    now = datetime.now(UTC)
+    changes = {"labels_read_at": (now - read).isoformat()}
+    if until is not None:
+        changes["labels_fresh_until"] = (now + until).isoformat()
+    return work(disk, keep=keep, disk_labels=disk["labels"], **changes)
 
 
 def seed_managed(env: ComputeAdmin, disk: dict[str, Any], days: range) -> None:
@@ -683,6 +692,56 @@ def test_a_message_not_fresh_reads_the_disk_and_prunes_to_its_current_n(
     assert sorted(done["deleted"]) == ["web-data-old-1", "web-data-old-2", "web-data-old-3"]
     [made] = env.snapshots()
     assert made["labels"]["snapkeeper-keep"] == "1"  # the N it was pruned to
+
+
+def test_labels_read_long_ago_stay_fresh_until_the_schedule_fires_again(
+    env: ComputeAdmin, snapshot_fn: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A long tick: the labels were read 40 minutes ago, the daily schedule fires again
+    # in hours. The message's N (3) stands, although the disk says 1 by now.
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    seed_managed(env, disk, range(1, 4))
+    payload = fresh(
+        disk | {"labels": {"snapshot-daily": "3"}},
+        keep=3,
+        read=timedelta(minutes=40),
+        until=timedelta(hours=20),
+    )
+
+    assert deliver(snapshot_fn, envelope("eventarc-binary", payload, attempt=1)) == 200
+
+    assert "compute.disks.get" not in env.counts()
+    [done] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (done["action"], done["wanted"], done["deleted"]) == ("created", 3, ["web-data-old-1"])
+
+
+@pytest.mark.parametrize(
+    ("until", "attributes"),
+    [
+        (timedelta(hours=-1), {}),  # the schedule fired again since: the next tick's labels
+        (timedelta(hours=20), {"replay_of": "1234"}),  # a replayed dead letter
+    ],
+)
+def test_labels_past_their_tick_or_replayed_are_read_again(
+    until: timedelta,
+    attributes: dict[str, str],
+    env: ComputeAdmin,
+    snapshot_fn: FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    disk = env.seed_disk(PROJECT, "web-data", zone=ZONE, labels={"snapshot-daily": "1"})
+    seed_managed(env, disk, range(1, 4))
+    payload = fresh(
+        disk | {"labels": {"snapshot-daily": "3"}}, keep=3, read=timedelta(hours=2), until=until
+    )
+    request = envelope("eventarc-binary", payload, attempt=1)
+    request["body"]["message"]["attributes"] = attributes
+
+    assert deliver(snapshot_fn, request) == 200
+
+    assert env.counts()["compute.disks.get"] == 1
+    [done] = [e for e in log_lines(capsys) if e.get("action")]
+    assert (done["action"], done["wanted"], done["held"]) == ("created", 1, 1)
 
 
 def test_a_fresh_message_for_a_deleted_disk_is_gone_by_the_inserts_404(

@@ -157,6 +157,24 @@ def test_the_schedules_storage_location_sits_between_label_and_default(
     assert {w.disk: w.storage_location for w in without.work}["plain"] == "us"
 
 
+def test_the_tick_says_until_when_its_labels_stand(fake: ComputeAdmin) -> None:
+    # The snapshot step trusts them on a first delivery until the schedule fires again.
+    seed_disk(fake)
+    config = settings(fake)
+    gateway = ComputeGateway.for_config(config)
+    at = datetime.now(UTC)
+    tick = Tick("daily", "0 3 * * *", "Etc/UTC", at)
+
+    [item] = plan_tick(tick, at, config, gateway).work
+
+    read_at = datetime.fromisoformat(item.labels_read_at or "")
+    assert at <= read_at <= datetime.now(UTC)
+    slot = at.replace(hour=3, minute=0, second=0, microsecond=0)
+    slot -= timedelta(days=1) if slot > at else timedelta(0)
+    following = max(slot + timedelta(days=1), read_at + timedelta(minutes=10))
+    assert datetime.fromisoformat(item.labels_fresh_until or "") == following
+
+
 # -- the vault's floor and the brake -------------------------------------------------------------
 
 

@@ -73,7 +73,11 @@ def test_bad_ticks(payload: bytes, why: str) -> None:
 
 def test_work_round_trip() -> None:
     assert parse_work(WORK.to_json()) == WORK
-    read = dataclasses.replace(WORK, labels_read_at="2027-03-01T03:00:01.5+00:00")
+    read = dataclasses.replace(
+        WORK,
+        labels_read_at="2027-03-01T03:00:01.5+00:00",
+        labels_fresh_until="2027-03-02T03:00:00+00:00",
+    )
     assert parse_work(read.to_json()) == read
     assert WORK.disk_path == "projects/prod-db-1/zones/us-central1-a/disks/data"
 
@@ -94,6 +98,7 @@ def test_work_round_trip() -> None:
         ({"labels_read_at": "yesterday"}, "RFC 3339"),
         ({"labels_read_at": "2027-03-01T03:00:00"}, "no UTC offset"),
         ({"labels_read_at": 5}, "labels_read_at"),
+        ({"labels_fresh_until": "tomorrow"}, "RFC 3339"),
     ],
 )
 def test_bad_work(change: dict[str, object], why: str) -> None:

@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snapkeeper.errors import InvalidMessage
-from snapkeeper.slots import format_slot, latest_fire, parse_slot, parse_time, slot_for
+from snapkeeper.slots import (
+    format_slot,
+    latest_fire,
+    next_fire,
+    parse_slot,
+    parse_time,
+    slot_for,
+)
 
 
 def utc(*args: int) -> datetime:
@@ -86,6 +93,34 @@ def _in_spring_gap(slot: datetime, tz: str) -> bool:
 def test_slots_never_go_backwards(a: datetime, b: datetime, cron: str, tz: str) -> None:
     early, late = sorted((a, b))
     assert latest_fire(cron, tz, early) <= latest_fire(cron, tz, late)
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz", "after", "expected"),
+    [
+        ("0 3 * * *", "Asia/Tokyo", utc(2026, 1, 2, 18, 0), utc(2026, 1, 3, 18, 0)),
+        ("0 3 * * *", "Asia/Tokyo", utc(2026, 1, 2, 17, 59), utc(2026, 1, 2, 18, 0)),
+        ("0 * * * *", "Etc/UTC", utc(2026, 5, 1, 10, 0), utc(2026, 5, 1, 11, 0)),
+        ("0 0 1 1 *", "Etc/UTC", utc(2026, 5, 1, 10, 0), utc(2027, 1, 1, 0, 0)),
+        # Spring forward: 02:30 New York does not exist on 2026-03-08, fires at 03:30 EDT.
+        ("30 2 * * *", "America/New_York", utc(2026, 3, 7, 7, 30), utc(2026, 3, 8, 7, 30)),
+        # Fall back: 01:30 happens twice on 2026-11-01 and fires once, at the first.
+        ("30 1 * * *", "America/New_York", utc(2026, 10, 31, 5, 30), utc(2026, 11, 1, 5, 30)),
+        ("30 1 * * *", "America/New_York", utc(2026, 11, 1, 5, 30), utc(2026, 11, 2, 6, 30)),
+    ],
+)
+def test_next_fire(cron: str, tz: str, after: datetime, expected: datetime) -> None:
+    assert next_fire(cron, tz, after) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(times, crons, zones)
+def test_next_fire_is_the_first_fire_after(after: datetime, cron: str, tz: str) -> None:
+    following = next_fire(cron, tz, after)
+    assert following > after
+    assert latest_fire(cron, tz, following) == following
+    # No fire between: the latest fire a minute before it is at or before `after`.
+    assert latest_fire(cron, tz, following - timedelta(minutes=1)) <= after
 
 
 def test_manual_tick_uses_its_minute() -> None:

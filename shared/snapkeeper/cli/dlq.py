@@ -20,7 +20,7 @@ from google.api_core import exceptions as gexc
 from snapkeeper import clients
 from snapkeeper.cli.common import App, ExitCode, Repeated, json_option, pass_app, print_json, table
 from snapkeeper.config import Config
-from snapkeeper.deadletter import DeadLetter, replay_topic
+from snapkeeper.deadletter import REPLAY_ATTRIBUTE, DeadLetter, replay_topic
 
 PULL_BATCH = 500
 ACK_BATCH = 1000  # ack ids per acknowledge / modify_ack_deadline call
@@ -290,7 +290,7 @@ def replay(
             if topic is None:
                 failed[letter.message_id] = "cannot tell whether it is a tick or work"
                 continue
-            attributes = letter.replay_attributes | {"replay_of": letter.message_id}
+            attributes = letter.replay_attributes | {REPLAY_ATTRIBUTE: letter.message_id}
             futures[letter.message_id] = publisher.publish(topic, letter.payload, **attributes)
         for message_id, future in futures.items():
             try:
