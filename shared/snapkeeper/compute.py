@@ -257,7 +257,9 @@ def as_compute_error(exc: BaseException, action: str) -> ComputeError:
     )
 
 
-def _disk(project: str, location: str, regional: bool, found: compute_v1.Disk) -> Disk:
+def _disk(project: str, location: str, regional: bool, found: Any) -> Disk:
+    """`found`: a Disk message, proto-plus or raw protobuf (a listing's: their fields
+    read several times faster, which counts in a tick of thousands of disks)."""
     return Disk(
         project=project,
         location=location,
@@ -265,9 +267,9 @@ def _disk(project: str, location: str, regional: bool, found: compute_v1.Disk) -
         name=found.name,
         id=str(found.id),
         labels=dict(found.labels),
-        size_gb=int(found.size_gb or 0),
+        size_gb=int(found.size_gb),
         users=tuple(found.users),
-        status=str(found.status or ""),
+        status=found.status,
     )
 
 
@@ -698,10 +700,12 @@ def _aggregated_request(project: str, label_filter: str | None) -> dict[str, obj
 
 
 def _reachable_scopes(pager: Any, action: str) -> Iterator[tuple[tuple[str, str], Any]]:
-    """((kind, location), scoped list) of every page; raise a transient ComputeError if
-    any scope was unreachable, so its disks never drop out of a tick unseen."""
+    """((kind, location), raw protobuf scoped list) of every page; raise a transient
+    ComputeError if any scope was unreachable, so its disks never drop out of a tick
+    unseen."""
     try:
-        for page in pager.pages:
+        for wrapped in pager.pages:
+            page = type(wrapped).pb(wrapped)  # raw protobuf: see _disk
             unreachable = set(page.unreachables)
             for scope, scoped in page.items.items():
                 if scoped.warning.code == "UNREACHABLE":  # a str field in this client
