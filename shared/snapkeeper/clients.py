@@ -13,24 +13,50 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
 
+import requests
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 from google.cloud.pubsub_v1.types import BatchSettings
+from requests.adapters import HTTPAdapter
 
 _Client = TypeVar("_Client")
+
+
+# Connections a REST client keeps open per host. requests keeps 10, so a function
+# instance with more handler runs at once (SNAPSHOT_CONCURRENCY, default 20, each
+# holding a connection through its operation wait) would discard connections, warn
+# "Connection pool is full" on stderr each time and pay a TLS handshake for the next
+# call. Connections are still opened only on demand.
+CONNECTIONS_PER_HOST = 1000  # Cloud Run's highest concurrency per instance
 
 
 def _rest(client: Callable[..., _Client], emulator_host: str | None) -> _Client:
     """A client over REST: Compute's only transport; the others default to gRPC."""
     if not emulator_host:
-        return client(transport="rest")
-    return client(
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=f"http://{emulator_host}"),
-    )
+        built = client(transport="rest")
+    else:
+        built = client(
+            transport="rest",
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=f"http://{emulator_host}"),
+        )
+    _widen_pool(built)
+    return built
+
+
+def _widen_pool(client: Any) -> None:
+    """Let the client's session keep CONNECTIONS_PER_HOST connections. The generated
+    REST transports do not expose their requests session, hence the private path; a
+    session that is not found, or that carries its own adapter (mutual TLS), is left
+    as it is."""
+    session = getattr(getattr(client, "_transport", None), "_session", None)
+    if not isinstance(session, requests.Session):
+        return
+    for prefix in ("https://", "http://"):
+        if type(session.adapters.get(prefix)) is HTTPAdapter:
+            session.mount(prefix, HTTPAdapter(pool_maxsize=CONNECTIONS_PER_HOST))
 
 
 @dataclass(frozen=True)
