@@ -86,7 +86,9 @@ def report(console: Console, settings: Settings, outcome: Outcome) -> int:
     console.print(
         f"[bold red]first violation[/] (replay: make chaos SEED={settings.seed}): {first}"
     )
-    console.print("the fake Compute Engine's last requests:", outcome.context, highlight=False)
+    console.print(
+        "the fake Compute Engine's requests for those disks:", outcome.context, highlight=False
+    )
     return 1
 
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,9 @@ PATIENCE = 60.0  # seconds of settling before it says what it waits for
 RATE_LIMIT_SECONDS = 600  # one snapshot per disk per 10 minutes
 FINAL_REPLAY_ROUNDS = 12
 LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not coming back
+# A failure report shows this many of the fake's requests for the disks it names.
+CONTEXT_REQUESTS = 40
+DISK_NAME = re.compile(r"\bdisk-\d{5}\b")  # the fleet's disk names
 COMPUTE_TIMEOUT = 1  # seconds: a "timeout" fault holds a request past it...
 HELD_FOR = 1.5  # ...for this long
 MIN_BACKOFF, MAX_BACKOFF = 0.1, 1  # seconds between deliveries of a message
@@ -807,14 +811,22 @@ class Soak:
             )
 
     def _context(self) -> str:
+        """The fake's requests for the first violation's disks (the fleet names them
+        disk-NNNNN), else its last ones, and where the workers' logs are kept."""
         if not self.violations:
             return ""
         admin = self.stack.compute.admin  # type: ignore[union-attr]
         try:
-            entries = admin.requests()[-40:]
+            entries = admin.requests()
         except Exception as exc:  # the stack may be gone already
             return f"(request log unavailable: {exc})"
-        return "\n".join(f"{e['time']} {e['status']} {e['method']} {e['path']}" for e in entries)
+        disks = set(DISK_NAME.findall(self.violations[0].detail))
+        related = [e for e in entries if disks and set(DISK_NAME.findall(e["path"])) & disks]
+        lines = [
+            f"{e['time']} {e['status']} {e['method']} {e['path']}"
+            for e in (related or entries)[-CONTEXT_REQUESTS:]
+        ]
+        return "\n".join([*lines, f"the workers' logs (JSON lines) are kept in {self.logs}"])
 
 
 def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
