@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -228,6 +229,8 @@ class Soak:
             finally:
                 for worker in self.workers:
                     stop_group(worker)
+        if not self.violations:  # kept otherwise: the failure report names the folder
+            shutil.rmtree(self.logs, ignore_errors=True)
         return Outcome(self.days, self.violations, self.disk_ticks, context)
 
     def _ticks(self) -> None:
