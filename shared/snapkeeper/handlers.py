@@ -102,11 +102,13 @@ def _give_up_or_retry(
     config: Config, exc: Exception, delivery: Delivery, function: str, fields: dict[str, Any]
 ) -> None:
     """Dead-letter a permanent failure, or a transient one on its last attempt; otherwise
-    raise so that Pub/Sub redelivers with backoff."""
+    raise so that Pub/Sub redelivers with backoff. A 404 that reaches here is not the
+    disk's (that one ends "gone" in the step): something else is missing, the vault
+    project say, and no redelivery brings it back."""
     outcome = getattr(exc, "outcome", Outcome.TRANSIENT)
     attempt = delivery.attempt
     last_attempt = attempt is not None and attempt >= config.max_delivery_attempts
-    if outcome is Outcome.PERMANENT or last_attempt:
+    if outcome in (Outcome.PERMANENT, Outcome.GONE) or last_attempt:
         _dead_letter(config, exc, delivery, function, fields)
         return
     _retry(exc, fields)

@@ -353,6 +353,21 @@ def test_permanent_errors_are_dead_lettered_at_once(
     assert letter.attributes["attempts"] == "1"
 
 
+def test_a_404_that_is_not_the_disk_is_a_dead_letter_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The vault project does not exist: no redelivery brings it back, and a delivery
+    # without an attempt number (the emulator's push) must not retry it for ever.
+    monkeypatch.setenv("SNAPSHOT_PROJECT", "vault-gone-1")
+    disk = harness.disk()
+
+    assert harness.snapshot(work(disk), attempt=None) == 200
+
+    [letter] = harness.dead_letters()
+    assert letter.attributes["error_class"] == "ComputeError"
+    assert "404" in letter.attributes["error"] and "vault-gone-1" in letter.attributes["error"]
+
+
 @pytest.mark.parametrize(
     ("golden", "says"),
     [
