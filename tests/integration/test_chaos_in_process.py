@@ -10,6 +10,7 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from snapkeeper import clients
+from snapkeeper_local.chaos.checker import Expected
 from snapkeeper_local.chaos.fleet import DiskModel, Fleet
 from snapkeeper_local.chaos.soak import Rates, Settings, Soak
 from snapkeeper_local.compute import ComputeAdmin
@@ -71,3 +72,24 @@ def test_a_new_day_leaves_a_refusing_project_and_a_disk_gone_for_good_alone(
     assert labels_of(fake_compute, allowed) != LABELS
     assert refusing.labels == LABELS
     assert gone.deleted and soak.days[1].faults["disk re-created"] == 0
+
+
+def test_a_replay_expects_only_disks_still_in_the_schedule_at_their_n_now(
+    fake_compute: ComputeAdmin,
+) -> None:
+    # Dead-lettered on day 1; by the replay one disk is excluded, one has N raised, one
+    # is deleted: the replayed messages read the disks, so only the raised disk's slot is
+    # due, at its new N.
+    excluded, raised, deleted = (
+        DiskModel("chaos-p01", f"disk-{i}", ZONE, False, dict(LABELS)) for i in range(3)
+    )
+    soak = soak_on(fake_compute, excluded, raised, deleted)
+    lettered = [
+        Expected(d.id, d.name, d.project, "daily", "20270201-0300", 3)
+        for d in (excluded, raised, deleted)
+    ]
+    excluded.labels["snapshot-exclude"] = "true"
+    raised.labels["snapshot-daily"] = "5"
+    soak._delete_disk(deleted)
+
+    assert [(e.disk, e.keep) for e in soak._still_due(lettered)] == [("disk-1", 5)]

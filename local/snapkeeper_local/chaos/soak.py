@@ -11,6 +11,7 @@ fake Compute Engine's clock is set to each tick's time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -737,8 +738,23 @@ class Soak:
             return
         self._cli("dlq", "replay", "--all")
         stats.faults["dead letters replayed"] += len(pending)
-        live = [e for e in pending if e.disk_id not in self.gone]
-        self._settle_and_check(live, stats, set())
+        self._settle_and_check(self._still_due(pending), stats, set())
+
+    def _still_due(self, slots_: list[Expected]) -> list[Expected]:
+        """The slots a replay must still fill, with N as the disk is labelled now (a
+        replayed message reads the disk). A disk deleted since, or no longer in the
+        schedule (excluded, its label removed), ends its replay "gone" or "skipped",
+        which is right: it is not due."""
+        disks = self.fleet.by_id()
+        due = []
+        for e in slots_:
+            disk = disks.get(e.disk_id)
+            if disk is None or e.disk_id in self.gone:
+                continue
+            keep = self.fleet.keep(disk, e.schedule)
+            if keep is not None:
+                due.append(dataclasses.replace(e, keep=keep))
+        return due
 
     def _catch_up(self, at: datetime, schedule: str, stats: DayStats) -> None:
         """The lost tick, caught up with `snapkeeper tick --at`."""
@@ -800,11 +816,9 @@ class Soak:
                 break
             admin.advance_clock(RATE_LIMIT_SECONDS + 60)
             self._replay(stats)
-        live = {d.id for d in self.fleet.disks if not d.deleted}
         missing = [
-            e for e in self.all_expected
-            if e.disk_id in live and e.disk_id not in self.gone
-            and (e.disk_id, e.schedule, e.slot) not in self.checker.ever_ready
+            e for e in self._still_due(self.all_expected)
+            if (e.disk_id, e.schedule, e.slot) not in self.checker.ever_ready
         ]  # fmt: skip
         for e in missing[:20]:
             self.violations.append(
