@@ -68,20 +68,15 @@ def next_fire(cron: str, time_zone: str, after: datetime) -> datetime:
     after = after.astimezone(UTC)
     start = (after - _DST_MARGIN).astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
     matches = croniter(cron, start - timedelta(minutes=1))
+    best: datetime | None = None
     while True:
-        wall = matches.get_next(datetime)
-        fire = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-        if fire > after:
-            # Wall-clock order may differ from UTC order by one DST shift: a later wall
-            # match can still be the earlier fire.
+        fire = matches.get_next(datetime).replace(tzinfo=tz, fold=0).astimezone(UTC)
+        # Wall-clock order may differ from UTC order by one DST shift: a later wall
+        # match can still be the earlier fire, so look one margin past the first found.
+        if best is not None and fire > best + _DST_MARGIN:
+            return best
+        if fire > after and (best is None or fire < best):
             best = fire
-            while True:
-                wall = matches.get_next(datetime)
-                later = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-                if later > best + _DST_MARGIN:
-                    return best
-                if after < later < best:
-                    best = later
 
 
 def period(cron: str, time_zone: str, at: datetime) -> timedelta:
