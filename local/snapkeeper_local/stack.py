@@ -178,18 +178,18 @@ class LocalStack(Service):
             raise RuntimeError(f"deploy.sh --local failed:\n{result.stderr}")
 
     def stop(self) -> None:
-        for function in (self.enumerator, self.snapshotter):
-            if function is not None:
-                function.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        for fake in (self.assets, self.resource_manager):
-            if fake is not None:
-                fake.stop()
-        if self.compute is not None and self._shared_compute is None:
-            self.compute.stop()
-        if self._own_emulator:
-            self.emulator.stop()
+        """Stop every part, in the reverse order of start, even if one of them fails to
+        stop (the first failure is raised at the end): a part left running, above all the
+        emulator's Java process, would outlive the run."""
+        with contextlib.ExitStack() as parts:  # callbacks run last-registered first
+            if self._own_emulator:
+                parts.callback(self.emulator.stop)
+            if self.compute is not None and self._shared_compute is None:
+                parts.callback(self.compute.stop)
+            for part in (self.resource_manager, self.assets, self.scheduler,
+                         self.snapshotter, self.enumerator):  # fmt: skip
+                if part is not None:
+                    parts.callback(part.stop)
 
     # -- settings ----------------------------------------------------------------------------
 
