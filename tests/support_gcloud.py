@@ -57,6 +57,8 @@ def gcloud_env(config_dir: Path, extra: Mapping[str, str] | None = None) -> dict
         CLOUDSDK_AUTH_ACCESS_TOKEN="fake",
         CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="1",
         CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="1",
+        # deploy.sh --dry-run keeps its staged files for the user: in the test's folder.
+        TMPDIR=str(config_dir),
     )
     env.update(extra or {})
     return env

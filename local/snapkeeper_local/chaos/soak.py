@@ -180,7 +180,7 @@ class Soak:
         self.violations: list[Violation] = []
         self.disk_ticks = 0
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.logs = Path(tempfile.mkdtemp(prefix="snapkeeper-chaos-"))
+        self.logs: Path  # the workers' JSON-line logs, a folder made by run()
         self.letters_seen = 0
         self.pending: list[Expected] = []  # dead-lettered slots a replay must fill
         self.all_expected: list[Expected] = []
@@ -219,6 +219,7 @@ class Soak:
         )
         with stack:
             self.stack = stack
+            self.logs = Path(tempfile.mkdtemp(prefix="snapkeeper-chaos-"))
             self._pull_work()
             self._seed()
             self._start_workers(s.workers)
