@@ -179,8 +179,8 @@ class LocalStack(Service):
 
     def stop(self) -> None:
         """Stop every part, in the reverse order of start, even if one of them fails to
-        stop (the first failure is raised at the end): a part left running, above all the
-        emulator's Java process, would outlive the run."""
+        stop (its error is raised once all have been tried): a part left running, above
+        all the emulator's Java process, would outlive the run."""
         with contextlib.ExitStack() as parts:  # callbacks run last-registered first
             if self._own_emulator:
                 parts.callback(self.emulator.stop)
