@@ -5,8 +5,8 @@
                                      [--orphan-policy keep|keep-newest] [--no-drills]
 
 Prints a line per simulated day as it ends (its faults by kind), then a table of the days
-and a summary. Exit code 1 on any violation, with the
-seed and the first violation, and the fake Compute Engine's request log before it.
+and a summary. Exit code 1 on any violation, with the seed and the first violation, and
+the fake Compute Engine's request log before it.
 """
 
 from __future__ import annotations
