@@ -14,8 +14,10 @@ from snapkeeper_local.pubsub_emulator import PubSubEmulator
 @pytest.mark.timeout(600)
 def test_a_short_soak_keeps_every_invariant(pubsub_emulator: PubSubEmulator) -> None:
     settings = Settings(seed=7, disks=100, projects=10, max_ticks=5, hourly=0.3)
-    soak = Soak(settings, print, emulator=pubsub_emulator)
+    said: list[str] = []
+    soak = Soak(settings, said.append, emulator=pubsub_emulator)
     outcome = soak.run()
+    print(*said, sep="\n")
 
     assert [str(v) for v in outcome.violations] == [], outcome.context
     assert not soak.logs.exists()  # a run without violations keeps no worker logs
@@ -24,3 +26,6 @@ def test_a_short_soak_keeps_every_invariant(pubsub_emulator: PubSubEmulator) -> 
     assert outcome.disk_ticks > 150  # hourly on a third of the disks, daily on most
     assert sum(d.created for d in days) > 150 and sum(d.pruned for d in days) > 0
     assert sum(d.redeliveries for d in days) > 0  # the fake's faults were met, and retried
+    day_lines = [line for line in said if line.startswith("day ")]
+    assert len(day_lines) == 1 and day_lines[0].startswith("day 1 (")  # the last day, too
+    assert "5 ticks" in day_lines[0] and "0 violations; faults: " in day_lines[0]

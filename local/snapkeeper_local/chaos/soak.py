@@ -227,6 +227,8 @@ class Soak:
                 self._ticks()
                 if not self.violations:
                     self._final_catch_up()
+                if self.days:  # the last day ends with the run
+                    self.say(self.days[max(self.days)].line(max(self.days)))
                 context = self._context()
             finally:
                 for worker in self.workers:
