@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +12,7 @@ ORDER = ("unreachable", "kill", "revoke", "restore", "quota", "lost", "catch_up"
 
 @given(ticks=st.integers(min_value=10, max_value=5_000))
 def test_every_one_off_happens_once_in_order_within_the_run(ticks: int) -> None:
-    plan = one_offs(ticks, random.Random(1))
+    plan = one_offs(ticks)
     assert set(plan) == set(ORDER)
     indexes = [plan[name] for name in ORDER]
     assert indexes == sorted(set(indexes))  # one at a time, in this order
@@ -24,9 +22,9 @@ def test_every_one_off_happens_once_in_order_within_the_run(ticks: int) -> None:
 
 def test_the_permission_stays_lost_for_a_day_of_a_month() -> None:
     ticks = 30 * 25  # a month of hourly and daily ticks
-    plan = one_offs(ticks, random.Random(1))
+    plan = one_offs(ticks)
     assert plan["restore"] - plan["revoke"] == ticks // 30
 
 
 def test_a_short_run_has_no_one_offs() -> None:
-    assert one_offs(9, random.Random(1)) == {}
+    assert one_offs(9) == {}

@@ -241,7 +241,7 @@ class Soak:
         s = self.settings
         end = START + timedelta(days=s.days)
         ticks = fire_times(START, end)[: s.max_ticks]
-        plan = one_offs(len(ticks), self.rng)
+        plan = one_offs(len(ticks))
         lost: tuple[datetime, str] | None = None
         day = -1
         for index, (at, schedule) in enumerate(ticks):
@@ -849,7 +849,7 @@ class Soak:
         return "\n".join([*lines, f"the workers' logs (JSON lines) are kept in {self.logs}"])
 
 
-def one_offs(ticks: int, rng: random.Random) -> dict[str, int]:
+def one_offs(ticks: int) -> dict[str, int]:
     """Where in the run each one-off fault happens (by tick index): spread over it, one
     at a time, the permission lost for a day (or a tick, in a short run). The write
     quota goes below demand at the first hourly tick from its index on."""
