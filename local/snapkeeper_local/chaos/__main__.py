@@ -25,26 +25,34 @@ from snapkeeper_local.chaos.soak import Outcome, Rates, Settings, Soak
 
 
 def parse(argv: list[str] | None = None) -> Settings:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     defaults = Settings()
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--disks", type=int, default=defaults.disks)
-    parser.add_argument("--projects", type=int, default=defaults.projects)
-    parser.add_argument("--days", type=float, default=defaults.days)
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="draws every fault; the same seed replays the same run")  # fmt: skip
+    parser.add_argument("--disks", type=int, default=defaults.disks, help="disks in the fleet")
+    parser.add_argument("--projects", type=int, default=defaults.projects,
+                        help="projects the disks are spread over")  # fmt: skip
+    parser.add_argument("--days", type=float, default=defaults.days, help="simulated days")
     parser.add_argument("--max-ticks", type=int, default=None, help="stop after N ticks")
     parser.add_argument("--hourly", type=float, default=defaults.hourly,
                         help="fraction of disks with an hourly schedule")  # fmt: skip
     parser.add_argument("--vault", action="store_true", help="every snapshot in a vault project")
     parser.add_argument(
-        "--orphan-policy", default=defaults.orphan_policy, choices=("keep", "keep-newest")
-    )
+        "--orphan-policy", default=defaults.orphan_policy, choices=("keep", "keep-newest"),
+        help="ORPHAN_POLICY: what becomes of a deleted disk's snapshots",
+    )  # fmt: skip
     parser.add_argument("--no-drills", action="store_true", help="no restore drill each day")
-    parser.add_argument("--workers", type=int, default=defaults.workers)
-    parser.add_argument("--concurrency", type=int, default=defaults.concurrency)
+    parser.add_argument("--workers", type=int, default=defaults.workers,
+                        help="processes running the snapshot handler")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=defaults.concurrency,
+                        help="messages each worker handles at once")  # fmt: skip
     for rate in dataclasses.fields(Rates):
         parser.add_argument(
-            f"--{rate.name.replace('_', '-')}-rate", type=float, default=rate.default
-        )
+            f"--{rate.name.replace('_', '-')}-rate", type=float, default=rate.default,
+            help=f"share of {rate.metadata['help']} (0: none)",
+        )  # fmt: skip
     args = parser.parse_args(argv)
     rates = Rates(**{r.name: getattr(args, f"{r.name}_rate") for r in dataclasses.fields(Rates)})
     return Settings(

@@ -105,12 +105,21 @@ PATIENCE_EVERY = 10.0  # seconds between two "still waiting" lines
 
 @dataclass(frozen=True)
 class Rates:
-    transient: float = 0.10  # 5xx or 429, on any call
-    timeout: float = 0.02  # held past the client's timeout
-    failed_insert: float = 0.01  # accepted, then FAILED inside the operation
-    duplicate: float = 0.05  # work messages and ticks published twice
-    disk_deleted: float = 0.01  # between enumeration and snapshot
-    label_change: float = 0.01  # of the disks, once a simulated day
+    # The help of each is what `--NAME-rate` says it is a share of.
+    transient: float = field(default=0.10, metadata={"help": "calls answered 5xx or 429"})
+    timeout: float = field(default=0.02, metadata={"help": "calls held past the client's timeout"})
+    failed_insert: float = field(
+        default=0.01, metadata={"help": "inserts accepted, then FAILED inside the operation"}
+    )
+    duplicate: float = field(
+        default=0.05, metadata={"help": "work messages and ticks published twice"}
+    )
+    disk_deleted: float = field(
+        default=0.01, metadata={"help": "disks deleted between enumeration and snapshot"}
+    )
+    label_change: float = field(
+        default=0.01, metadata={"help": "disks whose labels change, once a simulated day"}
+    )
 
 
 @dataclass(frozen=True)
