@@ -34,6 +34,7 @@ from google.cloud import compute_v1
 from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 from snapkeeper import clients, slots
+from snapkeeper.deployrules import RATE_LIMIT_SECONDS
 from snapkeeper.labels import DRILL_SCRATCH, DRILLED
 from snapkeeper.messages import DRILL_KIND, DrillTick, Tick
 from snapkeeper_local.chaos.checker import (
@@ -68,13 +69,17 @@ from snapkeeper_local.stack import LocalStack, _environment, wait_for
 START = datetime(2027, 2, 1, tzinfo=UTC)
 WORK_SUBSCRIPTION = "snapkeeper-work-snapshot"  # what deploy.sh --local names it
 TAP_SUBSCRIPTION = "chaos-work-tap"
-SETTLE_TIMEOUT = 600.0
 SETTLE_POLL = 0.2  # seconds between looks at a settling tick
 WORK_ACK_DEADLINE = 20
 PATIENCE = 60.0  # seconds of settling before it says what it waits for
-RATE_LIMIT_SECONDS = 600  # one snapshot per disk per 10 minutes
 FINAL_REPLAY_ROUNDS = 12
 LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not coming back
+# A disk whose insert failed inside its operation takes no snapshot for 10 minutes. Its
+# work dead-letters within seconds on the soak's short backoff, but a copy published
+# again for a lost message starts its attempts afresh and is retried until the limit
+# lets it through, as deploy.sh's retry span is: a tick may take that long, and a copy's
+# turn or two more, to settle.
+SETTLE_TIMEOUT = RATE_LIMIT_SECONDS + 2 * LOST_AFTER + 60.0
 # A failure report shows this many of the fake's requests for the disks it names.
 CONTEXT_REQUESTS = 40
 DISK_NAME = re.compile(r"\bdisk-\d{5}\b")  # the fleet's disk names
