@@ -1,11 +1,13 @@
-"""Where the soak's one-off faults fall: each once, in order, inside the run."""
+"""Where the soak's one-off faults fall (each once, in order, inside the run), and how
+long a tick may take to settle."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snapkeeper_local.chaos.soak import one_offs
+from snapkeeper.deployrules import RATE_LIMIT_SECONDS
+from snapkeeper_local.chaos.soak import LOST_AFTER, SETTLE_TIMEOUT, WORK_ACK_DEADLINE, one_offs
 
 ORDER = ("unreachable", "kill", "revoke", "restore", "quota", "lost", "catch_up")
 
@@ -28,3 +30,9 @@ def test_the_permission_stays_lost_for_a_day_of_a_month() -> None:
 
 def test_a_short_run_has_no_one_offs() -> None:
     assert one_offs(9) == {}
+
+
+def test_a_tick_may_settle_once_the_per_disk_limit_lets_a_published_again_copy_through() -> None:
+    # A failed insert holds its disk for RATE_LIMIT_SECONDS; a copy of a lost message
+    # (published again after LOST_AFTER, its attempts afresh) is retried until then.
+    assert SETTLE_TIMEOUT >= RATE_LIMIT_SECONDS + LOST_AFTER + WORK_ACK_DEADLINE
