@@ -128,6 +128,13 @@ class PubSubEmulator(Service):
         text = Path(self._log.name).read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
+    def keep_log(self, destination: Path) -> None:
+        """Copy the emulator's log (deleted when it stops) to `destination`."""
+        if self._log is None:
+            raise EmulatorFailed("the emulator is not running: it has no log to keep")
+        self._log.flush()
+        shutil.copyfile(self._log.name, destination)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from google.cloud import pubsub_v1
 
-from snapkeeper_local.pubsub_emulator import PubSubEmulator
+from snapkeeper_local.pubsub_emulator import EmulatorFailed, PubSubEmulator
 from tests.conftest import EMULATOR_PROJECT
 
 
@@ -33,3 +34,17 @@ def test_stop_kills_the_whole_process_group(pubsub_emulator: PubSubEmulator) -> 
     emulator.stop()
     with pytest.raises(ProcessLookupError):
         os.killpg(group, 0)  # signal 0: does the group still exist?
+
+
+def test_keep_log_copies_what_the_emulator_wrote(
+    pubsub_emulator: PubSubEmulator, tmp_path: Path
+) -> None:
+    kept = tmp_path / "pubsub-emulator.log"
+    pubsub_emulator.keep_log(kept)
+    assert "Server started" in kept.read_text()  # the line the emulator writes when ready
+
+
+def test_a_stopped_emulator_has_no_log_to_keep(tmp_path: Path) -> None:
+    with pytest.raises(EmulatorFailed, match="not running"):
+        PubSubEmulator().keep_log(tmp_path / "pubsub-emulator.log")
+    assert not (tmp_path / "pubsub-emulator.log").exists()

@@ -82,6 +82,7 @@ LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not
 SETTLE_TIMEOUT = RATE_LIMIT_SECONDS + 2 * LOST_AFTER + 60.0
 # A failure report shows this many of the fake's requests for the disks it names.
 CONTEXT_REQUESTS = 40
+EMULATOR_LOG = "pubsub-emulator.log"  # kept with the workers' logs after a violation
 DISK_NAME = re.compile(r"\bdisk-\d{5}\b")  # the fleet's disk names
 COMPUTE_TIMEOUT = 1  # seconds: a "timeout" fault holds a request past it...
 HELD_FOR = 1.5  # ...for this long
@@ -243,6 +244,8 @@ class Soak:
                     self._final_catch_up()
                 if self.days:  # the last day ends with the run
                     self.say(self.days[max(self.days)].line(max(self.days)))
+                if self.violations:  # what Pub/Sub did, beside the workers' logs
+                    stack.emulator.keep_log(self.logs / EMULATOR_LOG)
                 context = self._context()
             finally:
                 for worker in self.workers:
@@ -860,7 +863,8 @@ class Soak:
             f"{e['time']} {e['status']} {e['method']} {e['path']}"
             for e in (related or entries)[-CONTEXT_REQUESTS:]
         ]
-        return "\n".join([*lines, f"the workers' logs (JSON lines) are kept in {self.logs}"])
+        kept = f"the workers' logs (JSON lines) and {EMULATOR_LOG} are kept in {self.logs}"
+        return "\n".join([*lines, kept])
 
 
 def one_offs(ticks: int) -> dict[str, int]:
