@@ -74,11 +74,11 @@ WORK_ACK_DEADLINE = 20
 PATIENCE = 60.0  # seconds of settling before it says what it waits for
 FINAL_REPLAY_ROUNDS = 12
 LOST_AFTER = 6 * WORK_ACK_DEADLINE  # unacknowledged this long, a message is not coming back
-# A disk whose insert failed inside its operation takes no snapshot for 10 minutes. Its
-# work dead-letters within seconds on the soak's short backoff, but a copy published
+# A disk whose insert failed inside its operation takes no snapshot for 10 minutes. On
+# the soak's short backoff its work dead-letters within seconds, but a copy published
 # again for a lost message starts its attempts afresh and is retried until the limit
-# lets it through, as deploy.sh's retry span is: a tick may take that long, and a copy's
-# turn or two more, to settle.
+# lets it through (as a deployment's retries must be, deployconfig.retry_span): a tick
+# may settle that late, plus a copy's turn or two.
 SETTLE_TIMEOUT = RATE_LIMIT_SECONDS + 2 * LOST_AFTER + 60.0
 # A failure report shows this many of the fake's requests for the disks it names.
 CONTEXT_REQUESTS = 40
