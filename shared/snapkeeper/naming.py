@@ -74,6 +74,12 @@ def request_id(key: SnapshotKey, retake_of: str | None = None) -> str:
     return str(uuid.uuid5(REQUEST_ID_NAMESPACE, text))
 
 
+def unused_request_id() -> str:
+    """A requestId no call has used: for an insert whose derived ids all name failed
+    operations Compute still remembers (it holds an id for at least 60 minutes)."""
+    return str(uuid.uuid4())
+
+
 def scratch_disk_name(project: str, disk_id: str, slot: str, deployment: str) -> str:
     """A drill's scratch disk: one name per (disk, drill slot, deployment), so that a
     redelivered drill finds what its earlier attempt made."""

@@ -50,7 +50,7 @@ from snapkeeper.errors import (
 )
 from snapkeeper.hierarchy import Scope
 from snapkeeper.messages import WorkItem
-from snapkeeper.naming import SnapshotKey, request_id, snapshot_name
+from snapkeeper.naming import SnapshotKey, request_id, snapshot_name, unused_request_id
 from snapkeeper.retention import (
     FAILED,
     READY,
@@ -365,17 +365,18 @@ def _create(
     if failed is not None:
         gateway.delete_snapshot(target, name)
         retake_of = failed.id or failed.name
+    key = snapshot_key(work, config.deployment_id)
     try:
-        _insert(work, config, gateway, target, name, retake_of, deadline)
+        _insert(work, config, gateway, target, name, request_id(key, retake_of), deadline)
     except ComputeError as exc:
         # Compute answers a repeated requestId with the original operation. If that one
-        # failed and its snapshot is gone (deleted by an earlier retake whose own insert
-        # then failed), the failure is old news: take it again with the retake's id.
-        if not exc.failed_target or exc.failed_target == retake_of:
+        # failed and left no snapshot under our name (deleted by a retake since, or never
+        # made), the failure is old news, and so may be every requestId derived after it
+        # (a retake of a retake): insert once more with an id never used. The name, not
+        # the id, keeps it to one snapshot: a racing duplicate's insert answers 409.
+        if not exc.failed_target or gateway.get_snapshot(target, name) is not None:
             raise
-        if gateway.get_snapshot(target, name) is not None:
-            raise
-        _insert(work, config, gateway, target, name, exc.failed_target, deadline)
+        _insert(work, config, gateway, target, name, unused_request_id(), deadline)
 
 
 def _insert(
@@ -384,10 +385,9 @@ def _insert(
     gateway: ComputeGateway,
     target: str,
     name: str,
-    retake_of: str | None,
+    insert_request_id: str,
     deadline: float,
 ) -> None:
-    key = snapshot_key(work, config.deployment_id)
     options = work.schedule_options
     operation = gateway.insert_snapshot(
         target,
@@ -402,7 +402,7 @@ def _insert(
             config.deployment_id,
             keep=work.keep,
         ),
-        request_id=request_id(key, retake_of),
+        request_id=insert_request_id,
         storage_location=work.storage_location,
         guest_flush=work.guest_flush,
         description=f"snapkeeper {work.schedule} snapshot of {work.disk_path}",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from snapkeeper import quotaguard
 from snapkeeper.compute import ComputeGateway, Snapshot
 from snapkeeper.config import Config
 from snapkeeper.errors import ComputeError, NameCollision, Outcome, SnapshotInProgress
@@ -112,6 +113,54 @@ def test_a_retake_whose_insert_failed_is_not_answered_with_the_old_failure(
 
     assert (result.action, result.status) == ("created", "READY")
     assert [s["status"] for s in managed(fake_compute)] == ["READY"]
+
+
+def test_a_chain_of_failed_retakes_is_followed_to_its_end(
+    fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
+) -> None:
+    """Two failures in a row, then a refused retake: every requestId the slot used is
+    answered with its old failed operation, one leading to the next. The delivery after
+    that must follow the chain to a fresh requestId, not stop at its second link."""
+    gateway = ComputeGateway.for_config(config)
+    fake_compute.configure(rate_limit_seconds=0)
+    fake_compute.add_fault(kind="fail_snapshot", api_method=INSERT, count=2)
+    with pytest.raises(ComputeError):
+        take_snapshot(work(disk, 0), config, gateway)  # fails inside its operation
+    with pytest.raises(ComputeError):
+        take_snapshot(work(disk, 0), config, gateway)  # FAILED one deleted; retake fails too
+    fake_compute.add_fault(api_method=INSERT, status=503, count=1)
+    with pytest.raises(ComputeError, match="503"):
+        take_snapshot(work(disk, 0), config, gateway)  # second FAILED deleted; retake refused
+    assert managed(fake_compute) == []
+
+    result = take_snapshot(work(disk, 0), config, gateway)
+
+    assert (result.action, result.status) == ("created", "READY")
+    assert [s["status"] for s in managed(fake_compute)] == ["READY"]
+
+
+def test_a_refused_insert_is_tried_once_more_per_delivery_and_never_sticks(
+    fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
+) -> None:
+    """An insert whose operation fails without making a snapshot (the project at its
+    SNAPSHOTS quota): each delivery inserts at most twice, and once there is room, the
+    next delivery is not answered with any of the failed operations."""
+    gateway = ComputeGateway.for_config(config)
+    fake_compute.configure(rate_limit_seconds=0)
+    quotaguard.reading(gateway, PROJECT, work(disk, 0).slot)  # the guard saw room then
+    fake_compute.set_quotas(PROJECT, snapshots=1)
+    fake_compute.seed_snapshot(PROJECT, "someone-elses", source_disk=disk["selfLink"])
+    for delivery in (1, 2):
+        with pytest.raises(ComputeError) as caught:
+            take_snapshot(work(disk, 0), config, gateway)
+        assert caught.value.reason == "QUOTA_EXCEEDED"
+        assert calls(fake_compute, INSERT) == 2 * delivery
+    fake_compute.set_quotas(PROJECT, snapshots=10)
+
+    result = take_snapshot(work(disk, 0), config, gateway)
+
+    assert (result.action, result.status) == ("created", "READY")
+    assert calls(fake_compute, INSERT) == 6  # the first one answered with the old failure
 
 
 def test_still_in_progress_raises_and_the_next_delivery_follows_it(
