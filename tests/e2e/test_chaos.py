@@ -4,6 +4,8 @@ one-off faults."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from snapkeeper_local.chaos.soak import Settings, Soak
@@ -29,3 +31,29 @@ def test_a_short_soak_keeps_every_invariant(pubsub_emulator: PubSubEmulator) -> 
     day_lines = [line for line in said if line.startswith("day ")]
     assert len(day_lines) == 1 and day_lines[0].startswith("day 1 (")  # the last day, too
     assert "5 ticks" in day_lines[0] and "0 violations; faults: " in day_lines[0]
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(300)
+def test_a_soak_stopped_early_says_where_its_logs_are(pubsub_emulator: PubSubEmulator) -> None:
+    said: list[str] = []
+
+    def interrupt_at_the_first_tick(line: str) -> None:
+        said.append(line)
+        if len(said) == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the first tick runs
+
+    settings = Settings(seed=7, disks=20, projects=2, max_ticks=3)
+    soak = Soak(
+        settings,
+        interrupt_at_the_first_tick,
+        emulator=pubsub_emulator,
+        host_project="snapkeeper-chaos-stopped",  # apart from the other soak's topics
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            soak.run()
+        assert said[-1] == f"stopped early; the workers' logs are kept in {soak.logs}"
+        assert list(soak.logs.glob("worker-*.log"))
+    finally:
+        shutil.rmtree(soak.logs, ignore_errors=True)

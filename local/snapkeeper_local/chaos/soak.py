@@ -182,9 +182,11 @@ class Soak:
         settings: Settings,
         say: Callable[[str], None],
         emulator: PubSubEmulator | None = None,
+        host_project: str = "snapkeeper-chaos",
     ) -> None:
         self.settings = settings
         self.emulator = emulator  # a running one to use, else the stack starts its own
+        self.host_project = host_project  # its topics': one per soak on a shared emulator
         self.say = say
         self.rng = random.Random(settings.seed)
         self.fleet: Fleet = build_fleet(
@@ -219,7 +221,7 @@ class Soak:
         targets = list(self.fleet.projects) + ([VAULT] if s.vault else [])
         stack = LocalStack(
             targets,
-            host_project="snapkeeper-chaos",
+            host_project=self.host_project,
             snapshot_project=VAULT if s.vault else None,
             max_delivery_attempts=5,
             schedules=SCHEDULES,
@@ -247,6 +249,9 @@ class Soak:
                 if self.violations:  # what Pub/Sub did, beside the workers' logs
                     stack.emulator.keep_log(self.logs / EMULATOR_LOG)
                 context = self._context()
+            except BaseException:  # Ctrl-C, SIGTERM or a bug: say where the logs so far are
+                self.say(f"stopped early; the workers' logs are kept in {self.logs}")
+                raise
             finally:
                 for worker in self.workers:
                     stop_group(worker)
