@@ -115,12 +115,12 @@ def test_a_retake_whose_insert_failed_is_not_answered_with_the_old_failure(
     assert [s["status"] for s in managed(fake_compute)] == ["READY"]
 
 
-def test_a_chain_of_failed_retakes_is_followed_to_its_end(
+def test_a_retake_of_a_failed_retake_is_not_stuck_on_the_old_failures(
     fake_compute: ComputeAdmin, disk: dict[str, Any], config: Config
 ) -> None:
-    """Two failures in a row, then a refused retake: every requestId the slot used is
-    answered with its old failed operation, one leading to the next. The delivery after
-    that must follow the chain to a fresh requestId, not stop at its second link."""
+    """Two failures in a row, then a refused retake: every requestId derived for the slot
+    is answered with an old failed operation. The delivery after that must still end
+    READY, through a requestId none of them used."""
     gateway = ComputeGateway.for_config(config)
     fake_compute.configure(rate_limit_seconds=0)
     fake_compute.add_fault(kind="fail_snapshot", api_method=INSERT, count=2)
